@@ -1,0 +1,180 @@
+//! The one place that builds AWS SDK clients: credential chain, profile, region, endpoint, retries, roles.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_types::region::Region;
+
+use crate::error::{Error, Result};
+
+/// How to reach AWS: the global options every command shares.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    /// A named profile from the shared config files.
+    pub profile: Option<String>,
+    /// The region; falls back to the chain, then to us-east-1.
+    pub region: Option<String>,
+    /// A custom S3/KMS/STS-compatible endpoint (S3 is then addressed path-style).
+    pub endpoint_url: Option<String>,
+    /// Attempts per request, first try included, for the SDK's adaptive retry.
+    pub max_attempts: u32,
+}
+
+/// A configured identity: SDK config plus a shared counter of S3 requests sent with it.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    config: SdkConfig,
+    path_style: bool,
+    requests: Arc<AtomicU64>,
+}
+
+impl Aws {
+    /// Loads the standard credential chain with the given options.
+    pub async fn load(options: &AwsOptions) -> Result<Aws> {
+        let region = RegionProviderChain::first_try(options.region.clone().map(Region::new))
+            .or_default_provider()
+            .or_else(Region::from_static("us-east-1"));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .retry_config(
+                RetryConfig::adaptive()
+                    .with_max_attempts(options.max_attempts.max(1))
+                    .with_initial_backoff(Duration::from_millis(100))
+                    .with_max_backoff(Duration::from_secs(10)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .build(),
+            );
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &options.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        Ok(Aws {
+            path_style: options.endpoint_url.is_some() || config.endpoint_url().is_some(),
+            config,
+            requests: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The same endpoint and settings, acting as `role_arn` (assumed through STS).
+    pub async fn assume_role(&self, role_arn: &str) -> Result<Aws> {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .session_name("s3central")
+            .configure(&self.config)
+            .build()
+            .await;
+        // Resolve once now, so a role that cannot be assumed fails before any other call.
+        use aws_credential_types::provider::ProvideCredentials;
+        provider.provide_credentials().await.map_err(|e| {
+            Error::Invalid(format!(
+                "cannot assume role {role_arn}: {}; check the role ARN and its trust policy",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    .to_string()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ))
+        })?;
+        let config = self
+            .config
+            .to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build();
+        Ok(Aws {
+            config,
+            path_style: self.path_style,
+            requests: self.requests.clone(),
+        })
+    }
+
+    /// The same settings with another named profile (for a writer other than the reader).
+    pub async fn with_profile(&self, options: &AwsOptions, profile: &str) -> Result<Aws> {
+        let mut options = options.clone();
+        options.profile = Some(profile.to_owned());
+        let mut aws = Aws::load(&options).await?;
+        aws.requests = self.requests.clone();
+        Ok(aws)
+    }
+
+    /// An S3 client; path-style addressing when a custom endpoint is in use.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(self.path_style)
+            .interceptor(CountRequests(self.requests.clone()))
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    /// A KMS client.
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.config)
+    }
+
+    /// An STS client.
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.config)
+    }
+
+    /// The region requests go to.
+    pub fn region(&self) -> String {
+        self.config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into())
+    }
+
+    /// S3 requests sent so far by every client made from this identity (retries included).
+    pub fn s3_requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The account these credentials act as (STS GetCallerIdentity).
+    pub async fn account_id(&self) -> Result<String> {
+        let out = self
+            .sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| Error::from_sdk("GetCallerIdentity", "sts", e))?;
+        out.account()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Invalid("STS GetCallerIdentity returned no account".into()))
+    }
+}
+
+/// Counts every S3 request attempt, so benchmarks and reports can give API calls per object.
+#[derive(Debug)]
+struct CountRequests(Arc<AtomicU64>);
+
+impl Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}

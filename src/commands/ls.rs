@@ -1,0 +1,271 @@
+//! `s3central ls`: the accounts in the central bucket, an account's keys at a time, or their history.
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use indicatif::HumanBytes;
+use serde::Serialize;
+
+use crate::account::AccountId;
+use crate::aws::Aws;
+use crate::cli::LsArgs;
+use crate::commands::Context;
+use crate::error::Result;
+use crate::filter::KeyFilter;
+use crate::listing::{list_common_prefixes, list_versions, ListRequest};
+use crate::output::{printable, Column, Row};
+use crate::pit::{resolve_stream, DeleteMode};
+use crate::time::{format_time, parse_time};
+use crate::version::ObjectVersion;
+
+/// Accounts listed at once by `ls --summary`.
+const SUMMARY_CONCURRENCY: usize = 4;
+
+/// Runs `ls`; input is validated before the first AWS call.
+pub async fn run(ctx: &mut Context, args: LsArgs) -> Result<u8> {
+    let bucket = ctx.central_bucket()?;
+    match args.account.clone() {
+        None => list_accounts(ctx, &bucket, &args).await,
+        Some(account) => list_keys(ctx, &bucket, &account, &args).await,
+    }
+}
+
+/// One account in the central bucket.
+#[derive(Debug, Serialize)]
+struct AccountRow {
+    account: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    objects: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
+}
+
+impl Row for AccountRow {
+    fn columns() -> &'static [Column] {
+        const WITH: &[Column] = &[
+            Column {
+                name: "ACCOUNT",
+                width: 12,
+                right: false,
+            },
+            Column {
+                name: "OBJECTS",
+                width: 10,
+                right: true,
+            },
+            Column {
+                name: "SIZE",
+                width: 11,
+                right: true,
+            },
+        ];
+        WITH
+    }
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.account.clone(),
+            self.objects.map(|n| n.to_string()).unwrap_or_default(),
+            self.bytes
+                .map(|b| HumanBytes(b).to_string())
+                .unwrap_or_default(),
+        ]
+    }
+}
+
+/// Lists the account prefixes; with `--summary`, resolves each account's current state.
+async fn list_accounts(ctx: &mut Context, bucket: &str, args: &LsArgs) -> Result<u8> {
+    let aws = Aws::load(&ctx.aws).await?;
+    let s3 = aws.s3();
+    let accounts: Vec<AccountId> = list_common_prefixes(&s3, bucket, "")
+        .await?
+        .iter()
+        .filter_map(|p| AccountId::from_prefix(p))
+        .collect();
+    if accounts.is_empty() && !ctx.global.quiet {
+        eprintln!("no account prefixes in s3://{bucket}");
+    }
+    let now = Utc::now();
+    let summaries = futures::stream::iter(accounts.into_iter().map(|account| {
+        let s3 = s3.clone();
+        let page_size = args.page_size;
+        let summary = args.summary;
+        let bucket = bucket.to_owned();
+        async move {
+            if !summary {
+                return Ok(AccountRow {
+                    account: account.to_string(),
+                    objects: None,
+                    bytes: None,
+                });
+            }
+            let request = ListRequest {
+                bucket,
+                prefix: account.prefix(),
+                page_size,
+            };
+            let (objects, bytes) =
+                resolve_stream(list_versions(s3, request), now, DeleteMode::Ignore)
+                    .try_fold(
+                        (0u64, 0u64),
+                        |(n, b), v| async move { Ok((n + 1, b + v.size)) },
+                    )
+                    .await?;
+            Ok::<_, crate::error::Error>(AccountRow {
+                account: account.to_string(),
+                objects: Some(objects),
+                bytes: Some(bytes),
+            })
+        }
+    }))
+    .buffered(SUMMARY_CONCURRENCY);
+    futures::pin_mut!(summaries);
+    while let Some(row) = summaries.next().await {
+        ctx.out.row(&row?)?;
+    }
+    Ok(0)
+}
+
+/// One key in the state at a time, or one entry of its history (`--versions`).
+#[derive(Debug, Serialize)]
+struct KeyRow {
+    key: String,
+    version_id: String,
+    last_modified: String,
+    size: u64,
+    storage_class: Option<String>,
+    etag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_latest: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_delete_marker: Option<bool>,
+}
+
+impl KeyRow {
+    fn new(v: ObjectVersion, relative: String, history: bool) -> Self {
+        KeyRow {
+            key: relative,
+            version_id: v.version_id,
+            last_modified: format_time(v.last_modified),
+            size: v.size,
+            storage_class: v.storage_class,
+            etag: v.etag,
+            is_latest: history.then_some(v.is_latest),
+            is_delete_marker: history.then_some(v.is_delete_marker),
+        }
+    }
+}
+
+impl Row for KeyRow {
+    fn columns() -> &'static [Column] {
+        &[
+            Column {
+                name: "LAST_MODIFIED",
+                width: 20,
+                right: false,
+            },
+            Column {
+                name: "SIZE",
+                width: 11,
+                right: true,
+            },
+            Column {
+                name: "STORAGE_CLASS",
+                width: 13,
+                right: false,
+            },
+            Column {
+                name: "VERSION_ID",
+                width: 36,
+                right: false,
+            },
+            Column {
+                name: "LATEST",
+                width: 6,
+                right: false,
+            },
+            Column {
+                name: "KEY",
+                width: 0,
+                right: false,
+            },
+        ]
+    }
+
+    fn cells(&self) -> Vec<String> {
+        let size = if self.is_delete_marker == Some(true) {
+            "(deleted)".to_owned()
+        } else {
+            HumanBytes(self.size).to_string()
+        };
+        vec![
+            self.last_modified.clone(),
+            size,
+            self.storage_class.clone().unwrap_or_else(|| "-".into()),
+            self.version_id.clone(),
+            match self.is_latest {
+                Some(true) => "yes".into(),
+                Some(false) => "".into(),
+                None => "-".into(),
+            },
+            printable(&self.key),
+        ]
+    }
+}
+
+/// Lists one account's keys as of a time, or every version with `--versions`.
+async fn list_keys(
+    ctx: &mut Context,
+    bucket: &str,
+    account: &AccountId,
+    args: &LsArgs,
+) -> Result<u8> {
+    let now = Utc::now();
+    let at: DateTime<Utc> = match &args.at {
+        Some(text) => parse_time(text, now)?,
+        None => now,
+    };
+    let filter = KeyFilter::new(&args.include, &args.exclude)?;
+    let account_prefix = account.prefix();
+    let prefix = format!("{account_prefix}{}", args.path.as_deref().unwrap_or(""));
+    let aws = Aws::load(&ctx.aws).await?;
+    let request = ListRequest {
+        bucket: bucket.to_owned(),
+        prefix,
+        page_size: args.page_size,
+    };
+    let spinner = crate::progress::spinner(ctx.progress, "versions");
+    let counted = {
+        let spinner = spinner.clone();
+        list_versions(aws.s3(), request).inspect(move |_| spinner.inc(1))
+    };
+    let relative = |key: &str| key.strip_prefix(&account_prefix).unwrap_or(key).to_owned();
+    let entries = if args.versions {
+        counted.boxed()
+    } else {
+        resolve_stream(counted, at, DeleteMode::Ignore).boxed()
+    };
+    futures::pin_mut!(entries);
+    while let Some(entry) = entries.next().await {
+        let entry = entry?;
+        let rel = relative(&entry.key);
+        if filter.matches(&rel) {
+            spinner.suspend(|| ctx.out.row(&KeyRow::new(entry, rel, args.versions)))?;
+        }
+    }
+    spinner.finish_and_clear();
+    if ctx.out.rows() == 0 && !ctx.global.quiet {
+        if args.versions {
+            eprintln!(
+                "no versions under s3://{bucket}/{account_prefix}{}",
+                args.path.as_deref().unwrap_or("")
+            );
+        } else {
+            eprintln!(
+                "no keys under s3://{bucket}/{account_prefix}{} at {}",
+                args.path.as_deref().unwrap_or(""),
+                format_time(at)
+            );
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,52 @@
+//! One thin file per command; each turns parsed arguments into library calls and output rows.
+
+pub mod completions;
+pub mod ls;
+
+use crate::aws::AwsOptions;
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::error::{Error, Result};
+use crate::output::Output;
+
+/// What every command gets: the global options, resolved once.
+#[derive(Debug)]
+pub struct Context {
+    /// The global options as given.
+    pub global: GlobalArgs,
+    /// How to reach AWS.
+    pub aws: AwsOptions,
+    /// Where data goes.
+    pub out: Output,
+    /// Whether progress bars may be drawn.
+    pub progress: bool,
+}
+
+impl Context {
+    /// The central bucket, or an error naming the option that sets it.
+    pub fn central_bucket(&self) -> Result<String> {
+        match self.global.central_bucket.as_deref() {
+            Some(b) if !b.trim().is_empty() => Ok(b.trim().to_owned()),
+            _ => Err(Error::NoCentralBucket),
+        }
+    }
+}
+
+/// Runs the parsed command line; the value is the process exit code on success.
+pub async fn run(cli: Cli) -> Result<u8> {
+    let global = cli.global.clone();
+    let mut ctx = Context {
+        aws: AwsOptions {
+            profile: global.profile.clone(),
+            region: global.region.clone(),
+            endpoint_url: global.endpoint_url.clone(),
+            max_attempts: global.max_attempts,
+        },
+        out: Output::new(global.output),
+        progress: crate::progress::wanted(global.no_progress, global.quiet),
+        global,
+    };
+    match cli.command {
+        Command::Ls(args) => ls::run(&mut ctx, args).await,
+        Command::Completions(args) => completions::run(&mut ctx, args),
+    }
+}

@@ -1,0 +1,17 @@
+//! s3central: back up many AWS accounts' S3 buckets into one central bucket, browse it, and restore
+//! any account to any point in time. A pure core (time, pit, filter, policies) and a thin I/O shell.
+
+pub mod account;
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod filter;
+pub mod listing;
+pub mod output;
+pub mod pit;
+pub mod progress;
+pub mod time;
+pub mod version;
+
+pub use error::{Error, Result};

@@ -1,0 +1,170 @@
+//! The only place that writes to stdout: aligned table rows for people or JSON lines for programs.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+use crate::error::{Error, Result};
+
+/// A column of a streamed table: its heading, a minimum width, and its alignment.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// The heading.
+    pub name: &'static str,
+    /// Cells are padded to at least this width so rows line up while they stream.
+    pub width: usize,
+    /// Right-align (numbers) instead of left.
+    pub right: bool,
+}
+
+/// Something that can be printed as one table row or one JSON line.
+pub trait Row: Serialize {
+    /// The table's columns.
+    fn columns() -> &'static [Column];
+    /// This row's cells, one per column.
+    fn cells(&self) -> Vec<String>;
+}
+
+/// Writes rows to stdout as they come, so output starts before a long listing ends.
+#[derive(Debug)]
+pub struct Output {
+    format: OutputFormat,
+    header_done: bool,
+    rows: u64,
+}
+
+impl Output {
+    /// An output in the chosen format.
+    pub fn new(format: OutputFormat) -> Self {
+        Output {
+            format,
+            header_done: false,
+            rows: 0,
+        }
+    }
+
+    /// The chosen format.
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes one row (the table header before the first).
+    pub fn row<R: Row>(&mut self, row: &R) -> Result<()> {
+        let line = match self.format {
+            OutputFormat::Json => json_line(row)?,
+            OutputFormat::Table => {
+                let mut text = String::new();
+                if !self.header_done {
+                    let names: Vec<String> = R::columns().iter().map(|c| c.name.into()).collect();
+                    text.push_str(&format_cells(R::columns(), &names));
+                    text.push('\n');
+                    self.header_done = true;
+                }
+                text.push_str(&format_cells(R::columns(), &row.cells()));
+                text
+            }
+        };
+        self.rows += 1;
+        write_line(&line)
+    }
+
+    /// Writes one JSON object as a line, whatever the format (summaries in JSON mode).
+    pub fn json<T: Serialize>(&mut self, value: &T) -> Result<()> {
+        write_line(&json_line(value)?)
+    }
+
+    /// Writes a plain line of text (tables mode only: plans and summaries meant for people).
+    pub fn text(&mut self, line: &str) -> Result<()> {
+        write_line(line)
+    }
+}
+
+/// Serialises one value as a JSON line.
+fn json_line<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Invalid(format!("cannot encode JSON: {e}")))
+}
+
+/// Pads cells to their column widths; the last column is never padded.
+pub fn format_cells(columns: &[Column], cells: &[String]) -> String {
+    let mut line = String::new();
+    for (i, (col, cell)) in columns.iter().zip(cells).enumerate() {
+        if i > 0 {
+            line.push_str("  ");
+        }
+        let last = i + 1 == columns.len();
+        if col.right {
+            line.push_str(&format!("{cell:>w$}", w = col.width));
+        } else if last {
+            line.push_str(cell);
+        } else {
+            line.push_str(&format!("{cell:<w$}", w = col.width));
+        }
+    }
+    line
+}
+
+/// Writes a line to stdout; a closed pipe (`| head`) is reported as [`Error::Io`] of kind BrokenPipe.
+fn write_line(line: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{line}").map_err(|source| Error::Io {
+        what: "writing to stdout".into(),
+        source,
+    })
+}
+
+/// Escapes control characters in a key so a table row stays one line.
+pub fn printable(key: &str) -> String {
+    if key.chars().any(char::is_control) {
+        key.chars()
+            .flat_map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
+    } else {
+        key.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pads_all_but_the_last_column() {
+        let cols = [
+            Column {
+                name: "A",
+                width: 4,
+                right: false,
+            },
+            Column {
+                name: "N",
+                width: 5,
+                right: true,
+            },
+            Column {
+                name: "KEY",
+                width: 10,
+                right: false,
+            },
+        ];
+        let line = format_cells(&cols, &["x".into(), "12".into(), "k".into()]);
+        assert_eq!(line, "x        12  k");
+    }
+
+    #[test]
+    fn escapes_control_characters() {
+        assert_eq!(printable("a\tb\nc"), "a\\tb\\nc");
+        assert_eq!(printable("plain é"), "plain é");
+    }
+}

@@ -1,0 +1,509 @@
+//! Point-in-time resolver: from a version listing in S3 order, each key's version live at a time.
+
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+
+use crate::version::ObjectVersion;
+
+/// How delete markers at or before the chosen time affect a key (`--respect-deletes` or not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeleteMode {
+    /// Delete markers are skipped: the newest object version at or before the time wins.
+    #[default]
+    Ignore,
+    /// A delete marker that is the newest entry at or before the time makes the key absent.
+    Respect,
+}
+
+/// Streaming resolver holding only the current key, so memory does not grow with the key count.
+#[derive(Debug, Clone)]
+pub struct Resolver {
+    at: DateTime<Utc>,
+    mode: DeleteMode,
+    current: Option<KeyState>,
+}
+
+/// What is known about the key being read.
+#[derive(Debug, Clone)]
+struct KeyState {
+    key: String,
+    /// Whether the key's outcome is settled; later (older) entries of the key are then skipped.
+    decided: bool,
+    /// The chosen version once decided, `None` while undecided or when the key is absent.
+    chosen: Option<ObjectVersion>,
+}
+
+impl Resolver {
+    /// Starts resolving for the time `at` (inclusive) under the given delete mode.
+    pub fn new(at: DateTime<Utc>, mode: DeleteMode) -> Self {
+        Self {
+            at,
+            mode,
+            current: None,
+        }
+    }
+
+    /// Feeds the next entry; on a key change, returns the previous key's version if it is present.
+    ///
+    /// Entries must come in S3's listing order: keys ascending, each key's entries newest first.
+    /// Within a key the input order is trusted, even between entries with equal timestamps.
+    pub fn push(&mut self, entry: ObjectVersion) -> Option<ObjectVersion> {
+        let flushed = match &self.current {
+            Some(state) if state.key == entry.key => None,
+            _ => self.finish(),
+        };
+        let (at, mode) = (self.at, self.mode);
+        let state = self.current.get_or_insert_with(|| KeyState {
+            key: entry.key.clone(),
+            decided: false,
+            chosen: None,
+        });
+        if !state.decided && entry.last_modified <= at {
+            match (entry.is_delete_marker, mode) {
+                (false, _) => {
+                    state.decided = true;
+                    state.chosen = Some(entry);
+                }
+                (true, DeleteMode::Respect) => state.decided = true,
+                (true, DeleteMode::Ignore) => {}
+            }
+        }
+        flushed
+    }
+
+    /// Ends the input: returns the last key's version if it is present, and resets the resolver.
+    pub fn finish(&mut self) -> Option<ObjectVersion> {
+        self.current.take().and_then(|state| state.chosen)
+    }
+}
+
+/// Resolves a stream of listing entries (fetched page by page) into the versions live at `at`.
+///
+/// The output is in key order, one item per present key. An error from the input is passed
+/// through and ends the stream; the key being read at that moment is not emitted.
+pub fn resolve_stream<S, E>(
+    entries: S,
+    at: DateTime<Utc>,
+    mode: DeleteMode,
+) -> impl Stream<Item = Result<ObjectVersion, E>>
+where
+    S: Stream<Item = Result<ObjectVersion, E>>,
+{
+    struct State<S> {
+        entries: std::pin::Pin<Box<S>>,
+        resolver: Resolver,
+        done: bool,
+    }
+    let state = State {
+        entries: Box::pin(entries),
+        resolver: Resolver::new(at, mode),
+        done: false,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        loop {
+            match st.entries.next().await {
+                Some(Ok(entry)) => {
+                    if let Some(out) = st.resolver.push(entry) {
+                        return Some((Ok(out), st));
+                    }
+                }
+                Some(Err(e)) => {
+                    st.done = true;
+                    return Some((Err(e), st));
+                }
+                None => {
+                    st.done = true;
+                    let last = st.resolver.finish();
+                    return last.map(|v| (Ok(v), st));
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use futures::executor::block_on;
+    use futures::stream;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn t(sec: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + sec, 0).unwrap()
+    }
+
+    fn put(key: &str, id: &str, sec: i64) -> ObjectVersion {
+        ObjectVersion {
+            key: key.to_string(),
+            version_id: id.to_string(),
+            last_modified: t(sec),
+            size: 10,
+            etag: Some(format!("etag-{id}")),
+            storage_class: Some("STANDARD".to_string()),
+            is_latest: false,
+            is_delete_marker: false,
+        }
+    }
+
+    fn del(key: &str, id: &str, sec: i64) -> ObjectVersion {
+        ObjectVersion {
+            size: 0,
+            etag: None,
+            storage_class: None,
+            is_delete_marker: true,
+            ..put(key, id, sec)
+        }
+    }
+
+    /// Runs the resolver synchronously over a whole listing.
+    fn resolve(entries: &[ObjectVersion], at: i64, mode: DeleteMode) -> Vec<ObjectVersion> {
+        let mut r = Resolver::new(t(at), mode);
+        let mut out: Vec<ObjectVersion> =
+            entries.iter().filter_map(|e| r.push(e.clone())).collect();
+        out.extend(r.finish());
+        out
+    }
+
+    /// Resolved `(key, version_id)` pairs.
+    type Pairs = Vec<(String, String)>;
+
+    /// Resolves in both modes, as `(key, version_id)` pairs: `(ignore, respect)`.
+    fn both(entries: &[ObjectVersion], at: i64) -> (Pairs, Pairs) {
+        let own = |out: Vec<ObjectVersion>| {
+            out.into_iter()
+                .map(|v| (v.key, v.version_id))
+                .collect::<Vec<_>>()
+        };
+        (
+            own(resolve(entries, at, DeleteMode::Ignore)),
+            own(resolve(entries, at, DeleteMode::Respect)),
+        )
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Pairs {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Feeds `pages` through `resolve_stream` as a stream of pages flattened into entries.
+    fn resolve_pages(
+        pages: Vec<Vec<ObjectVersion>>,
+        at: DateTime<Utc>,
+        mode: DeleteMode,
+    ) -> Vec<ObjectVersion> {
+        let entries = stream::iter(pages)
+            .map(|page| stream::iter(page.into_iter().map(Ok::<_, String>)))
+            .flatten();
+        block_on(resolve_stream(entries, at, mode).collect::<Vec<_>>())
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn default_mode_is_ignore() {
+        assert_eq!(DeleteMode::default(), DeleteMode::Ignore);
+    }
+
+    #[test]
+    fn empty_input_yields_nothing() {
+        let mut r = Resolver::new(t(0), DeleteMode::Ignore);
+        assert_eq!(r.finish(), None);
+        assert!(resolve(&[], 0, DeleteMode::Respect).is_empty());
+    }
+
+    #[test]
+    fn boundary_is_inclusive() {
+        let h = [put("a", "v2", 20), put("a", "v1", 10)];
+        assert_eq!(both(&h, 20), (pairs(&[("a", "v2")]), pairs(&[("a", "v2")])));
+        assert_eq!(both(&h, 19), (pairs(&[("a", "v1")]), pairs(&[("a", "v1")])));
+        assert_eq!(both(&h, 10), (pairs(&[("a", "v1")]), pairs(&[("a", "v1")])));
+    }
+
+    #[test]
+    fn no_candidate_means_absent() {
+        let h = [put("a", "v2", 20), put("a", "v1", 10)];
+        assert_eq!(both(&h, 9), (vec![], vec![]));
+    }
+
+    #[test]
+    fn all_markers_means_absent() {
+        let h = [del("a", "d2", 20), del("a", "d1", 10)];
+        assert_eq!(both(&h, 30), (vec![], vec![]));
+    }
+
+    #[test]
+    fn newest_marker_respect_vs_ignore() {
+        let h = [del("a", "d", 20), put("a", "v1", 10)];
+        assert_eq!(both(&h, 25), (pairs(&[("a", "v1")]), vec![]));
+        // Before the marker, both modes see the put.
+        assert_eq!(both(&h, 15), (pairs(&[("a", "v1")]), pairs(&[("a", "v1")])));
+    }
+
+    #[test]
+    fn entries_after_at_are_skipped_before_choosing() {
+        let h = [put("a", "v3", 30), del("a", "d", 20), put("a", "v1", 10)];
+        assert_eq!(both(&h, 25), (pairs(&[("a", "v1")]), vec![]));
+        assert_eq!(both(&h, 30), (pairs(&[("a", "v3")]), pairs(&[("a", "v3")])));
+    }
+
+    #[test]
+    fn delete_then_recreate() {
+        let h = [put("a", "v3", 30), del("a", "d2", 20), put("a", "v1", 10)];
+        assert_eq!(both(&h, 5), (vec![], vec![]));
+        assert_eq!(both(&h, 10), (pairs(&[("a", "v1")]), pairs(&[("a", "v1")])));
+        assert_eq!(both(&h, 20), (pairs(&[("a", "v1")]), vec![]));
+        assert_eq!(both(&h, 29), (pairs(&[("a", "v1")]), vec![]));
+        assert_eq!(both(&h, 30), (pairs(&[("a", "v3")]), pairs(&[("a", "v3")])));
+    }
+
+    #[test]
+    fn same_second_ties_follow_input_order() {
+        // Two puts in one second: the first listed is the newest.
+        let h = [put("a", "second", 10), put("a", "first", 10)];
+        assert_eq!(both(&h, 10).0, pairs(&[("a", "second")]));
+        let h = [put("a", "first", 10), put("a", "second", 10)];
+        assert_eq!(both(&h, 10).0, pairs(&[("a", "first")]));
+        // Marker listed before a put of the same second: the delete came last.
+        let h = [del("a", "d", 10), put("a", "v", 10)];
+        assert_eq!(both(&h, 10), (pairs(&[("a", "v")]), vec![]));
+        // Put listed before a marker of the same second: the put came last.
+        let h = [put("a", "v", 10), del("a", "d", 10)];
+        assert_eq!(both(&h, 10), (pairs(&[("a", "v")]), pairs(&[("a", "v")])));
+    }
+
+    #[test]
+    fn several_keys_absent_ones_skipped() {
+        let h = [
+            put("a", "a1", 10),
+            put("b", "b2", 50),
+            del("c", "c2", 20),
+            put("c", "c1", 10),
+            put("d", "d1", 5),
+        ];
+        assert_eq!(
+            both(&h, 30),
+            (
+                pairs(&[("a", "a1"), ("c", "c1"), ("d", "d1")]),
+                pairs(&[("a", "a1"), ("d", "d1")])
+            )
+        );
+    }
+
+    #[test]
+    fn push_returns_previous_key_on_change() {
+        let mut r = Resolver::new(t(100), DeleteMode::Ignore);
+        assert_eq!(r.push(put("a", "a2", 20)), None);
+        assert_eq!(r.push(put("a", "a1", 10)), None);
+        assert_eq!(r.push(put("b", "b1", 10)), Some(put("a", "a2", 20)));
+        assert_eq!(r.finish(), Some(put("b", "b1", 10)));
+        assert_eq!(r.finish(), None);
+        // The resolver is reusable after finish.
+        assert_eq!(r.push(put("c", "c1", 10)), None);
+        assert_eq!(r.finish(), Some(put("c", "c1", 10)));
+    }
+
+    #[test]
+    fn output_keeps_all_fields_of_the_chosen_version() {
+        let mut v = put("a/b c.txt", "v1", 10);
+        v.is_latest = true;
+        v.size = 12345;
+        let out = resolve(&[v.clone()], 10, DeleteMode::Respect);
+        assert_eq!(out, vec![v]);
+    }
+
+    #[test]
+    fn stream_matches_direct_resolution() {
+        let h = vec![
+            put("a", "a1", 10),
+            put("b", "b3", 30),
+            del("b", "b2", 20),
+            put("b", "b1", 10),
+            del("c", "c1", 10),
+            put("d", "d2", 15),
+            put("d", "d1", 15),
+        ];
+        for mode in [DeleteMode::Ignore, DeleteMode::Respect] {
+            for at in [0, 10, 15, 20, 25, 30] {
+                let direct = resolve(&h, at, mode);
+                assert_eq!(resolve_pages(vec![h.clone()], t(at), mode), direct);
+            }
+        }
+    }
+
+    #[test]
+    fn page_boundaries_change_nothing() {
+        let h = vec![
+            put("a", "a1", 10),
+            put("b", "b3", 30),
+            del("b", "b2", 20),
+            put("b", "b1", 10),
+            del("c", "c2", 12),
+            put("c", "c1", 10),
+            put("d", "d2", 15),
+            put("d", "d1", 15),
+        ];
+        for mode in [DeleteMode::Ignore, DeleteMode::Respect] {
+            for at in [9, 10, 12, 15, 20, 30] {
+                let whole = resolve(&h, at, mode);
+                // Every single split point, and every page size.
+                for cut in 0..=h.len() {
+                    let pages = vec![h[..cut].to_vec(), h[cut..].to_vec()];
+                    assert_eq!(resolve_pages(pages, t(at), mode), whole, "cut {cut}");
+                }
+                for size in 1..=h.len() {
+                    let pages = h.chunks(size).map(<[_]>::to_vec).collect();
+                    assert_eq!(resolve_pages(pages, t(at), mode), whole, "size {size}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn error_is_passed_through_and_ends_the_stream() {
+        let input: Vec<Result<ObjectVersion, &str>> = vec![
+            Ok(put("a", "a1", 10)),
+            Ok(put("b", "b1", 10)),
+            Err("boom"),
+            Ok(put("c", "c1", 10)),
+        ];
+        let out = block_on(
+            resolve_stream(stream::iter(input), t(100), DeleteMode::Ignore).collect::<Vec<_>>(),
+        );
+        assert_eq!(out, vec![Ok(put("a", "a1", 10)), Err("boom")]);
+    }
+
+    // ---- property tests -------------------------------------------------------------------
+
+    /// One write in a generated history, in the order the writes happened.
+    #[derive(Debug, Clone)]
+    struct Write {
+        key: String,
+        is_put: bool,
+        sec: i64,
+        version_id: String,
+    }
+
+    const KEYS: [&str; 5] = ["a", "a/b", "a0", "b", "é"];
+
+    /// Generates histories: writes with nondecreasing seconds and many same-second ties.
+    fn history() -> impl Strategy<Value = Vec<Write>> {
+        prop::collection::vec((0..KEYS.len(), prop::bool::weighted(0.65), 0i64..3), 0..40).prop_map(
+            |ops| {
+                let mut sec = 0;
+                ops.into_iter()
+                    .enumerate()
+                    .map(|(i, (k, is_put, step))| {
+                        // Step 0 (a tie) is twice as likely as each other step.
+                        sec += step.saturating_sub(1);
+                        Write {
+                            key: KEYS[k].to_string(),
+                            is_put,
+                            sec,
+                            version_id: format!("v{i}"),
+                        }
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    /// The listing S3 would return for a history: keys ascending, each key newest first.
+    fn listing(history: &[Write]) -> Vec<ObjectVersion> {
+        let mut by_key: BTreeMap<&str, Vec<&Write>> = BTreeMap::new();
+        for w in history {
+            by_key.entry(w.key.as_str()).or_default().push(w);
+        }
+        let mut out = Vec::new();
+        for writes in by_key.values() {
+            for (i, w) in writes.iter().rev().enumerate() {
+                let mut v = if w.is_put {
+                    put(&w.key, &w.version_id, w.sec)
+                } else {
+                    del(&w.key, &w.version_id, w.sec)
+                };
+                v.is_latest = i == 0;
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    /// Reference model: replay the writes in the order they happened, up to `at`.
+    fn replay(history: &[Write], at: i64, mode: DeleteMode) -> Vec<(String, String)> {
+        let mut state: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for w in history.iter().filter(|w| w.sec <= at) {
+            match (w.is_put, mode) {
+                (true, _) => {
+                    state.insert(w.key.clone(), Some(w.version_id.clone()));
+                }
+                (false, DeleteMode::Respect) => {
+                    state.insert(w.key.clone(), None);
+                }
+                (false, DeleteMode::Ignore) => {}
+            }
+        }
+        state
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect()
+    }
+
+    fn mode() -> impl Strategy<Value = DeleteMode> {
+        prop_oneof![Just(DeleteMode::Ignore), Just(DeleteMode::Respect)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn resolver_agrees_with_replay(h in history(), at_offset in -1i64..45, mode in mode()) {
+            let list = listing(&h);
+            let got: Vec<(String, String)> = resolve(&list, at_offset, mode)
+                .into_iter()
+                .map(|v| (v.key, v.version_id))
+                .collect();
+            prop_assert_eq!(got, replay(&h, at_offset, mode));
+        }
+
+        #[test]
+        fn output_keys_ascending_and_from_input(h in history(), at in -1i64..45, mode in mode()) {
+            let list = listing(&h);
+            let out = resolve(&list, at, mode);
+            for pair in out.windows(2) {
+                prop_assert!(pair[0].key < pair[1].key);
+            }
+            for v in &out {
+                prop_assert!(list.contains(v));
+                prop_assert!(!v.is_delete_marker);
+                prop_assert!(v.last_modified <= t(at));
+            }
+        }
+
+        #[test]
+        fn random_pages_change_nothing(
+            h in history(),
+            at in -1i64..45,
+            mode in mode(),
+            cuts in prop::collection::vec(0usize..64, 0..8),
+        ) {
+            let list = listing(&h);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(list.len())).collect();
+            cuts.sort_unstable();
+            let mut pages = Vec::new();
+            let mut start = 0;
+            for c in cuts {
+                pages.push(list[start..c].to_vec());
+                start = c;
+            }
+            pages.push(list[start..].to_vec());
+            prop_assert_eq!(resolve_pages(pages, t(at), mode), resolve(&list, at, mode));
+        }
+    }
+}
