@@ -145,7 +145,7 @@ impl Error {
             },
             SdkError::DispatchFailure(df) if df.is_io() || df.is_timeout() => Error::Unreachable {
                 op,
-                detail: first_line(&DisplayErrorContext(&err).to_string()),
+                detail: root_cause(&err),
             },
             _ => {
                 let text = DisplayErrorContext(&err).to_string();
@@ -184,6 +184,15 @@ impl Error {
             self
         }
     }
+}
+
+/// The innermost cause's words, which say what actually went wrong (e.g. "Connection refused").
+fn root_cause(err: &(dyn StdError + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    first_line(&cause.to_string())
 }
 
 /// Whether an SDK error's text says the credential chain found nothing.

@@ -18,10 +18,30 @@ pub struct Column {
     pub right: bool,
 }
 
+impl Column {
+    /// A left-aligned column.
+    pub const fn left(name: &'static str, width: usize) -> Column {
+        Column {
+            name,
+            width,
+            right: false,
+        }
+    }
+
+    /// A right-aligned (numeric) column.
+    pub const fn right(name: &'static str, width: usize) -> Column {
+        Column {
+            name,
+            width,
+            right: true,
+        }
+    }
+}
+
 /// Something that can be printed as one table row or one JSON line.
 pub trait Row: Serialize {
-    /// The table's columns.
-    fn columns() -> &'static [Column];
+    /// The table's columns (rows printed to one table share them).
+    fn columns(&self) -> &'static [Column];
     /// This row's cells, one per column.
     fn cells(&self) -> Vec<String>;
 }
@@ -61,12 +81,12 @@ impl Output {
             OutputFormat::Table => {
                 let mut text = String::new();
                 if !self.header_done {
-                    let names: Vec<String> = R::columns().iter().map(|c| c.name.into()).collect();
-                    text.push_str(&format_cells(R::columns(), &names));
+                    let names: Vec<String> = row.columns().iter().map(|c| c.name.into()).collect();
+                    text.push_str(&format_cells(row.columns(), &names));
                     text.push('\n');
                     self.header_done = true;
                 }
-                text.push_str(&format_cells(R::columns(), &row.cells()));
+                text.push_str(&format_cells(row.columns(), &row.cells()));
                 text
             }
         };

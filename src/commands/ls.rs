@@ -40,35 +40,26 @@ struct AccountRow {
 }
 
 impl Row for AccountRow {
-    fn columns() -> &'static [Column] {
-        const WITH: &[Column] = &[
-            Column {
-                name: "ACCOUNT",
-                width: 12,
-                right: false,
-            },
-            Column {
-                name: "OBJECTS",
-                width: 10,
-                right: true,
-            },
-            Column {
-                name: "SIZE",
-                width: 11,
-                right: true,
-            },
+    fn columns(&self) -> &'static [Column] {
+        const SUMMARY: &[Column] = &[
+            Column::left("ACCOUNT", 12),
+            Column::right("OBJECTS", 10),
+            Column::right("SIZE", 11),
         ];
-        WITH
+        if self.objects.is_some() {
+            SUMMARY
+        } else {
+            &SUMMARY[..1]
+        }
     }
 
     fn cells(&self) -> Vec<String> {
-        vec![
-            self.account.clone(),
-            self.objects.map(|n| n.to_string()).unwrap_or_default(),
-            self.bytes
-                .map(|b| HumanBytes(b).to_string())
-                .unwrap_or_default(),
-        ]
+        let mut cells = vec![self.account.clone()];
+        if let (Some(objects), Some(bytes)) = (self.objects, self.bytes) {
+            cells.push(objects.to_string());
+            cells.push(HumanBytes(bytes).to_string());
+        }
+        cells
     }
 }
 
@@ -156,39 +147,21 @@ impl KeyRow {
 }
 
 impl Row for KeyRow {
-    fn columns() -> &'static [Column] {
-        &[
-            Column {
-                name: "LAST_MODIFIED",
-                width: 20,
-                right: false,
-            },
-            Column {
-                name: "SIZE",
-                width: 11,
-                right: true,
-            },
-            Column {
-                name: "STORAGE_CLASS",
-                width: 13,
-                right: false,
-            },
-            Column {
-                name: "VERSION_ID",
-                width: 36,
-                right: false,
-            },
-            Column {
-                name: "LATEST",
-                width: 6,
-                right: false,
-            },
-            Column {
-                name: "KEY",
-                width: 0,
-                right: false,
-            },
-        ]
+    fn columns(&self) -> &'static [Column] {
+        const HISTORY: &[Column] = &[
+            Column::left("LAST_MODIFIED", 20),
+            Column::right("SIZE", 11),
+            Column::left("STORAGE_CLASS", 13),
+            Column::left("VERSION_ID", 36),
+            Column::left("LATEST", 6),
+            Column::left("KEY", 0),
+        ];
+        const STATE: &[Column] = &[HISTORY[0], HISTORY[1], HISTORY[2], HISTORY[3], HISTORY[5]];
+        if self.is_latest.is_some() {
+            HISTORY
+        } else {
+            STATE
+        }
     }
 
     fn cells(&self) -> Vec<String> {
@@ -197,18 +170,17 @@ impl Row for KeyRow {
         } else {
             HumanBytes(self.size).to_string()
         };
-        vec![
+        let mut cells = vec![
             self.last_modified.clone(),
             size,
             self.storage_class.clone().unwrap_or_else(|| "-".into()),
             self.version_id.clone(),
-            match self.is_latest {
-                Some(true) => "yes".into(),
-                Some(false) => "".into(),
-                None => "-".into(),
-            },
-            printable(&self.key),
-        ]
+        ];
+        if let Some(latest) = self.is_latest {
+            cells.push(if latest { "yes" } else { "" }.into());
+        }
+        cells.push(printable(&self.key));
+        cells
     }
 }
 
