@@ -15,3 +15,5 @@ pub mod time;
 pub mod version;
 
 pub use error::{Error, Result};
+pub mod kms;
+pub mod restore;

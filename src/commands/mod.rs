@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod ls;
+pub mod restore;
 
 use crate::aws::AwsOptions;
 use crate::cli::{Cli, Command, GlobalArgs};
@@ -47,6 +48,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
     };
     match cli.command {
         Command::Ls(args) => ls::run(&mut ctx, args).await,
+        Command::Restore(args) => restore::run(&mut ctx, args).await,
         Command::Completions(args) => completions::run(&mut ctx, args),
     }
 }
