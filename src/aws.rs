@@ -127,6 +127,29 @@ impl Aws {
         aws_sdk_kms::Client::new(&self.config)
     }
 
+    /// An IAM client.
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.config)
+    }
+
+    /// An Organizations client.
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(&self.config)
+    }
+
+    /// The same identity and endpoint, in another region.
+    pub fn in_region(&self, region: &str) -> Aws {
+        Aws {
+            config: self
+                .config
+                .to_builder()
+                .region(Region::new(region.to_owned()))
+                .build(),
+            path_style: self.path_style,
+            requests: self.requests.clone(),
+        }
+    }
+
     /// An STS client.
     pub fn sts(&self) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::new(&self.config)

@@ -83,8 +83,68 @@ pub enum Command {
     Ls(LsArgs),
     /// Restore an account's objects to their state at a time, into a target bucket.
     Restore(RestoreArgs),
+    /// Provision replication for every account from s3central.toml: plan, then apply the differences.
+    Setup(SetupArgs),
+    /// Check every account against the desired state, and the replication status of recent objects.
+    Status(StatusArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+}
+
+/// Arguments of `setup`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Reads every resource first, prints the plan (create / update / unchanged), then \
+applies only the differences. A second run on a converged organization changes nothing.\n\n\
+Exit codes: 0 done, 1 some accounts failed, 2 bad config or credentials, 3 changes pending (--dry-run --detailed-exitcode).\n\n\
+Examples:\n  s3central setup --dry-run\n  s3central setup --yes --verify"
+)]
+pub struct SetupArgs {
+    /// The desired state (see the README for every key).
+    #[arg(
+        long,
+        env = "S3CENTRAL_CONFIG",
+        default_value = "s3central.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+    /// Print the plan and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: exit 3 when changes are pending (for CI drift checks).
+    #[arg(long, requires = "dry_run")]
+    pub detailed_exitcode: bool,
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// After applying, write a canary object in each source bucket and wait for its replica in central.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub verify: bool,
+    /// How long --verify waits for each replica.
+    #[arg(long, default_value = "15m", value_name = "DURATION")]
+    pub verify_timeout: humantime::Duration,
+    /// Accounts read or changed at once.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The desired state.
+    #[arg(
+        long,
+        env = "S3CENTRAL_CONFIG",
+        default_value = "s3central.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+    /// How many of the most recent objects per account to check the replication status of.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub recent: usize,
+    /// Accounts read at once.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
 }
 
 /// How `restore` moves bytes.

@@ -24,6 +24,9 @@ pub enum Error {
     /// An `--include`/`--exclude` glob that does not compile.
     #[error(transparent)]
     Filter(#[from] FilterError),
+    /// A config file that cannot be used.
+    #[error(transparent)]
+    Config(#[from] crate::setup::config::ConfigError),
     /// The command needs the central bucket and none was given.
     #[error("no central bucket given: pass --central-bucket NAME or set S3CENTRAL_BUCKET")]
     NoCentralBucket,

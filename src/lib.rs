@@ -17,3 +17,4 @@ pub mod version;
 pub use error::{Error, Result};
 pub mod kms;
 pub mod restore;
+pub mod setup;

@@ -3,6 +3,8 @@
 pub mod completions;
 pub mod ls;
 pub mod restore;
+pub mod setup;
+pub mod status;
 
 use crate::aws::AwsOptions;
 use crate::cli::{Cli, Command, GlobalArgs};
@@ -49,6 +51,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Ls(args) => ls::run(&mut ctx, args).await,
         Command::Restore(args) => restore::run(&mut ctx, args).await,
+        Command::Setup(args) => setup::run(&mut ctx, args).await,
+        Command::Status(args) => status::run(&mut ctx, args).await,
         Command::Completions(args) => completions::run(&mut ctx, args),
     }
 }

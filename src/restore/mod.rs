@@ -138,7 +138,7 @@ where
                 && map
                     .relative_of_target(&v.key)
                     .is_some_and(|rel| filter.matches(rel));
-            futures::future::ready(Ok(keep.then(|| TargetObject {
+            futures::future::ready(Ok(keep.then_some(TargetObject {
                 key: v.key,
                 version_id: v.version_id,
                 size: v.size,

@@ -1,0 +1,473 @@
+//! `s3central setup`: read the config, plan every account, confirm, apply, summarise, verify.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::aws::Aws;
+use crate::cli::SetupArgs;
+use crate::commands::Context;
+use crate::error::{Error, Result};
+use crate::output::{Column, Row};
+use crate::setup::apply::Writes;
+use crate::setup::config::{load_config, Config};
+use crate::setup::plan::{Action, Change, PENDING_CENTRAL_KEY};
+use crate::setup::{
+    apply_central, apply_source, identity_in, plan_central, plan_source, source_accounts, Central,
+    SourceAccount,
+};
+
+/// Everything setup needs after the config and identities are resolved.
+pub struct Resolved {
+    /// The desired state.
+    pub config: Config,
+    /// The central account.
+    pub central: Central,
+    /// The caller's own credentials and account id.
+    pub caller: (Aws, String),
+    /// The source accounts.
+    pub sources: Vec<SourceAccount>,
+}
+
+/// Loads the config (before any AWS call), then resolves the central account, org id and sources.
+pub async fn resolve(ctx: &Context, path: &std::path::Path) -> Result<Resolved> {
+    let config = load_config(path)?;
+    let caller = Aws::load(&ctx.aws).await?;
+    let caller_account = caller.account_id().await?;
+    let central_account = config
+        .central
+        .account
+        .as_ref()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| caller_account.clone());
+    let central_region = config
+        .central
+        .region
+        .clone()
+        .unwrap_or_else(|| caller.region());
+    let org_id = match &config.central.org_id {
+        Some(id) => id.clone(),
+        None => caller
+            .organizations()
+            .describe_organization()
+            .send()
+            .await
+            .map_err(|e| Error::from_sdk("organizations:DescribeOrganization", "organization", e))?
+            .organization()
+            .and_then(|o| o.id())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Error::Invalid(
+                    "no organization found: set org_id in [central] of the config".into(),
+                )
+            })?,
+    };
+    let central_aws = identity_in(
+        &caller,
+        &caller_account,
+        &central_account,
+        &config.assume_role,
+        &central_region,
+    )
+    .await?;
+    let sources = source_accounts(&caller, &config, &central_region).await?;
+    Ok(Resolved {
+        central: Central {
+            account: central_account,
+            region: central_region,
+            org_id,
+            aws: central_aws,
+        },
+        caller: (caller, caller_account),
+        sources,
+        config,
+    })
+}
+
+/// A source account with its credentials and plan, or why it could not be read.
+type AccountPlan = (SourceAccount, Result<(Aws, Vec<Change>)>);
+
+/// One line of the printed plan.
+#[derive(Debug, Serialize)]
+struct PlanRow<'a> {
+    record: &'static str,
+    account: &'a str,
+    role: &'static str,
+    resource: &'static str,
+    #[serde(flatten)]
+    change: &'a Change,
+}
+
+impl Row for PlanRow<'_> {
+    fn columns(&self) -> &'static [Column] {
+        const COLUMNS: &[Column] = &[
+            Column::left("ACCOUNT", 12),
+            Column::left("", 7),
+            Column::left("RESOURCE", 19),
+            Column::left("ACTION", 9),
+            Column::left("DETAIL", 0),
+        ];
+        COLUMNS
+    }
+
+    fn cells(&self) -> Vec<String> {
+        let (action, detail) = match &self.change.action {
+            Action::Create => ("create", String::new()),
+            Action::Update(fields) => ("update", fields.join(", ")),
+            Action::Unchanged => ("ok", String::new()),
+        };
+        vec![
+            self.account.to_owned(),
+            self.role.to_owned(),
+            self.resource.to_owned(),
+            action.to_owned(),
+            detail,
+        ]
+    }
+}
+
+/// One account's outcome in the closing summary.
+#[derive(Debug, Serialize)]
+struct ResultRow {
+    record: &'static str,
+    account: String,
+    bucket: String,
+    result: String,
+    changed: usize,
+    error: Option<String>,
+}
+
+impl Row for ResultRow {
+    fn columns(&self) -> &'static [Column] {
+        const COLUMNS: &[Column] = &[
+            Column::left("ACCOUNT", 12),
+            Column::left("BUCKET", 40),
+            Column::left("RESULT", 0),
+        ];
+        COLUMNS
+    }
+
+    fn cells(&self) -> Vec<String> {
+        let result = match &self.error {
+            Some(e) => format!("FAILED: {e}"),
+            None => self.result.clone(),
+        };
+        vec![self.account.clone(), self.bucket.clone(), result]
+    }
+}
+
+/// Runs `setup`.
+pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
+    let r = resolve(ctx, &args.config).await?;
+    let concurrency = args.concurrency as usize;
+    let bar =
+        crate::progress::counter(ctx.progress, r.sources.len() as u64 + 1, "accounts planned");
+    let (central_changes, central_key) = plan_central(&r.config, &r.central).await?;
+    bar.inc(1);
+    let key_for_plan = central_key
+        .clone()
+        .unwrap_or_else(|| PENDING_CENTRAL_KEY.to_owned());
+    let caller = &r.caller;
+    let plans: Vec<AccountPlan> = futures::stream::iter(r.sources.iter().cloned())
+        .map(|source| {
+            let (config, central, key, bar) =
+                (&r.config, &r.central, key_for_plan.as_str(), bar.clone());
+            async move {
+                let planned = async {
+                    let aws = identity_in(
+                        &caller.0,
+                        &caller.1,
+                        source.account.as_str(),
+                        &config.assume_role,
+                        &source.region,
+                    )
+                    .await?;
+                    let changes = plan_source(config, central, &source, &aws, key).await?;
+                    Ok((aws, changes))
+                }
+                .await;
+                bar.inc(1);
+                (source, planned)
+            }
+        })
+        .buffered(concurrency)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+
+    let mut pending = 0usize;
+    let mut unchanged = 0usize;
+    let show = |ctx: &mut Context,
+                account: &str,
+                role: &'static str,
+                changes: &[Change],
+                pending: &mut usize,
+                unchanged: &mut usize|
+     -> Result<()> {
+        for change in changes {
+            if change.is_change() {
+                *pending += 1;
+            } else {
+                *unchanged += 1;
+            }
+            if change.is_change() || ctx.out.format() == crate::cli::OutputFormat::Json {
+                ctx.out.row(&PlanRow {
+                    record: "plan",
+                    account,
+                    role,
+                    resource: change.resource.label(),
+                    change,
+                })?;
+            }
+        }
+        Ok(())
+    };
+    show(
+        ctx,
+        &r.central.account,
+        "central",
+        &central_changes,
+        &mut pending,
+        &mut unchanged,
+    )?;
+    let mut failed_plans = 0;
+    for (source, plan) in &plans {
+        match plan {
+            Ok((_, changes)) => show(
+                ctx,
+                source.account.as_str(),
+                "source",
+                changes,
+                &mut pending,
+                &mut unchanged,
+            )?,
+            Err(e) => {
+                failed_plans += 1;
+                eprintln!("error: account {}: {e}", source.account);
+            }
+        }
+    }
+    if !ctx.global.quiet && ctx.out.format() == crate::cli::OutputFormat::Table {
+        ctx.out.text(&format!(
+            "plan: {pending} change(s), {unchanged} resource(s) unchanged, {} account(s) + central{}",
+            plans.len(),
+            if failed_plans > 0 { format!(", {failed_plans} account(s) could not be read") } else { String::new() }
+        ))?;
+    }
+    if args.dry_run {
+        return Ok(if args.detailed_exitcode && pending > 0 {
+            3
+        } else if failed_plans > 0 {
+            1
+        } else {
+            0
+        });
+    }
+    if pending > 0 && !args.yes {
+        confirm(pending)?;
+    }
+    let writes = Writes::default();
+    let central_key_arn = apply_central(&r.config, &r.central, &writes).await?;
+    let bar = crate::progress::counter(ctx.progress, plans.len() as u64, "accounts applied");
+    let results: Vec<(SourceAccount, Option<Aws>, Result<usize>)> = futures::stream::iter(plans)
+        .map(|(source, plan)| {
+            let (config, central, key, writes, bar) = (
+                &r.config,
+                &r.central,
+                central_key_arn.as_str(),
+                &writes,
+                bar.clone(),
+            );
+            async move {
+                let result = match plan {
+                    Ok((aws, _)) => {
+                        let applied =
+                            apply_source(config, central, &source, &aws, key, writes).await;
+                        (source, Some(aws), applied)
+                    }
+                    Err(e) => (source, None, Err(e)),
+                };
+                bar.inc(1);
+                result
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    let mut failed = 0;
+    let mut results = results;
+    results.sort_by(|a, b| a.0.account.cmp(&b.0.account));
+    for (source, _, result) in &results {
+        let (result_text, changed, error) = match result {
+            Ok(0) => ("converged".to_owned(), 0, None),
+            Ok(n) => (format!("changed {n} resource(s)"), *n, None),
+            Err(e) => {
+                failed += 1;
+                ("failed".to_owned(), 0, Some(e.to_string()))
+            }
+        };
+        ctx.out.row(&ResultRow {
+            record: "result",
+            account: source.account.to_string(),
+            bucket: source.bucket.clone(),
+            result: result_text,
+            changed,
+            error,
+        })?;
+    }
+    if !ctx.global.quiet && ctx.out.format() == crate::cli::OutputFormat::Table {
+        ctx.out.text(&format!(
+            "applied: {} write call(s), {failed} account(s) failed",
+            writes.count()
+        ))?;
+    } else if ctx.out.format() == crate::cli::OutputFormat::Json {
+        ctx.out.json(&serde_json::json!({"record": "summary", "writes": writes.count(), "failed": failed, "accounts": results.len()}))?;
+    }
+    if args.verify {
+        let ok = verify(ctx, &r, &results, args.verify_timeout.into()).await?;
+        if !ok {
+            failed += 1;
+        }
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// Asks on the terminal before writing; without a terminal, `--yes` is required.
+fn confirm(pending: usize) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Invalid(format!(
+            "{pending} change(s) to apply and no terminal to confirm them: pass --yes (or --dry-run to only look)"
+        )));
+    }
+    eprint!("apply {pending} change(s)? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            what: "reading the answer".into(),
+            source,
+        })?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Error::Refused("not applied: nothing was changed".into()))
+    }
+}
+
+/// One account's canary outcome.
+#[derive(Debug, Serialize)]
+struct VerifyRow {
+    record: &'static str,
+    account: String,
+    canary: String,
+    replicated: bool,
+    seconds: f64,
+}
+
+impl Row for VerifyRow {
+    fn columns(&self) -> &'static [Column] {
+        const COLUMNS: &[Column] = &[Column::left("ACCOUNT", 12), Column::left("VERIFY", 0)];
+        COLUMNS
+    }
+
+    fn cells(&self) -> Vec<String> {
+        let text = if self.replicated {
+            format!("replicated in {:.0} s ({})", self.seconds, self.canary)
+        } else {
+            format!(
+                "NOT replicated within {:.0} s ({})",
+                self.seconds, self.canary
+            )
+        };
+        vec![self.account.clone(), text]
+    }
+}
+
+/// Writes a canary in each converged source bucket and waits for its replica (same version id) in central.
+async fn verify(
+    ctx: &mut Context,
+    r: &Resolved,
+    results: &[(SourceAccount, Option<Aws>, Result<usize>)],
+    timeout: Duration,
+) -> Result<bool> {
+    let central_s3 = r.central.aws.s3();
+    let central_bucket = &r.config.central.bucket;
+    let rows: Vec<Result<VerifyRow>> = futures::stream::iter(
+        results
+            .iter()
+            .filter(|(_, aws, res)| aws.is_some() && res.is_ok()),
+    )
+    .map(|(source, aws, _)| {
+        let central_s3 = central_s3.clone();
+        async move {
+            let aws = aws
+                .as_ref()
+                .ok_or_else(|| Error::Invalid("no identity".into()))?;
+            let token = format!(
+                "{}",
+                chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+            );
+            let key = format!("{}.s3central/canary-{token}", source.account.prefix());
+            let put = aws
+                .s3()
+                .put_object()
+                .bucket(&source.bucket)
+                .key(&key)
+                .metadata("s3central-canary", &token)
+                .body(aws_sdk_s3::primitives::ByteStream::from(
+                    token.clone().into_bytes(),
+                ))
+                .send()
+                .await
+                .map_err(|e| {
+                    Error::from_sdk("PutObject", format!("s3://{}/{key}", source.bucket), e)
+                })?;
+            let version = put.version_id().unwrap_or_default().to_owned();
+            let started = Instant::now();
+            let replicated = loop {
+                let head = central_s3
+                    .head_object()
+                    .bucket(central_bucket)
+                    .key(&key)
+                    .version_id(&version)
+                    .send()
+                    .await;
+                if head.is_ok() {
+                    break true;
+                }
+                if started.elapsed() >= timeout {
+                    break false;
+                }
+                tokio::time::sleep(Duration::from_millis(500).min(timeout)).await;
+            };
+            Ok(VerifyRow {
+                record: "verify",
+                account: source.account.to_string(),
+                canary: key,
+                replicated,
+                seconds: started.elapsed().as_secs_f64(),
+            })
+        }
+    })
+    .buffered(r.sources.len().clamp(1, 32))
+    .collect()
+    .await;
+    let mut all = true;
+    for row in rows {
+        match row {
+            Ok(row) => {
+                all &= row.replicated;
+                ctx.out.row(&row)?;
+            }
+            Err(e) => {
+                all = false;
+                eprintln!("error: verify: {e}");
+            }
+        }
+    }
+    Ok(all)
+}

@@ -1,0 +1,400 @@
+//! `setup`: desired state from the config, actual state from AWS, a plan, and applying the differences.
+
+pub mod apply;
+pub mod config;
+pub mod plan;
+pub mod policy;
+pub mod state;
+
+use std::collections::BTreeSet;
+
+use crate::account::AccountId;
+use crate::aws::Aws;
+use crate::error::{Error, Result};
+use crate::setup::apply::Writes;
+use crate::setup::config::Config;
+use crate::setup::plan::{
+    diff_bucket, diff_key, diff_replication, diff_role, Action, BucketSpec, Change, KeySpec,
+    ReplicationSpec, Resource, RoleSpec, PENDING_CENTRAL_KEY,
+};
+use crate::setup::policy::{
+    central_bucket_policy, central_key_policy, replication_role_policy, replication_rule,
+    replication_trust_policy, source_key_policy, RolePolicyInput, RuleInput, REPLICATION_ROLE,
+};
+
+/// Placeholder for a source key that does not exist yet (plan only).
+const PENDING_SOURCE_KEY: &str = "(source key, created by this run)";
+
+/// Name of the replication role's inline policy.
+const ROLE_POLICY_NAME: &str = "s3central-replication";
+
+/// The central account as setup sees it.
+#[derive(Debug, Clone)]
+pub struct Central {
+    /// Its id.
+    pub account: String,
+    /// Its region.
+    pub region: String,
+    /// The organization id used in policy conditions.
+    pub org_id: String,
+    /// Credentials acting in it.
+    pub aws: Aws,
+}
+
+/// One source account to set up.
+#[derive(Debug, Clone)]
+pub struct SourceAccount {
+    /// Its id.
+    pub account: AccountId,
+    /// Its source bucket.
+    pub bucket: String,
+    /// Its region.
+    pub region: String,
+    /// Alias of its KMS key.
+    pub kms_alias: String,
+}
+
+/// Credentials acting in `account`: the caller's own, or the assumed `role` there.
+pub async fn identity_in(
+    caller: &Aws,
+    caller_account: &str,
+    account: &str,
+    role: &str,
+    region: &str,
+) -> Result<Aws> {
+    let aws = if account == caller_account {
+        caller.clone()
+    } else {
+        caller
+            .assume_role(&format!("arn:aws:iam::{account}:role/{role}"))
+            .await?
+    };
+    Ok(aws.in_region(region))
+}
+
+/// The listed sources plus those discovered in the configured OUs, without duplicates or exclusions.
+pub async fn source_accounts(
+    caller: &Aws,
+    config: &Config,
+    central_region: &str,
+) -> Result<Vec<SourceAccount>> {
+    let mut accounts: Vec<SourceAccount> = config
+        .sources
+        .iter()
+        .map(|s| SourceAccount {
+            account: s.account.clone(),
+            bucket: s.bucket.clone(),
+            region: s
+                .region
+                .clone()
+                .unwrap_or_else(|| central_region.to_owned()),
+            kms_alias: s.kms_alias.clone(),
+        })
+        .collect();
+    if let Some(discovery) = &config.discovery {
+        let listed: BTreeSet<AccountId> = accounts.iter().map(|a| a.account.clone()).collect();
+        let excluded: BTreeSet<&AccountId> = discovery.exclude_accounts.iter().collect();
+        for id in
+            discover_accounts(&caller.organizations(), &discovery.organizational_units).await?
+        {
+            let Ok(account) = id.parse::<AccountId>() else {
+                continue;
+            };
+            if listed.contains(&account) || excluded.contains(&account) {
+                continue;
+            }
+            accounts.push(SourceAccount {
+                bucket: discovery.bucket_for(&account),
+                account,
+                region: central_region.to_owned(),
+                kms_alias: config::DEFAULT_SOURCE_KMS_ALIAS.to_owned(),
+            });
+        }
+    }
+    accounts.sort_by(|a, b| a.account.cmp(&b.account));
+    accounts.dedup_by(|a, b| a.account == b.account);
+    Ok(accounts)
+}
+
+/// Active accounts under the OUs, nested OUs included, following every page.
+pub async fn discover_accounts(
+    org: &aws_sdk_organizations::Client,
+    ous: &[String],
+) -> Result<Vec<String>> {
+    let mut pending: Vec<String> = ous.to_vec();
+    let mut seen = BTreeSet::new();
+    let mut accounts = BTreeSet::new();
+    while let Some(parent) = pending.pop() {
+        if !seen.insert(parent.clone()) {
+            continue;
+        }
+        let mut children = org
+            .list_organizational_units_for_parent()
+            .parent_id(&parent)
+            .into_paginator()
+            .send();
+        while let Some(page) = children.next().await {
+            let page = page.map_err(|e| {
+                Error::from_sdk(
+                    "organizations:ListOrganizationalUnitsForParent",
+                    parent.clone(),
+                    e,
+                )
+            })?;
+            pending.extend(
+                page.organizational_units()
+                    .iter()
+                    .filter_map(|ou| ou.id().map(str::to_owned)),
+            );
+        }
+        let mut members = org
+            .list_accounts_for_parent()
+            .parent_id(&parent)
+            .into_paginator()
+            .send();
+        while let Some(page) = members.next().await {
+            let page = page.map_err(|e| {
+                Error::from_sdk("organizations:ListAccountsForParent", parent.clone(), e)
+            })?;
+            for account in page.accounts() {
+                let active = account.status().is_none_or(|s| s.as_str() == "ACTIVE");
+                if let (Some(id), true) = (account.id(), active) {
+                    accounts.insert(id.to_owned());
+                }
+            }
+        }
+    }
+    Ok(accounts.into_iter().collect())
+}
+
+/// The central account's desired key and bucket.
+pub fn central_specs(config: &Config, central: &Central, key_arn: &str) -> (KeySpec, BucketSpec) {
+    (
+        KeySpec {
+            alias: config.central.kms_alias.clone(),
+            policy: central_key_policy(&central.account, &central.org_id),
+        },
+        BucketSpec {
+            name: config.central.bucket.clone(),
+            region: central.region.clone(),
+            kms_key_arn: key_arn.to_owned(),
+            policy: Some(central_bucket_policy(
+                &config.central.bucket,
+                &central.org_id,
+            )),
+        },
+    )
+}
+
+/// Reads the central account and diffs it; gives the plan and the key's ARN if it exists.
+pub async fn plan_central(
+    config: &Config,
+    central: &Central,
+) -> Result<(Vec<Change>, Option<String>)> {
+    let key = state::read_key(&central.aws.kms(), &config.central.kms_alias).await?;
+    let key_arn = key.as_ref().map(|k| k.arn.clone());
+    let (key_spec, bucket_spec) = central_specs(
+        config,
+        central,
+        key_arn.as_deref().unwrap_or(PENDING_CENTRAL_KEY),
+    );
+    let bucket = state::read_bucket(&central.aws.s3(), &bucket_spec.name).await?;
+    let mut changes = diff_key(&key_spec, key.as_ref());
+    changes.extend(diff_bucket(&bucket_spec, bucket.as_ref()));
+    Ok((changes, key_arn))
+}
+
+/// Makes the central account as desired; gives the central key's ARN.
+pub async fn apply_central(config: &Config, central: &Central, writes: &Writes) -> Result<String> {
+    let kms = central.aws.kms();
+    let s3 = central.aws.s3();
+    let key = state::read_key(&kms, &config.central.kms_alias).await?;
+    let (key_spec, _) = central_specs(config, central, PENDING_CENTRAL_KEY);
+    let key_arn = apply_key(&kms, &key_spec, key.as_ref(), writes).await?;
+    let (_, bucket_spec) = central_specs(config, central, &key_arn);
+    let bucket = state::read_bucket(&s3, &bucket_spec.name).await?;
+    apply_bucket(&s3, &bucket_spec, bucket.as_ref(), writes).await?;
+    Ok(key_arn)
+}
+
+/// Writes a key's differences; gives its ARN.
+async fn apply_key(
+    kms: &aws_sdk_kms::Client,
+    spec: &KeySpec,
+    actual: Option<&plan::KeyActual>,
+    writes: &Writes,
+) -> Result<String> {
+    let Some(actual) = actual else {
+        return apply::create_key(kms, spec, writes).await;
+    };
+    for change in diff_key(spec, Some(actual))
+        .iter()
+        .filter(|c| c.is_change())
+    {
+        match change.resource {
+            Resource::KeyPolicy => apply::put_key_policy(kms, &actual.arn, spec, writes).await?,
+            Resource::KeyRotation => apply::enable_rotation(kms, &actual.arn, writes).await?,
+            _ => {}
+        }
+    }
+    Ok(actual.arn.clone())
+}
+
+/// Writes a bucket's differences.
+async fn apply_bucket(
+    s3: &aws_sdk_s3::Client,
+    spec: &BucketSpec,
+    actual: Option<&plan::BucketActual>,
+    writes: &Writes,
+) -> Result<()> {
+    for change in diff_bucket(spec, actual).iter().filter(|c| c.is_change()) {
+        match (change.resource, &change.action) {
+            (Resource::Bucket, Action::Create) => apply::create_bucket(s3, spec, writes).await?,
+            (resource, _) => apply::apply_bucket_setting(s3, spec, resource, writes).await?,
+        }
+    }
+    Ok(())
+}
+
+/// A source account's desired key, bucket, role and replication rule.
+pub struct SourceSpecs {
+    /// The account's key.
+    pub key: KeySpec,
+    /// The source bucket.
+    pub bucket: BucketSpec,
+    /// The replication role.
+    pub role: RoleSpec,
+    /// The replication configuration.
+    pub replication: ReplicationSpec,
+}
+
+/// Builds a source account's desired state from the config and the two keys' ARNs.
+pub fn source_specs(
+    config: &Config,
+    central: &Central,
+    source: &SourceAccount,
+    source_key_arn: &str,
+    central_key_arn: &str,
+) -> SourceSpecs {
+    let account = source.account.as_str();
+    SourceSpecs {
+        key: KeySpec {
+            alias: source.kms_alias.clone(),
+            policy: source_key_policy(account),
+        },
+        bucket: BucketSpec {
+            name: source.bucket.clone(),
+            region: source.region.clone(),
+            kms_key_arn: source_key_arn.to_owned(),
+            policy: None,
+        },
+        role: RoleSpec {
+            name: REPLICATION_ROLE.to_owned(),
+            trust: replication_trust_policy(),
+            policy_name: ROLE_POLICY_NAME.to_owned(),
+            policy: replication_role_policy(&RolePolicyInput {
+                account,
+                source_bucket: &source.bucket,
+                central_bucket: &config.central.bucket,
+                source_key_arn,
+                central_key_arn,
+                source_region: &source.region,
+                central_region: &central.region,
+            }),
+        },
+        replication: ReplicationSpec {
+            role_arn: format!("arn:aws:iam::{account}:role/{REPLICATION_ROLE}"),
+            rule: replication_rule(&RuleInput {
+                account,
+                central_bucket: &config.central.bucket,
+                central_account: &central.account,
+                central_key_arn,
+                storage_class: &config.central.storage_class,
+                replication_time_control: config.central.replication_time_control,
+            }),
+        },
+    }
+}
+
+/// Reads a source account and diffs it against the desired state.
+pub async fn plan_source(
+    config: &Config,
+    central: &Central,
+    source: &SourceAccount,
+    aws: &Aws,
+    central_key_arn: &str,
+) -> Result<Vec<Change>> {
+    let key = state::read_key(&aws.kms(), &source.kms_alias).await?;
+    let key_arn = key
+        .as_ref()
+        .map(|k| k.arn.clone())
+        .unwrap_or_else(|| PENDING_SOURCE_KEY.to_owned());
+    let specs = source_specs(config, central, source, &key_arn, central_key_arn);
+    let s3 = aws.s3();
+    let bucket = state::read_bucket(&s3, &source.bucket).await?;
+    let role = state::read_role(&aws.iam(), REPLICATION_ROLE, ROLE_POLICY_NAME).await?;
+    let replication = match bucket {
+        Some(_) => state::read_replication(&s3, &source.bucket).await?,
+        None => None,
+    };
+    let mut changes = diff_key(&specs.key, key.as_ref());
+    changes.extend(diff_bucket(&specs.bucket, bucket.as_ref()));
+    changes.extend(diff_role(&specs.role, role.as_ref()));
+    changes.push(diff_replication(&specs.replication, replication.as_ref()));
+    Ok(changes)
+}
+
+/// Makes a source account as desired (reading it again first); gives the number of resources changed.
+pub async fn apply_source(
+    config: &Config,
+    central: &Central,
+    source: &SourceAccount,
+    aws: &Aws,
+    central_key_arn: &str,
+    writes: &Writes,
+) -> Result<usize> {
+    let kms = aws.kms();
+    let s3 = aws.s3();
+    let iam = aws.iam();
+    let key = state::read_key(&kms, &source.kms_alias).await?;
+    let pending = source_specs(config, central, source, PENDING_SOURCE_KEY, central_key_arn);
+    let mut changed = diff_key(&pending.key, key.as_ref())
+        .iter()
+        .filter(|c| c.is_change())
+        .count();
+    let key_arn = apply_key(&kms, &pending.key, key.as_ref(), writes).await?;
+    let specs = source_specs(config, central, source, &key_arn, central_key_arn);
+    let bucket = state::read_bucket(&s3, &source.bucket).await?;
+    changed += diff_bucket(&specs.bucket, bucket.as_ref())
+        .iter()
+        .filter(|c| c.is_change())
+        .count();
+    apply_bucket(&s3, &specs.bucket, bucket.as_ref(), writes).await?;
+    let role = state::read_role(&iam, REPLICATION_ROLE, ROLE_POLICY_NAME).await?;
+    for change in diff_role(&specs.role, role.as_ref())
+        .iter()
+        .filter(|c| c.is_change())
+    {
+        changed += 1;
+        match change.resource {
+            Resource::Role => apply::create_role(&iam, &specs.role, writes).await?,
+            Resource::RoleTrust => apply::put_role_trust(&iam, &specs.role, writes).await?,
+            Resource::RolePolicy => apply::put_role_policy(&iam, &specs.role, writes).await?,
+            _ => {}
+        }
+    }
+    // Versioning is on by now (bucket applied above): replication may be configured.
+    let replication = state::read_replication(&s3, &source.bucket).await?;
+    if diff_replication(&specs.replication, replication.as_ref()).is_change() {
+        changed += 1;
+        apply::put_replication(&s3, &source.bucket, &specs.replication, writes).await?;
+        let back = state::read_replication(&s3, &source.bucket).await?;
+        if diff_replication(&specs.replication, back.as_ref()).is_change() {
+            return Err(Error::Invalid(format!(
+                "replication rule of {} did not read back as written",
+                source.bucket
+            )));
+        }
+    }
+    Ok(changed)
+}

@@ -1,0 +1,720 @@
+//! The desired policy documents and replication rule, as pure functions, and how to compare them with AWS's.
+
+use serde_json::{json, Map, Value};
+
+/// The name of the IAM role S3 assumes in every source account to replicate.
+pub const REPLICATION_ROLE: &str = "s3central-replication";
+
+/// The policy language version; without it policy variables such as `${aws:PrincipalAccount}` are literal text.
+pub const POLICY_VERSION: &str = "2012-10-17";
+
+/// The central key's policy: the central account administers it, the organization's replication roles use it through S3.
+pub fn central_key_policy(central_account: &str, org_id: &str) -> Value {
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [
+            admin_statement(central_account),
+            {
+                "Sid": "OrganizationReplicationThroughS3",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:PrincipalOrgID": org_id},
+                    "ArnLike": {"aws:PrincipalArn": format!("arn:aws:iam::*:role/{REPLICATION_ROLE}")},
+                    "StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}
+                }
+            }
+        ]
+    })
+}
+
+/// A source key's policy: the account administers it (its IAM policies then grant the replication role).
+pub fn source_key_policy(account: &str) -> Value {
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [admin_statement(account)]
+    })
+}
+
+fn admin_statement(account: &str) -> Value {
+    json!({
+        "Sid": "AccountAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Action": "kms:*",
+        "Resource": "*"
+    })
+}
+
+/// The central bucket's policy: each organization account's replication role may write only under its own id.
+pub fn central_bucket_policy(bucket: &str, org_id: &str) -> Value {
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "ReplicateIntoOwnPrefix",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["s3:ReplicateObject", "s3:ReplicateTags", "s3:ObjectOwnerOverrideToBucketOwner"],
+                "Resource": format!("arn:aws:s3:::{bucket}/${{aws:PrincipalAccount}}/*"),
+                "Condition": {
+                    "StringEquals": {"aws:PrincipalOrgID": org_id},
+                    "ArnLike": {
+                        "aws:PrincipalArn": format!("arn:aws:iam::${{aws:PrincipalAccount}}:role/{REPLICATION_ROLE}")
+                    }
+                }
+            },
+            {
+                "Sid": "ReplicationBucketReads",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["s3:GetBucketVersioning", "s3:PutBucketVersioning", "s3:ListBucket"],
+                "Resource": format!("arn:aws:s3:::{bucket}"),
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+            },
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+            }
+        ]
+    })
+}
+
+/// The replication role's trust policy: S3 may assume it.
+pub fn replication_trust_policy() -> Value {
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Sid": "S3AssumesReplicationRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+/// What the replication role's permissions depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolePolicyInput<'a> {
+    /// The source account id (also the replicated prefix).
+    pub account: &'a str,
+    /// The source bucket.
+    pub source_bucket: &'a str,
+    /// The central bucket.
+    pub central_bucket: &'a str,
+    /// The full ARN of the source bucket's key.
+    pub source_key_arn: &'a str,
+    /// The full ARN of the central key.
+    pub central_key_arn: &'a str,
+    /// The source bucket's region.
+    pub source_region: &'a str,
+    /// The central bucket's region.
+    pub central_region: &'a str,
+}
+
+/// The replication role's inline policy: read the account's prefix in the source, write it into central.
+pub fn replication_role_policy(input: &RolePolicyInput<'_>) -> Value {
+    let RolePolicyInput {
+        account,
+        source_bucket,
+        central_bucket,
+        source_key_arn,
+        central_key_arn,
+        source_region,
+        central_region,
+    } = *input;
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "ReadSourceBucket",
+                "Effect": "Allow",
+                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                "Resource": format!("arn:aws:s3:::{source_bucket}")
+            },
+            {
+                "Sid": "ReadSourceVersions",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObjectVersionForReplication",
+                    "s3:GetObjectVersionAcl",
+                    "s3:GetObjectVersionTagging"
+                ],
+                "Resource": format!("arn:aws:s3:::{source_bucket}/{account}/*")
+            },
+            {
+                "Sid": "ReplicateIntoCentral",
+                "Effect": "Allow",
+                "Action": ["s3:ReplicateObject", "s3:ReplicateTags", "s3:ObjectOwnerOverrideToBucketOwner"],
+                "Resource": format!("arn:aws:s3:::{central_bucket}/{account}/*")
+            },
+            {
+                "Sid": "DecryptSource",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": source_key_arn,
+                "Condition": {"StringLike": {
+                    "kms:ViaService": format!("s3.{source_region}.amazonaws.com"),
+                    // Objects under the account prefix, or the bucket itself when S3 Bucket Keys
+                    // are on (the encryption context is then the bucket ARN).
+                    "kms:EncryptionContext:aws:s3:arn": [
+                        format!("arn:aws:s3:::{source_bucket}"),
+                        format!("arn:aws:s3:::{source_bucket}/{account}/*")
+                    ]
+                }}
+            },
+            {
+                "Sid": "EncryptCentral",
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": central_key_arn,
+                "Condition": {"StringLike": {
+                    "kms:ViaService": format!("s3.{central_region}.amazonaws.com"),
+                    "kms:EncryptionContext:aws:s3:arn": [
+                        format!("arn:aws:s3:::{central_bucket}"),
+                        format!("arn:aws:s3:::{central_bucket}/{account}/*")
+                    ]
+                }}
+            }
+        ]
+    })
+}
+
+/// The desired replication rule of a source bucket; the caller converts it to SDK types.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReplicationRule {
+    /// Rule id, `s3central-<account>`.
+    pub id: String,
+    /// Rule priority.
+    pub priority: i32,
+    /// Filter prefix, `<account>/`.
+    pub prefix: String,
+    /// Whether delete markers are replicated (never).
+    pub delete_marker_replication: bool,
+    /// Whether SSE-KMS encrypted objects are replicated.
+    pub sse_kms_encrypted_objects: bool,
+    /// The central bucket's ARN.
+    pub destination_bucket_arn: String,
+    /// The central account (the replicas' owner).
+    pub destination_account: String,
+    /// Whether replica ownership goes to the destination (`Owner=Destination`).
+    pub owner_override: bool,
+    /// The central key's full ARN that encrypts replicas.
+    pub replica_kms_key_id: String,
+    /// The replicas' storage class.
+    pub storage_class: String,
+    /// Whether Replication Time Control is on (ReplicationTime and Metrics at 15 minutes).
+    pub replication_time_control: bool,
+}
+
+/// What the replication rule depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleInput<'a> {
+    /// The source account id.
+    pub account: &'a str,
+    /// The central bucket.
+    pub central_bucket: &'a str,
+    /// The central account id.
+    pub central_account: &'a str,
+    /// The central key's full ARN (never an alias).
+    pub central_key_arn: &'a str,
+    /// The replicas' storage class.
+    pub storage_class: &'a str,
+    /// Whether to use Replication Time Control.
+    pub replication_time_control: bool,
+}
+
+/// Whether a text is a full KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`), as replication requires.
+pub fn is_key_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws:kms:")
+        && arn
+            .split_once(":key/")
+            .is_some_and(|(_, id)| !id.is_empty())
+}
+
+/// The replication rule that copies `<account>/` of a source bucket into the central bucket.
+///
+/// `central_key_arn` is copied as given: the plan may pass a placeholder for a key not created
+/// yet, so check it with [`is_key_arn`] before writing the rule (S3 needs the full ARN, never an alias).
+pub fn replication_rule(input: &RuleInput<'_>) -> ReplicationRule {
+    ReplicationRule {
+        id: format!("s3central-{}", input.account),
+        priority: 1,
+        prefix: format!("{}/", input.account),
+        delete_marker_replication: false,
+        sse_kms_encrypted_objects: true,
+        destination_bucket_arn: format!("arn:aws:s3:::{}", input.central_bucket),
+        destination_account: input.central_account.to_owned(),
+        owner_override: true,
+        replica_kms_key_id: input.central_key_arn.to_owned(),
+        storage_class: input.storage_class.to_owned(),
+        replication_time_control: input.replication_time_control,
+    }
+}
+
+/// A normal form of a policy document, so that equivalent documents compare equal.
+///
+/// Object key order is ignored; arrays of strings are sets (sorted, deduplicated) and a
+/// one-element array equals its element; `Statement` is always an array, sorted by `Sid`
+/// (then by content); `{"AWS": "*"}` principals equal `"*"`, bare account ids equal their
+/// root ARN; condition values that are booleans or numbers equal their text.
+pub fn canonical(v: &Value) -> Value {
+    canonical_in(v, Ctx::Other)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    Other,
+    Principal,
+    PrincipalAws,
+    Condition,
+}
+
+fn canonical_in(v: &Value, ctx: Ctx) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for key in keys {
+                let Some(value) = map.get(key) else { continue };
+                let value = match key.as_str() {
+                    "Statement" if ctx == Ctx::Other => canonical_statements(value),
+                    "Principal" | "NotPrincipal" if ctx == Ctx::Other => {
+                        canonical_in(value, Ctx::Principal)
+                    }
+                    "AWS" if ctx == Ctx::Principal => canonical_in(value, Ctx::PrincipalAws),
+                    "Condition" if ctx == Ctx::Other => canonical_in(value, Ctx::Condition),
+                    _ => canonical_in(value, ctx),
+                };
+                out.insert(key.clone(), value);
+            }
+            if ctx == Ctx::Principal && out.len() == 1 && out.get("AWS") == Some(&json!("*")) {
+                return json!("*");
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => {
+            let items: Vec<Value> = items.iter().map(|i| canonical_in(i, ctx)).collect();
+            if items.iter().all(Value::is_string) {
+                let mut strings: Vec<String> = items
+                    .into_iter()
+                    .filter_map(|i| match i {
+                        Value::String(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect();
+                strings.sort();
+                strings.dedup();
+                if strings.len() == 1 {
+                    return strings
+                        .into_iter()
+                        .map(Value::String)
+                        .next()
+                        .unwrap_or_default();
+                }
+                Value::Array(strings.into_iter().map(Value::String).collect())
+            } else if items.len() == 1 {
+                items.into_iter().next().unwrap_or_default()
+            } else {
+                Value::Array(items)
+            }
+        }
+        Value::String(s) if ctx == Ctx::PrincipalAws => {
+            if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+                Value::String(format!("arn:aws:iam::{s}:root"))
+            } else {
+                v.clone()
+            }
+        }
+        Value::Bool(b) if ctx == Ctx::Condition => Value::String(b.to_string()),
+        Value::Number(n) if ctx == Ctx::Condition => Value::String(n.to_string()),
+        _ => v.clone(),
+    }
+}
+
+fn canonical_statements(v: &Value) -> Value {
+    let statements: Vec<&Value> = match v {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut keyed: Vec<(String, String, Value)> = statements
+        .into_iter()
+        .map(|s| {
+            let c = canonical_in(s, Ctx::Other);
+            let sid = c
+                .get("Sid")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            (sid, c.to_string(), c)
+        })
+        .collect();
+    keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    Value::Array(keyed.into_iter().map(|(_, _, c)| c).collect())
+}
+
+/// Parses a policy as AWS returns it: plain JSON, or URL-encoded JSON (IAM role documents).
+pub fn parse_policy(text: &str) -> Result<Value, String> {
+    let trimmed = text.trim();
+    let looks_encoded = !trimmed.starts_with('{')
+        && (trimmed
+            .get(..3)
+            .is_some_and(|p| p.eq_ignore_ascii_case("%7B"))
+            || trimmed.contains("%22"));
+    let decoded;
+    let json = if looks_encoded {
+        decoded = percent_encoding::percent_decode_str(trimmed)
+            .decode_utf8()
+            .map_err(|e| format!("the URL-encoded policy is not UTF-8 once decoded: {e}"))?;
+        decoded.as_ref()
+    } else {
+        trimmed
+    };
+    serde_json::from_str(json).map_err(|e| format!("the policy is not valid JSON: {e}"))
+}
+
+/// Whether a policy text returned by AWS is equivalent to the desired document.
+pub fn same_policy(actual: &str, desired: &Value) -> bool {
+    parse_policy(actual).is_ok_and(|a| canonical(&a) == canonical(desired))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const CENTRAL_ACCOUNT: &str = "123456789012";
+    const ORG: &str = "o-exampleorg1";
+    const CENTRAL_BUCKET: &str = "acme-s3central";
+    const ACCOUNT: &str = "111111111111";
+    const SOURCE_BUCKET: &str = "acme-data-111111111111";
+    const CENTRAL_KEY: &str =
+        "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000";
+    const SOURCE_KEY: &str =
+        "arn:aws:kms:eu-west-1:111111111111:key/11111111-1111-1111-1111-111111111111";
+
+    fn role_input() -> RolePolicyInput<'static> {
+        RolePolicyInput {
+            account: ACCOUNT,
+            source_bucket: SOURCE_BUCKET,
+            central_bucket: CENTRAL_BUCKET,
+            source_key_arn: SOURCE_KEY,
+            central_key_arn: CENTRAL_KEY,
+            source_region: "eu-west-1",
+            central_region: "us-east-1",
+        }
+    }
+
+    fn rule_input() -> RuleInput<'static> {
+        RuleInput {
+            account: ACCOUNT,
+            central_bucket: CENTRAL_BUCKET,
+            central_account: CENTRAL_ACCOUNT,
+            central_key_arn: CENTRAL_KEY,
+            storage_class: "STANDARD_IA",
+            replication_time_control: true,
+        }
+    }
+
+    /// Compares a document with its snapshot; with `UPDATE_SNAPSHOTS=1` rewrites the snapshot instead.
+    fn check_snapshot(name: &str, snapshot: &str, actual: &Value) {
+        let pretty = serde_json::to_string_pretty(actual).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+            // file!() is relative to the crate root, or absolute when the module is included by path.
+            let source = std::path::Path::new(file!());
+            let source = if source.is_absolute() {
+                source.to_path_buf()
+            } else {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(source)
+            };
+            let dir = source.parent().unwrap().join("snapshots");
+            std::fs::write(dir.join(format!("{name}.json")), &pretty).unwrap();
+            return;
+        }
+        let expected: Value = serde_json::from_str(snapshot).unwrap();
+        assert_eq!(
+            &expected, actual,
+            "snapshot {name}.json differs; the document is now:\n{pretty}\n(rerun with UPDATE_SNAPSHOTS=1 to accept)"
+        );
+    }
+
+    #[test]
+    fn snapshot_central_key_policy() {
+        check_snapshot(
+            "central_key_policy",
+            include_str!("snapshots/central_key_policy.json"),
+            &central_key_policy(CENTRAL_ACCOUNT, ORG),
+        );
+    }
+
+    #[test]
+    fn snapshot_source_key_policy() {
+        check_snapshot(
+            "source_key_policy",
+            include_str!("snapshots/source_key_policy.json"),
+            &source_key_policy(ACCOUNT),
+        );
+    }
+
+    #[test]
+    fn snapshot_central_bucket_policy() {
+        check_snapshot(
+            "central_bucket_policy",
+            include_str!("snapshots/central_bucket_policy.json"),
+            &central_bucket_policy(CENTRAL_BUCKET, ORG),
+        );
+    }
+
+    #[test]
+    fn snapshot_replication_trust_policy() {
+        check_snapshot(
+            "replication_trust_policy",
+            include_str!("snapshots/replication_trust_policy.json"),
+            &replication_trust_policy(),
+        );
+    }
+
+    #[test]
+    fn snapshot_replication_role_policy() {
+        check_snapshot(
+            "replication_role_policy",
+            include_str!("snapshots/replication_role_policy.json"),
+            &replication_role_policy(&role_input()),
+        );
+    }
+
+    #[test]
+    fn snapshot_replication_rule() {
+        check_snapshot(
+            "replication_rule",
+            include_str!("snapshots/replication_rule.json"),
+            &serde_json::to_value(replication_rule(&rule_input())).unwrap(),
+        );
+    }
+
+    #[test]
+    fn canonical_collapses_single_element_arrays_and_ignores_order() {
+        let a = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "B", "Effect": "Allow", "Action": "s3:X", "Resource": ["r2", "r1"]},
+            {"Sid": "A", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": ["s3:Y", "s3:Z"],
+             "Condition": {"Bool": {"aws:SecureTransport": false}}}
+        ]});
+        let b = json!({"Statement": [
+            {"Principal": "*", "Action": ["s3:Z", "s3:Y"], "Sid": "A", "Effect": "Deny",
+             "Condition": {"Bool": {"aws:SecureTransport": ["false"]}}},
+            {"Resource": ["r1", "r2"], "Action": ["s3:X"], "Effect": "Allow", "Sid": "B"}
+        ], "Version": "2012-10-17"});
+        assert_eq!(canonical(&a), canonical(&b));
+        let c = json!({"Version": "2012-10-17", "Statement": {"Sid": "A", "Effect": "Allow",
+            "Principal": {"AWS": ["123456789012"]}, "Action": "kms:*"}});
+        let d = json!({"Version": "2012-10-17", "Statement": [{"Sid": "A", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": ["kms:*"]}]});
+        assert_eq!(canonical(&c), canonical(&d));
+        assert_ne!(
+            canonical(&json!({"Action": ["s3:X", "s3:Y"]})),
+            canonical(&json!({"Action": "s3:X"}))
+        );
+    }
+
+    #[test]
+    fn same_policy_against_aws_forms() {
+        let desired = replication_trust_policy();
+        let aws = r#"{"Version":"2012-10-17","Statement":{"Sid":"S3AssumesReplicationRole","Effect":"Allow","Principal":{"Service":["s3.amazonaws.com"]},"Action":["sts:AssumeRole"]}}"#;
+        assert!(same_policy(aws, &desired));
+        let encoded =
+            percent_encoding::utf8_percent_encode(aws, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        assert!(same_policy(&encoded, &desired));
+        assert!(!same_policy(
+            &aws.replace("s3.amazonaws.com", "ec2.amazonaws.com"),
+            &desired
+        ));
+        assert!(!same_policy("not json", &desired));
+        assert!(parse_policy("%7B%22a")
+            .unwrap_err()
+            .contains("not valid JSON"));
+    }
+
+    #[test]
+    fn replication_rule_fields() {
+        let rule = replication_rule(&rule_input());
+        assert_eq!(rule.id, "s3central-111111111111");
+        assert_eq!(rule.prefix, "111111111111/");
+        assert!(!rule.delete_marker_replication);
+        assert!(rule.owner_override);
+        assert!(is_key_arn(&rule.replica_kms_key_id));
+        assert!(!is_key_arn("alias/s3central"));
+        assert!(!is_key_arn(
+            "arn:aws:kms:us-east-1:123456789012:alias/s3central"
+        ));
+        assert!(!is_key_arn("00000000-0000-0000-0000-000000000000"));
+    }
+
+    fn statements(doc: &Value) -> Vec<Value> {
+        doc["Statement"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn actions(statement: &Value) -> Vec<String> {
+        match &statement["Action"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => vec![],
+        }
+    }
+
+    /// A reproducible rearrangement: keys rebuilt in reverse order, arrays of strings reversed,
+    /// single strings of `Action`/`Resource`/condition values wrapped in one-element arrays.
+    fn scramble(v: &Value, seed: u64, wrap: bool) -> Value {
+        match v {
+            Value::Object(map) => {
+                let mut out = Map::new();
+                for (i, (k, val)) in map.iter().rev().enumerate() {
+                    let wrap_here = matches!(k.as_str(), "Action" | "Resource" | "NotAction")
+                        || k.contains(':');
+                    let s = seed.rotate_left(i as u32 + 1);
+                    out.insert(k.clone(), scramble(val, s, wrap_here));
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) => {
+                let mut items: Vec<Value> =
+                    items.iter().map(|i| scramble(i, seed, false)).collect();
+                let n = items.len();
+                if n > 1 {
+                    items.rotate_left((seed as usize) % n);
+                }
+                if seed & 1 == 1 {
+                    items.reverse();
+                }
+                Value::Array(items)
+            }
+            Value::String(_) if wrap && seed & 2 == 2 => Value::Array(vec![v.clone()]),
+            _ => v.clone(),
+        }
+    }
+
+    fn all_documents(account: &str, central: &str, bucket: &str, org: &str) -> Vec<Value> {
+        let source_bucket = format!("src-{account}");
+        let central_key =
+            format!("arn:aws:kms:us-east-1:{central}:key/00000000-0000-0000-0000-000000000000");
+        let source_key =
+            format!("arn:aws:kms:eu-west-1:{account}:key/11111111-1111-1111-1111-111111111111");
+        vec![
+            central_key_policy(central, org),
+            source_key_policy(account),
+            central_bucket_policy(bucket, org),
+            replication_trust_policy(),
+            replication_role_policy(&RolePolicyInput {
+                account,
+                source_bucket: &source_bucket,
+                central_bucket: bucket,
+                source_key_arn: &source_key,
+                central_key_arn: &central_key,
+                source_region: "eu-west-1",
+                central_region: "us-east-1",
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn documents_hold_their_invariants(
+            account in "[0-9]{12}",
+            central in "[0-9]{12}",
+            bucket in "[a-z0-9][a-z0-9-]{1,40}[a-z0-9]",
+            org in "o-[a-z0-9]{10,32}",
+            storage in prop::sample::select(vec!["STANDARD", "STANDARD_IA", "GLACIER_IR"]),
+            rtc in any::<bool>(),
+        ) {
+            let key_policy = central_key_policy(&central, &org);
+            let bucket_policy = central_bucket_policy(&bucket, &org);
+            let root = format!("arn:aws:iam::{central}:root");
+            for doc in [&key_policy, &bucket_policy] {
+                for s in statements(doc).iter().filter(|s| s["Effect"] == "Allow") {
+                    let admin = s["Principal"]["AWS"] == root.as_str();
+                    prop_assert!(
+                        admin || s["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == org.as_str(),
+                        "statement without the organization condition: {s}"
+                    );
+                }
+            }
+            let replicate: Vec<Value> = statements(&bucket_policy)
+                .into_iter()
+                .filter(|s| s["Sid"] == "ReplicateIntoOwnPrefix")
+                .collect();
+            prop_assert_eq!(replicate.len(), 1);
+            prop_assert_eq!(
+                &replicate[0]["Resource"],
+                &json!(format!("arn:aws:s3:::{bucket}/${{aws:PrincipalAccount}}/*"))
+            );
+            for doc in all_documents(&account, &central, &bucket, &org) {
+                prop_assert_eq!(&doc["Version"], &json!("2012-10-17"));
+                for s in statements(&doc) {
+                    if s["Effect"] == "Allow" {
+                        let acts = actions(&s);
+                        prop_assert!(!acts.iter().any(|a| a == "s3:ReplicateDelete" || a == "s3:*"), "{s}");
+                    }
+                }
+                prop_assert!(!doc.to_string().contains("s3:ReplicateDelete"));
+            }
+            let key = format!("arn:aws:kms:us-east-1:{central}:key/0123abcd-0000-0000-0000-000000000000");
+            let rule = replication_rule(&RuleInput {
+                account: &account,
+                central_bucket: &bucket,
+                central_account: &central,
+                central_key_arn: &key,
+                storage_class: storage,
+                replication_time_control: rtc,
+            });
+            prop_assert!(rule.replica_kms_key_id.starts_with("arn:aws:kms:"));
+            prop_assert!(rule.replica_kms_key_id.contains(":key/"));
+            prop_assert!(rule.prefix.ends_with('/'));
+            prop_assert_eq!(rule.prefix, format!("{account}/"));
+            prop_assert!(!rule.delete_marker_replication);
+        }
+
+        #[test]
+        fn canonical_ignores_arrangement(
+            account in "[0-9]{12}",
+            central in "[0-9]{12}",
+            bucket in "[a-z0-9][a-z0-9.-]{1,40}[a-z0-9]",
+            org in "o-[a-z0-9]{10,32}",
+            seed in any::<u64>(),
+        ) {
+            for doc in all_documents(&account, &central, &bucket, &org) {
+                let scrambled = scramble(&doc, seed, false);
+                prop_assert_eq!(canonical(&scrambled), canonical(&doc));
+                prop_assert_eq!(canonical(&canonical(&doc)), canonical(&doc));
+                prop_assert!(same_policy(&scrambled.to_string(), &doc));
+            }
+        }
+
+        #[test]
+        fn url_encoded_policies_parse_like_plain_ones(
+            account in "[0-9]{12}",
+            bucket in "[a-z0-9][a-z0-9-]{1,40}[a-z0-9]",
+            org in "o-[a-z0-9]{10,32}",
+            pretty in any::<bool>(),
+        ) {
+            const IAM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+                .remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+            for doc in all_documents(&account, &account, &bucket, &org) {
+                let plain = if pretty { serde_json::to_string_pretty(&doc).unwrap() } else { doc.to_string() };
+                let encoded = percent_encoding::utf8_percent_encode(&plain, IAM).to_string();
+                prop_assert_eq!(parse_policy(&encoded).unwrap(), parse_policy(&plain).unwrap());
+                prop_assert_eq!(parse_policy(&plain).unwrap(), doc.clone());
+                prop_assert!(same_policy(&encoded, &doc));
+            }
+        }
+    }
+}
