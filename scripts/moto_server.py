@@ -1,23 +1,61 @@
 #!/usr/bin/env python3
 """Start moto's AWS-API server for s3central's tests: moto_server.py -H 127.0.0.1 -p PORT.
 
-Started by moto_start in scripts/moto-env.sh from .venv-moto (moto 5.1.22). It only hands its
-arguments to moto's own server entry point; it exists so that any later test-only fix to moto's
-behaviour (e.g. renaming response root elements, see shared/TESTING.md) has one place to go,
-applied here before main() runs. Never work around moto in the product itself.
+Started by moto_start in scripts/moto-env.sh from .venv-moto (moto 5.1.22). It hands its
+arguments to moto's own server entry point after the test-only fixes below. Never work around
+moto in the product itself.
+
+Test-only fix: moto 5.1.22 answers GetBucketReplication with a fixed template that drops most of
+what was stored (the rule's Filter prefix, SourceSelectionCriteria, AccessControlTranslation,
+EncryptionConfiguration, StorageClass, ReplicationTime, Metrics, and the real
+DeleteMarkerReplication status). `s3central setup` reads the configuration back and compares
+every field, as it must against AWS; so the template is replaced here by one that returns the
+configuration as it was stored.
 
 Multipart part size: moto refuses parts under 5 MiB (EntityTooSmall) unless the environment
 variable S3_UPLOAD_PART_MIN_SIZE (bytes) is lowered. In 5.1.22 it is read ONCE, when
-moto.settings is imported (module constant, `from moto.settings import S3_UPLOAD_PART_MIN_SIZE`
-in moto/s3/models.py), so it must be in this process's environment at start, e.g.
-`S3_UPLOAD_PART_MIN_SIZE=5 scripts/test`; changing it later, or in a test's own process, has no
-effect. It also lowers the default MOTO_S3_DEFAULT_KEY_BUFFER_SIZE (min size - 1024), so object
-bodies spill to temp files sooner. We leave moto's default (5242880) here.
+moto.settings is imported, so it must be in this process's environment at start; scripts/test
+sets it.
 """
 
 import sys
 
+import moto.s3.responses
 from moto.server import main
 
+REPLICATION_AS_STORED = """<?xml version="1.0" encoding="UTF-8"?>
+<ReplicationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+{% for rule in replication["Rule"] %}
+<Rule>
+  <ID>{{ rule["ID"] }}</ID>
+  <Priority>{{ rule["Priority"] }}</Priority>
+  <Status>{{ rule["Status"] }}</Status>
+  <DeleteMarkerReplication>
+    <Status>{{ (rule.get("DeleteMarkerReplication") or {}).get("Status", "Disabled") }}</Status>
+  </DeleteMarkerReplication>
+  <Filter>
+    <Prefix>{{ (rule.get("Filter") or {}).get("Prefix") or "" }}</Prefix>
+  </Filter>
+  {% set ssc = (rule.get("SourceSelectionCriteria") or {}).get("SseKmsEncryptedObjects") %}
+  {% if ssc %}
+  <SourceSelectionCriteria><SseKmsEncryptedObjects><Status>{{ ssc["Status"] }}</Status></SseKmsEncryptedObjects></SourceSelectionCriteria>
+  {% endif %}
+  {% set d = rule["Destination"] %}
+  <Destination>
+    <Bucket>{{ d["Bucket"] }}</Bucket>
+    {% if d.get("Account") %}<Account>{{ d["Account"] }}</Account>{% endif %}
+    {% if d.get("StorageClass") %}<StorageClass>{{ d["StorageClass"] }}</StorageClass>{% endif %}
+    {% if d.get("AccessControlTranslation") %}<AccessControlTranslation><Owner>{{ d["AccessControlTranslation"]["Owner"] }}</Owner></AccessControlTranslation>{% endif %}
+    {% if d.get("EncryptionConfiguration") %}<EncryptionConfiguration><ReplicaKmsKeyID>{{ d["EncryptionConfiguration"]["ReplicaKmsKeyID"] }}</ReplicaKmsKeyID></EncryptionConfiguration>{% endif %}
+    {% if d.get("ReplicationTime") %}<ReplicationTime><Status>{{ d["ReplicationTime"]["Status"] }}</Status><Time><Minutes>{{ d["ReplicationTime"]["Time"]["Minutes"] }}</Minutes></Time></ReplicationTime>{% endif %}
+    {% if d.get("Metrics") %}<Metrics><Status>{{ d["Metrics"]["Status"] }}</Status>{% if d["Metrics"].get("EventThreshold") %}<EventThreshold><Minutes>{{ d["Metrics"]["EventThreshold"]["Minutes"] }}</Minutes></EventThreshold>{% endif %}</Metrics>{% endif %}
+  </Destination>
+</Rule>
+{% endfor %}
+<Role>{{ replication["Role"] }}</Role>
+</ReplicationConfiguration>
+"""
+
 if __name__ == "__main__":
+    moto.s3.responses.S3_REPLICATION_CONFIG = REPLICATION_AS_STORED
     sys.exit(main(sys.argv[1:]))

@@ -50,7 +50,8 @@ pub trait Row: Serialize {
 #[derive(Debug)]
 pub struct Output {
     format: OutputFormat,
-    header_done: bool,
+    /// Headings of the table being printed; a row with other columns starts a new table.
+    header: Vec<&'static str>,
     rows: u64,
 }
 
@@ -59,7 +60,7 @@ impl Output {
     pub fn new(format: OutputFormat) -> Self {
         Output {
             format,
-            header_done: false,
+            header: Vec::new(),
             rows: 0,
         }
     }
@@ -74,17 +75,21 @@ impl Output {
         self.rows
     }
 
-    /// Writes one row (the table header before the first).
+    /// Writes one row, with a header line before the first row of each table.
     pub fn row<R: Row>(&mut self, row: &R) -> Result<()> {
         let line = match self.format {
             OutputFormat::Json => json_line(row)?,
             OutputFormat::Table => {
                 let mut text = String::new();
-                if !self.header_done {
-                    let names: Vec<String> = row.columns().iter().map(|c| c.name.into()).collect();
-                    text.push_str(&format_cells(row.columns(), &names));
+                let names: Vec<&'static str> = row.columns().iter().map(|c| c.name).collect();
+                if names != self.header {
+                    if !self.header.is_empty() {
+                        text.push('\n');
+                    }
+                    let cells: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+                    text.push_str(&format_cells(row.columns(), &cells));
                     text.push('\n');
-                    self.header_done = true;
+                    self.header = names;
                 }
                 text.push_str(&format_cells(row.columns(), &row.cells()));
                 text

@@ -104,7 +104,7 @@ impl Row for PlanRow<'_> {
     fn columns(&self) -> &'static [Column] {
         const COLUMNS: &[Column] = &[
             Column::left("ACCOUNT", 12),
-            Column::left("", 7),
+            Column::left("KIND", 7),
             Column::left("RESOURCE", 19),
             Column::left("ACTION", 9),
             Column::left("DETAIL", 0),

@@ -30,7 +30,7 @@ impl Row for StatusRow {
     fn columns(&self) -> &'static [Column] {
         const COLUMNS: &[Column] = &[
             Column::left("ACCOUNT", 12),
-            Column::left("", 7),
+            Column::left("KIND", 7),
             Column::left("BUCKET", 32),
             Column::left("CONFIG", 24),
             Column::left("RECENT OBJECTS", 0),
