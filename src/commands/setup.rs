@@ -94,10 +94,10 @@ type AccountPlan = (SourceAccount, Result<(Aws, Vec<Change>)>);
 struct PlanRow<'a> {
     record: &'static str,
     account: &'a str,
-    role: &'static str,
+    kind: &'static str,
     resource: &'static str,
     #[serde(flatten)]
-    change: &'a Change,
+    action: &'a Action,
 }
 
 impl Row for PlanRow<'_> {
@@ -113,14 +113,14 @@ impl Row for PlanRow<'_> {
     }
 
     fn cells(&self) -> Vec<String> {
-        let (action, detail) = match &self.change.action {
+        let (action, detail) = match self.action {
             Action::Create => ("create", String::new()),
             Action::Update(fields) => ("update", fields.join(", ")),
             Action::Unchanged => ("ok", String::new()),
         };
         vec![
             self.account.to_owned(),
-            self.role.to_owned(),
+            self.kind.to_owned(),
             self.resource.to_owned(),
             action.to_owned(),
             detail,
@@ -201,7 +201,7 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
     let mut unchanged = 0usize;
     let show = |ctx: &mut Context,
                 account: &str,
-                role: &'static str,
+                kind: &'static str,
                 changes: &[Change],
                 pending: &mut usize,
                 unchanged: &mut usize|
@@ -216,9 +216,9 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
                 ctx.out.row(&PlanRow {
                     record: "plan",
                     account,
-                    role,
+                    kind,
                     resource: change.resource.label(),
-                    change,
+                    action: &change.action,
                 })?;
             }
         }
@@ -387,7 +387,7 @@ impl Row for VerifyRow {
     }
 }
 
-/// Writes a canary in each converged source bucket and waits for its replica (same version id) in central.
+/// Writes a canary in each converged source bucket and waits for its replica in central.
 async fn verify(
     ctx: &mut Context,
     r: &Resolved,
@@ -429,14 +429,21 @@ async fn verify(
             let version = put.version_id().unwrap_or_default().to_owned();
             let started = Instant::now();
             let replicated = loop {
+                // A replica keeps the source's version id and metadata; either proves it arrived.
                 let head = central_s3
                     .head_object()
                     .bucket(central_bucket)
                     .key(&key)
-                    .version_id(&version)
                     .send()
                     .await;
-                if head.is_ok() {
+                if let Err(e) = &head {
+                    tracing::debug!(key = %key, error = %aws_smithy_types::error::display::DisplayErrorContext(e), "replica not there yet");
+                }
+                let arrived = head.is_ok_and(|h| {
+                    h.version_id() == Some(version.as_str())
+                        || h.metadata().and_then(|m| m.get("s3central-canary")) == Some(&token)
+                });
+                if arrived {
                     break true;
                 }
                 if started.elapsed() >= timeout {

@@ -17,7 +17,7 @@ use crate::setup::{identity_in, plan_central, plan_source};
 #[derive(Debug, Serialize)]
 struct StatusRow {
     account: String,
-    role: &'static str,
+    kind: &'static str,
     bucket: String,
     /// Resources that differ from the desired state (empty when converged).
     drift: Vec<String>,
@@ -44,7 +44,7 @@ impl Row for StatusRow {
             (None, true) => "ok".to_owned(),
             (None, false) => format!("drift: {}", self.drift.join(", ")),
         };
-        let replication = if self.role == "central" {
+        let replication = if self.kind == "central" {
             "-".to_owned()
         } else if self.replication.is_empty() {
             "no objects".to_owned()
@@ -57,7 +57,7 @@ impl Row for StatusRow {
         };
         vec![
             self.account.clone(),
-            self.role.to_owned(),
+            self.kind.to_owned(),
             self.bucket.clone(),
             config,
             replication,
@@ -82,7 +82,7 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
     let mut unhealthy = 0;
     let central_row = StatusRow {
         account: r.central.account.clone(),
-        role: "central",
+        kind: "central",
         bucket: r.config.central.bucket.clone(),
         drift: drift(&central_changes),
         replication: BTreeMap::new(),
@@ -121,7 +121,7 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
                 };
                 StatusRow {
                     account: source.account.to_string(),
-                    role: "source",
+                    kind: "source",
                     bucket: source.bucket.clone(),
                     drift,
                     replication,

@@ -780,6 +780,15 @@ impl Lines<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn readme_shows_the_example() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        assert!(
+            readme.contains(EXAMPLE),
+            "README.md's s3central.toml example differs from config::EXAMPLE: paste it again"
+        );
+    }
+
     use super::*;
 
     const MINIMAL: &str = "[central]\nbucket = \"acme-s3central\"\n\n[[source]]\naccount = \"111111111111\"\nbucket = \"acme-data-111111111111\"\n";

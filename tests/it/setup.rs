@@ -1,0 +1,737 @@
+//! `s3central setup` and `status` end to end: an organization with nested OUs, every resource read
+//! back, idempotence, drift, bad configs, `--verify`, and 200 listed accounts.
+
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use s3central::setup::policy::{
+    central_bucket_policy, replication_role_policy, replication_trust_policy, same_policy,
+    RolePolicyInput, REPLICATION_ROLE,
+};
+use tokio::sync::OnceCell;
+
+use crate::common::{command, endpoint, json_lines, run, s3central, unique_bucket};
+
+/// The caller's (and central) account on the local server.
+const CENTRAL_ACCOUNT: &str = "123456789012";
+
+/// Config for the caller's own identity.
+async fn caller_config() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+/// Config acting in `account` through its OrganizationAccountAccessRole.
+async fn account_config(account: &str) -> SdkConfig {
+    let base = caller_config().await;
+    let provider = aws_config::sts::AssumeRoleProvider::builder(format!(
+        "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+    ))
+    .session_name("tests")
+    .configure(&base)
+    .build()
+    .await;
+    base.to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build()
+}
+
+/// A path-style S3 client for a config.
+fn s3_for(config: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// The organization's id and root, created once for the whole test process.
+async fn organization() -> &'static (String, String) {
+    static ORG: OnceCell<(String, String)> = OnceCell::const_new();
+    ORG.get_or_init(|| async {
+        let org = aws_sdk_organizations::Client::new(&caller_config().await);
+        let id = match org.describe_organization().send().await {
+            Ok(out) => out.organization().and_then(|o| o.id()).map(str::to_owned),
+            Err(_) => None,
+        };
+        let id = match id {
+            Some(id) => id,
+            None => org
+                .create_organization()
+                .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+                .send()
+                .await
+                .expect("CreateOrganization")
+                .organization()
+                .and_then(|o| o.id())
+                .expect("organization id")
+                .to_owned(),
+        };
+        let root = org.list_roots().send().await.expect("ListRoots").roots()[0]
+            .id()
+            .expect("root id")
+            .to_owned();
+        (id, root)
+    })
+    .await
+}
+
+/// A fresh OU tree: `top` holding one account and a nested OU holding two; gives (top OU, accounts).
+async fn ou_tree(label: &str) -> (String, Vec<String>) {
+    let (_, root) = organization().await;
+    let org = aws_sdk_organizations::Client::new(&caller_config().await);
+    let ou = |parent: String, name: String| {
+        let org = org.clone();
+        async move {
+            org.create_organizational_unit()
+                .parent_id(parent)
+                .name(name)
+                .send()
+                .await
+                .expect("CreateOrganizationalUnit")
+                .organizational_unit()
+                .and_then(|o| o.id())
+                .expect("ou id")
+                .to_owned()
+        }
+    };
+    let top = ou(root.clone(), unique_bucket(label)).await;
+    let nested = ou(top.clone(), unique_bucket("nested")).await;
+    let mut accounts = Vec::new();
+    for parent in [&top, &nested, &nested] {
+        let name = unique_bucket(label);
+        let status = org
+            .create_account()
+            .email(format!("{name}@example.com"))
+            .account_name(&name)
+            .send()
+            .await
+            .expect("CreateAccount");
+        let id = status
+            .create_account_status()
+            .and_then(|s| s.account_id())
+            .expect("account id")
+            .to_owned();
+        org.move_account()
+            .account_id(&id)
+            .source_parent_id(root.as_str())
+            .destination_parent_id(parent.as_str())
+            .send()
+            .await
+            .expect("MoveAccount");
+        accounts.push(id);
+    }
+    accounts.sort();
+    (top, accounts)
+}
+
+/// Writes a config file; gives its handle (deleted on drop).
+fn config_file(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), text).expect("write config");
+    file
+}
+
+/// `s3central setup` (or `status`) with the config; JSON output.
+fn setup(config: &tempfile::NamedTempFile, extra: &[&str]) -> crate::common::Output {
+    let path = config.path().to_str().expect("utf-8 path");
+    let mut args = vec!["--output", "json"];
+    args.extend(extra);
+    args.extend(["--config", path]);
+    s3central(&args)
+}
+
+/// The JSON line with `record == kind`.
+fn record(stdout: &str, kind: &str) -> Vec<serde_json::Value> {
+    json_lines(stdout)
+        .into_iter()
+        .filter(|l| l["record"] == kind)
+        .collect()
+}
+
+/// An organization test world: an OU tree, a central bucket and alias, and its config.
+struct World {
+    org_id: String,
+    accounts: Vec<String>,
+    central_bucket: String,
+    config: tempfile::NamedTempFile,
+}
+
+async fn world(label: &str) -> World {
+    let (org_id, _) = organization().await.clone();
+    let (ou, accounts) = ou_tree(label).await;
+    let central_bucket = unique_bucket("central");
+    let alias = format!("alias/{}", unique_bucket("s3central"));
+    // One account is listed explicitly with its own bucket; the others are discovered.
+    let text = format!(
+        r#"
+[central]
+bucket = "{central_bucket}"
+kms_alias = "{alias}"
+storage_class = "STANDARD_IA"
+
+[[source]]
+account = "{first}"
+bucket = "{listed}"
+
+[discovery]
+organizational_units = ["{ou}"]
+bucket_template = "{template}-{{account}}"
+"#,
+        first = accounts[0],
+        listed = unique_bucket("listed"),
+        template = unique_bucket("src"),
+    );
+    World {
+        org_id,
+        accounts,
+        central_bucket,
+        config: config_file(&text),
+    }
+}
+
+/// Reads back every resource of every account and compares it with the desired state.
+async fn assert_provisioned(w: &World) {
+    let config = s3central::setup::config::load_config(w.config.path()).expect("config");
+    let caller = caller_config().await;
+    let central_s3 = s3_for(&caller);
+    let central_kms = aws_sdk_kms::Client::new(&caller);
+    // Central key: exists under the alias, rotation on, org principals in its policy.
+    let key = central_kms
+        .describe_key()
+        .key_id(&config.central.kms_alias)
+        .send()
+        .await
+        .expect("central key")
+        .key_metadata()
+        .cloned()
+        .expect("metadata");
+    let central_key_arn = key.arn().expect("arn").to_owned();
+    assert!(central_kms
+        .get_key_rotation_status()
+        .key_id(key.key_id())
+        .send()
+        .await
+        .expect("rotation")
+        .key_rotation_enabled());
+    let key_policy = central_kms
+        .get_key_policy()
+        .key_id(key.key_id())
+        .policy_name("default")
+        .send()
+        .await
+        .expect("key policy");
+    assert!(key_policy.policy().unwrap_or_default().contains(&w.org_id));
+    // Central bucket.
+    assert_bucket(&central_s3, &w.central_bucket, &central_key_arn).await;
+    let policy = central_s3
+        .get_bucket_policy()
+        .bucket(&w.central_bucket)
+        .send()
+        .await
+        .expect("central policy");
+    let policy = policy.policy().expect("policy text");
+    assert!(same_policy(
+        policy,
+        &central_bucket_policy(&w.central_bucket, &w.org_id)
+    ));
+    assert!(policy.contains("${aws:PrincipalAccount}"));
+    assert!(!policy.contains("ReplicateDelete"));
+    // Every source account.
+    let discovery = config.discovery.as_ref().expect("discovery");
+    for account in &w.accounts {
+        let bucket = if account == config.sources[0].account.as_str() {
+            config.sources[0].bucket.clone()
+        } else {
+            discovery.bucket_for(&account.parse().expect("account id"))
+        };
+        let cfg = account_config(account).await;
+        let s3 = s3_for(&cfg);
+        let kms = aws_sdk_kms::Client::new(&cfg);
+        let iam = aws_sdk_iam::Client::new(&cfg);
+        let source_key = kms
+            .describe_key()
+            .key_id("alias/s3central-source")
+            .send()
+            .await
+            .expect("source key")
+            .key_metadata()
+            .and_then(|m| m.arn())
+            .expect("arn")
+            .to_owned();
+        assert!(source_key.contains(&format!(":{account}:")), "{source_key}");
+        assert_bucket(&s3, &bucket, &source_key).await;
+        let role = iam
+            .get_role()
+            .role_name(REPLICATION_ROLE)
+            .send()
+            .await
+            .expect("role");
+        let trust = role
+            .role()
+            .and_then(|r| r.assume_role_policy_document())
+            .expect("trust");
+        assert!(same_policy(trust, &replication_trust_policy()), "{trust}");
+        let inline = iam
+            .get_role_policy()
+            .role_name(REPLICATION_ROLE)
+            .policy_name("s3central-replication")
+            .send()
+            .await
+            .expect("role policy");
+        let desired = replication_role_policy(&RolePolicyInput {
+            account,
+            source_bucket: &bucket,
+            central_bucket: &w.central_bucket,
+            source_key_arn: &source_key,
+            central_key_arn: &central_key_arn,
+            source_region: "us-east-1",
+            central_region: "us-east-1",
+        });
+        assert!(same_policy(inline.policy_document(), &desired));
+        // The replication rule. The local server drops parts of it on read-back unless the test
+        // server's launcher (scripts/moto_server.py) returns it as stored, which it does.
+        let replication = s3
+            .get_bucket_replication()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("replication");
+        let config = replication.replication_configuration().expect("config");
+        assert_eq!(
+            config.role(),
+            format!("arn:aws:iam::{account}:role/{REPLICATION_ROLE}")
+        );
+        let rule = &config.rules()[0];
+        assert_eq!(
+            rule.filter().and_then(|f| f.prefix()),
+            Some(format!("{account}/").as_str())
+        );
+        assert_eq!(
+            rule.delete_marker_replication()
+                .and_then(|d| d.status())
+                .map(|s| s.as_str()),
+            Some("Disabled")
+        );
+        let destination = rule.destination().expect("destination");
+        assert_eq!(
+            destination.bucket(),
+            format!("arn:aws:s3:::{}", w.central_bucket)
+        );
+        assert_eq!(destination.account(), Some(CENTRAL_ACCOUNT));
+        assert_eq!(
+            destination
+                .encryption_configuration()
+                .and_then(|e| e.replica_kms_key_id()),
+            Some(central_key_arn.as_str())
+        );
+        assert_eq!(
+            destination.storage_class().map(|s| s.as_str()),
+            Some("STANDARD_IA")
+        );
+        assert_eq!(
+            destination
+                .access_control_translation()
+                .map(|a| a.owner().as_str()),
+            Some("Destination")
+        );
+        let rtc = destination.replication_time().expect("replication time");
+        assert_eq!(rtc.time().and_then(|t| t.minutes()), Some(15));
+        assert!(destination.metrics().is_some());
+        assert_eq!(
+            rule.source_selection_criteria()
+                .and_then(|c| c.sse_kms_encrypted_objects())
+                .map(|s| s.status().as_str()),
+            Some("Enabled")
+        );
+    }
+}
+
+/// A bucket is versioned, SSE-KMS with `key` (bucket key on), fully private, owner-enforced.
+async fn assert_bucket(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) {
+    let versioning = s3
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("versioning");
+    assert_eq!(
+        versioning.status(),
+        Some(&BucketVersioningStatus::Enabled),
+        "{bucket}"
+    );
+    let encryption = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("encryption");
+    let rule = &encryption
+        .server_side_encryption_configuration()
+        .expect("config")
+        .rules()[0];
+    let default = rule
+        .apply_server_side_encryption_by_default()
+        .expect("default");
+    assert_eq!(default.sse_algorithm().as_str(), "aws:kms");
+    assert_eq!(default.kms_master_key_id(), Some(key));
+    assert_eq!(rule.bucket_key_enabled(), Some(true));
+    let pab = s3
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("public access block");
+    let pab = pab.public_access_block_configuration().expect("pab");
+    assert_eq!(
+        [
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ],
+        [Some(true); 4]
+    );
+    let ownership = s3
+        .get_bucket_ownership_controls()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("ownership");
+    assert_eq!(
+        ownership.ownership_controls().expect("controls").rules()[0]
+            .object_ownership()
+            .as_str(),
+        "BucketOwnerEnforced"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provisions_an_organization_and_converges() {
+    let w = world("org").await;
+    let first = setup(&w.config, &["setup", "--yes"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let results = record(&first.stdout, "result");
+    let accounts: Vec<&str> = results
+        .iter()
+        .map(|r| r["account"].as_str().expect("account"))
+        .collect();
+    assert_eq!(
+        accounts,
+        w.accounts.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert!(results.iter().all(|r| r["error"].is_null()));
+    assert!(record(&first.stdout, "summary")[0]["writes"].as_u64() > Some(0));
+    assert_provisioned(&w).await;
+    // A second run plans nothing and writes nothing.
+    let plan = setup(&w.config, &["setup", "--dry-run", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(record(&plan.stdout, "plan")
+        .iter()
+        .all(|p| p["action"] == "unchanged"));
+    let again = setup(&w.config, &["setup", "--yes"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(record(&again.stdout, "summary")[0]["writes"], 0);
+    // status: every account healthy.
+    let status = setup(&w.config, &["status"]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    assert_eq!(json_lines(&status.stdout).len(), 1 + w.accounts.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_is_detected_and_repaired() {
+    let w = world("drift").await;
+    assert_eq!(setup(&w.config, &["setup", "--yes"]).code, 0);
+    let caller = caller_config().await;
+    // Drift: an edited central policy, a deleted role, suspended versioning.
+    s3_for(&caller)
+        .put_bucket_policy()
+        .bucket(&w.central_bucket)
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Sid":"Edited","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#)
+        .send()
+        .await
+        .expect("edit policy");
+    let victim = account_config(&w.accounts[1]).await;
+    let iam = aws_sdk_iam::Client::new(&victim);
+    iam.delete_role_policy()
+        .role_name(REPLICATION_ROLE)
+        .policy_name("s3central-replication")
+        .send()
+        .await
+        .expect("delete role policy");
+    iam.delete_role()
+        .role_name(REPLICATION_ROLE)
+        .send()
+        .await
+        .expect("delete role");
+    let suspended = account_config(&w.accounts[2]).await;
+    let config = s3central::setup::config::load_config(w.config.path()).expect("config");
+    let bucket = config
+        .discovery
+        .as_ref()
+        .expect("discovery")
+        .bucket_for(&w.accounts[2].parse().expect("id"));
+    s3_for(&suspended)
+        .put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("suspend versioning");
+    let plan = setup(&w.config, &["setup", "--dry-run", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 3, "{}{}", plan.stdout, plan.stderr);
+    let changes: Vec<(String, String, String)> = record(&plan.stdout, "plan")
+        .iter()
+        .filter(|p| p["action"] != "unchanged")
+        .map(|p| {
+            (
+                p["account"].as_str().unwrap_or_default().to_owned(),
+                p["resource"].as_str().unwrap_or_default().to_owned(),
+                p["action"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (
+                CENTRAL_ACCOUNT.to_owned(),
+                "bucket policy".to_owned(),
+                "update".to_owned()
+            ),
+            (
+                w.accounts[1].clone(),
+                "replication role".to_owned(),
+                "create".to_owned()
+            ),
+            (
+                w.accounts[2].clone(),
+                "versioning".to_owned(),
+                "update".to_owned()
+            ),
+        ]
+    );
+    let status = setup(&w.config, &["status"]);
+    assert_eq!(status.code, 1);
+    let drifted: Vec<String> = json_lines(&status.stdout)
+        .iter()
+        .filter(|r| r["drift"].as_array().is_some_and(|d| !d.is_empty()))
+        .map(|r| r["account"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        drifted,
+        vec![
+            CENTRAL_ACCOUNT.to_owned(),
+            w.accounts[1].clone(),
+            w.accounts[2].clone()
+        ]
+    );
+    let repair = setup(&w.config, &["setup", "--yes"]);
+    assert_eq!(repair.code, 0, "{}{}", repair.stdout, repair.stderr);
+    assert_provisioned(&w).await;
+    let plan = setup(&w.config, &["setup", "--dry-run", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_configs_fail_before_any_call() {
+    let cases = [
+        ("[central]\nbucket = \"ok-bucket\"\nbukcet = \"x\"\n[[source]]\naccount = \"111111111111\"\nbucket = \"src-a\"\n", "line 3"),
+        ("[central]\nbucket = \"ok-bucket\"\n[[source]]\naccount = \"11111111111\"\nbucket = \"src-a\"\n", "line 4"),
+        ("[central]\nbucket = \"ok-bucket\"\n[[source]]\naccount = \"111111111111\"\nbucket = \"src-a\"\n[[source]]\naccount = \"111111111111\"\nbucket = \"src-b\"\n", "111111111111"),
+        ("[central]\nbucket = \"Bad_Bucket\"\n[[source]]\naccount = \"111111111111\"\nbucket = \"src-a\"\n", "line 2"),
+        ("[central]\nbucket = \"ok-bucket\"\n", "source"),
+    ];
+    for (text, needle) in cases {
+        let file = config_file(text);
+        // An endpoint where nothing listens: any AWS call would fail with "cannot reach".
+        let mut cmd = crate::common::bare_command(&[
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "setup",
+            "--dry-run",
+            "--config",
+            file.path().to_str().expect("path"),
+        ]);
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing");
+        let out = run(cmd);
+        assert_eq!(out.code, 2, "{text}: {}", out.stderr);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}: {}", out.stderr);
+        assert!(
+            lines[0].starts_with("error:") && lines[0].contains(needle),
+            "{text}: {}",
+            lines[0]
+        );
+        assert!(
+            !lines[0].contains("cannot reach"),
+            "{text}: an AWS call was made"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_waits_for_the_replica_and_times_out_without_one() {
+    let w = world("verify").await;
+    assert_eq!(setup(&w.config, &["setup", "--yes"]).code, 0);
+    // No replication on the local server: nothing arrives, so --verify times out.
+    let timeout = setup(
+        &w.config,
+        &["setup", "--yes", "--verify", "--verify-timeout", "2s"],
+    );
+    assert_eq!(timeout.code, 1, "{}{}", timeout.stdout, timeout.stderr);
+    let rows = record(&timeout.stdout, "verify");
+    assert_eq!(rows.len(), w.accounts.len());
+    assert!(rows.iter().all(|r| r["replicated"] == false));
+    // Success: play replication. The central policy's TLS deny blocks every object call on this
+    // server (it ignores conditions), so lift it first, then copy each canary into central.
+    let caller = caller_config().await;
+    let central = s3_for(&caller);
+    central
+        .delete_bucket_policy()
+        .bucket(&w.central_bucket)
+        .send()
+        .await
+        .expect("lift policy");
+    let old_canaries: std::collections::BTreeSet<String> = rows
+        .iter()
+        .filter_map(|r| r["canary"].as_str().map(str::to_owned))
+        .collect();
+    let path = w.config.path().to_str().expect("path").to_owned();
+    let child = command(&[
+        "--output",
+        "json",
+        "setup",
+        "--yes",
+        "--verify",
+        "--verify-timeout",
+        "60s",
+        "--config",
+        &path,
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    let config = s3central::setup::config::load_config(w.config.path()).expect("config");
+    let discovery = config.discovery.as_ref().expect("discovery");
+    let deadline = Instant::now() + Duration::from_secs(50);
+    let mut replicated = std::collections::BTreeSet::new();
+    while replicated.len() < w.accounts.len() {
+        assert!(Instant::now() < deadline, "canaries never appeared");
+        for account in &w.accounts {
+            if replicated.contains(account) {
+                continue;
+            }
+            let bucket = if account == config.sources[0].account.as_str() {
+                config.sources[0].bucket.clone()
+            } else {
+                discovery.bucket_for(&account.parse().expect("id"))
+            };
+            let s3 = s3_for(&account_config(account).await);
+            let listed = s3
+                .list_objects_v2()
+                .bucket(&bucket)
+                .prefix(format!("{account}/.s3central/"))
+                .send()
+                .await
+                .expect("list canaries");
+            // Canaries of the timed-out run above are still there: take the new one.
+            let fresh = listed
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .find(|k| !old_canaries.contains(*k));
+            if let Some(canary) = fresh {
+                let object = s3
+                    .get_object()
+                    .bucket(&bucket)
+                    .key(canary)
+                    .send()
+                    .await
+                    .expect("get canary");
+                let metadata = object.metadata().cloned().unwrap_or_default();
+                let body = object.body.collect().await.expect("body").into_bytes();
+                // The run re-applied the central policy before writing canaries: lift it again.
+                central
+                    .delete_bucket_policy()
+                    .bucket(&w.central_bucket)
+                    .send()
+                    .await
+                    .expect("lift policy");
+                central
+                    .put_object()
+                    .bucket(&w.central_bucket)
+                    .key(canary)
+                    .set_metadata(Some(metadata))
+                    .body(body.into())
+                    .send()
+                    .await
+                    .expect("place replica");
+                replicated.insert(account.clone());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = record(&stdout, "verify");
+    assert_eq!(rows.len(), w.accounts.len());
+    assert!(rows.iter().all(|r| r["replicated"] == true), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hundred_listed_accounts_converge() {
+    let (org_id, _) = organization().await.clone();
+    let central_bucket = unique_bucket("central200");
+    let alias = format!("alias/{}", unique_bucket("s3c200"));
+    let prefix = unique_bucket("many");
+    let mut text = format!(
+        "[central]\nbucket = \"{central_bucket}\"\nkms_alias = \"{alias}\"\norg_id = \"{org_id}\"\nreplication_time_control = false\n"
+    );
+    // Account ids unique to this test process, so parallel runs never share a role.
+    let base = 300_000_000_000u64 + u64::from(std::process::id() % 1000) * 1000;
+    for i in 0..200u64 {
+        text.push_str(&format!(
+            "[[source]]\naccount = \"{}\"\nbucket = \"{prefix}-{i}\"\n",
+            base + i
+        ));
+    }
+    let config = config_file(&text);
+    let started = Instant::now();
+    let out = setup(&config, &["setup", "--yes", "--concurrency", "16"]);
+    let first = started.elapsed();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let results = record(&out.stdout, "result");
+    assert_eq!(results.len(), 200);
+    assert!(results.iter().all(|r| r["error"].is_null()));
+    let started = Instant::now();
+    let again = setup(&config, &["setup", "--yes", "--concurrency", "16"]);
+    assert_eq!(again.code, 0);
+    assert_eq!(record(&again.stdout, "summary")[0]["writes"], 0);
+    eprintln!(
+        "200 accounts: first apply {:.1} s, converged re-run {:.1} s",
+        first.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}
