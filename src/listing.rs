@@ -306,11 +306,12 @@ fn version_goes_first(a: &ObjectVersion, b: &ObjectVersion) -> bool {
     }
 }
 
-/// Whether a sequence is key ascending and, within a key, time non-increasing.
+/// Whether a sequence is key ascending and, within a key, time non-increasing with the entry
+/// flagged latest first.
 fn is_s3_order(entries: &[ObjectVersion]) -> bool {
     entries.windows(2).all(|w| match w[0].key.cmp(&w[1].key) {
         std::cmp::Ordering::Less => true,
-        std::cmp::Ordering::Equal => w[0].last_modified >= w[1].last_modified,
+        std::cmp::Ordering::Equal => w[0].last_modified >= w[1].last_modified && !w[1].is_latest,
         std::cmp::Ordering::Greater => false,
     })
 }
@@ -415,6 +416,18 @@ mod tests {
         ];
         let merged = merge_in_s3_order(versions, markers, Some(&order));
         assert_eq!(ids(&merged), ["a-m", "a-v", "b-v"]);
+    }
+
+    #[test]
+    fn recorded_order_with_latest_after_a_tie_is_not_trusted() {
+        // A server that lists the latest marker after a same-second version of its key.
+        let versions = vec![entry("b", 5, "v", false, false)];
+        let markers = vec![entry("b", 5, "m", true, true)];
+        let order = [EntryKind::Version, EntryKind::DeleteMarker];
+        assert_eq!(
+            ids(&merge_in_s3_order(versions, markers, Some(&order))),
+            ["m", "v"]
+        );
     }
 
     #[test]

@@ -1,1 +1,7 @@
+//! Integration tests: the `s3central` binary against a local S3 server (run them with `scripts/test`).
 
+mod cli;
+mod common;
+mod ls;
+mod restore;
+mod setup;

@@ -1,0 +1,195 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        's3central'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        's3central' {
+            [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use (else the standard credential chain)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (else from the profile, else us-east-1)')
+            [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)')
+            [CompletionResult]::new('--max-attempts', '--max-attempts', [CompletionResultType]::ParameterName, 'Attempts per AWS request, first try included (adaptive retry with backoff)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format on stdout: aligned table for people, or one JSON object per line')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'Browse the central bucket: accounts, keys as of any time, version history')
+            [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Restore an account''s objects to their state at a time, into a target bucket')
+            [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Provision replication for every account from s3central.toml: plan, then apply the differences')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check every account against the desired state, and the replication status of recent objects')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        's3central;ls' {
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account whose objects to list (12 digits); without it, list the accounts')
+            [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'Show the state as of this time (default now)')
+            [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Only keys matching this glob (relative to the account prefix; `*` stays within a `/`, `**` crosses). Repeatable')
+            [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out keys matching this glob. Repeatable')
+            [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Entries per listing request (1-1000); for tests and tuning')
+            [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use (else the standard credential chain)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (else from the profile, else us-east-1)')
+            [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)')
+            [CompletionResult]::new('--max-attempts', '--max-attempts', [CompletionResultType]::ParameterName, 'Attempts per AWS request, first try included (adaptive retry with backoff)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format on stdout: aligned table for people, or one JSON object per line')
+            [CompletionResult]::new('--versions', '--versions', [CompletionResultType]::ParameterName, 'Show every version and delete marker instead of the state at a time')
+            [CompletionResult]::new('--summary', '--summary', [CompletionResultType]::ParameterName, 'With no --account: add object count and bytes (current state) per account')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        's3central;restore' {
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to restore (12 digits): its prefix in the central bucket')
+            [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'The moment to restore to (RFC 3339, date, ''now'', or a duration ago like 36h)')
+            [CompletionResult]::new('--to-bucket', '--to-bucket', [CompletionResultType]::ParameterName, 'Bucket to write to (never the central bucket); must be versioned')
+            [CompletionResult]::new('--to-prefix', '--to-prefix', [CompletionResultType]::ParameterName, 'Put restored keys under this prefix instead of their central key, e.g. `restored/`')
+            [CompletionResult]::new('--kms-key', '--kms-key', [CompletionResultType]::ParameterName, 'KMS key (id, ARN or alias) to encrypt restored objects with; default: the target bucket''s default key')
+            [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Only keys matching this glob (relative to the account prefix). Repeatable')
+            [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out keys matching this glob. Repeatable')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Objects copied at once')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write one JSON line per key (key, version_id, target_key, bytes, outcome, error) to this file')
+            [CompletionResult]::new('--copy-mode', '--copy-mode', [CompletionResultType]::ParameterName, 'How bytes travel')
+            [CompletionResult]::new('--target-profile', '--target-profile', [CompletionResultType]::ParameterName, 'Write the target with this AWS profile (reading central keeps the global credentials)')
+            [CompletionResult]::new('--target-role-arn', '--target-role-arn', [CompletionResultType]::ParameterName, 'Write the target as this IAM role, assumed from the global credentials')
+            [CompletionResult]::new('--multipart-threshold', '--multipart-threshold', [CompletionResultType]::ParameterName, 'Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed]')
+            [CompletionResult]::new('--part-size', '--part-size', [CompletionResultType]::ParameterName, 'Part size for multipart copies (raised automatically to stay within 10,000 parts)')
+            [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Entries per listing request (1-1000); for tests and tuning')
+            [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use (else the standard credential chain)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (else from the profile, else us-east-1)')
+            [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)')
+            [CompletionResult]::new('--max-attempts', '--max-attempts', [CompletionResultType]::ParameterName, 'Attempts per AWS request, first try included (adaptive retry with backoff)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format on stdout: aligned table for people, or one JSON object per line')
+            [CompletionResult]::new('--respect-deletes', '--respect-deletes', [CompletionResultType]::ParameterName, 'A key whose newest version at TIME is a delete marker is not restored (default: markers are ignored)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would be copied, unchanged and extra; write nothing')
+            [CompletionResult]::new('--allow-unversioned', '--allow-unversioned', [CompletionResultType]::ParameterName, 'Allow a target bucket without versioning (overwrites would then destroy data)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        's3central;setup' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The desired state (see the README for every key)')
+            [CompletionResult]::new('--verify-timeout', '--verify-timeout', [CompletionResultType]::ParameterName, 'How long --verify waits for each replica')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Accounts read or changed at once')
+            [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use (else the standard credential chain)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (else from the profile, else us-east-1)')
+            [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)')
+            [CompletionResult]::new('--max-attempts', '--max-attempts', [CompletionResultType]::ParameterName, 'Attempts per AWS request, first try included (adaptive retry with backoff)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format on stdout: aligned table for people, or one JSON object per line')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the plan and stop')
+            [CompletionResult]::new('--detailed-exitcode', '--detailed-exitcode', [CompletionResultType]::ParameterName, 'With --dry-run: exit 3 when changes are pending (for CI drift checks)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Apply without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Apply without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'After applying, write a canary object in each source bucket and wait for its replica in central')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        's3central;status' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The desired state')
+            [CompletionResult]::new('--recent', '--recent', [CompletionResultType]::ParameterName, 'How many of the most recent objects per account to check the replication status of')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Accounts read at once')
+            [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use (else the standard credential chain)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (else from the profile, else us-east-1)')
+            [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)')
+            [CompletionResult]::new('--max-attempts', '--max-attempts', [CompletionResultType]::ParameterName, 'Attempts per AWS request, first try included (adaptive retry with backoff)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format on stdout: aligned table for people, or one JSON object per line')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        's3central;completions' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Write the script into this directory (as the shell expects it named) instead of stdout')
+            [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use (else the standard credential chain)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (else from the profile, else us-east-1)')
+            [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)')
+            [CompletionResult]::new('--max-attempts', '--max-attempts', [CompletionResultType]::ParameterName, 'Attempts per AWS request, first try included (adaptive retry with backoff)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format on stdout: aligned table for people, or one JSON object per line')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        's3central;help' {
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'Browse the central bucket: accounts, keys as of any time, version history')
+            [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Restore an account''s objects to their state at a time, into a target bucket')
+            [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Provision replication for every account from s3central.toml: plan, then apply the differences')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check every account against the desired state, and the replication status of recent objects')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        's3central;help;ls' {
+            break
+        }
+        's3central;help;restore' {
+            break
+        }
+        's3central;help;setup' {
+            break
+        }
+        's3central;help;status' {
+            break
+        }
+        's3central;help;completions' {
+            break
+        }
+        's3central;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

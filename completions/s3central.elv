@@ -1,0 +1,177 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[s3central] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 's3central'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'s3central'= {
+            cand --central-bucket 'The central backup bucket'
+            cand --profile 'AWS profile to use (else the standard credential chain)'
+            cand --region 'AWS region (else from the profile, else us-east-1)'
+            cand --endpoint-url 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)'
+            cand --max-attempts 'Attempts per AWS request, first try included (adaptive retry with backoff)'
+            cand --output 'Output format on stdout: aligned table for people, or one JSON object per line'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress, no summary'
+            cand --quiet 'Only errors on stderr; no progress, no summary'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand ls 'Browse the central bucket: accounts, keys as of any time, version history'
+            cand restore 'Restore an account''s objects to their state at a time, into a target bucket'
+            cand setup 'Provision replication for every account from s3central.toml: plan, then apply the differences'
+            cand status 'Check every account against the desired state, and the replication status of recent objects'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'s3central;ls'= {
+            cand --account 'Account whose objects to list (12 digits); without it, list the accounts'
+            cand --at 'Show the state as of this time (default now)'
+            cand --include 'Only keys matching this glob (relative to the account prefix; `*` stays within a `/`, `**` crosses). Repeatable'
+            cand --exclude 'Leave out keys matching this glob. Repeatable'
+            cand --page-size 'Entries per listing request (1-1000); for tests and tuning'
+            cand --central-bucket 'The central backup bucket'
+            cand --profile 'AWS profile to use (else the standard credential chain)'
+            cand --region 'AWS region (else from the profile, else us-east-1)'
+            cand --endpoint-url 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)'
+            cand --max-attempts 'Attempts per AWS request, first try included (adaptive retry with backoff)'
+            cand --output 'Output format on stdout: aligned table for people, or one JSON object per line'
+            cand --versions 'Show every version and delete marker instead of the state at a time'
+            cand --summary 'With no --account: add object count and bytes (current state) per account'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress, no summary'
+            cand --quiet 'Only errors on stderr; no progress, no summary'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'s3central;restore'= {
+            cand --account 'Account to restore (12 digits): its prefix in the central bucket'
+            cand --at 'The moment to restore to (RFC 3339, date, ''now'', or a duration ago like 36h)'
+            cand --to-bucket 'Bucket to write to (never the central bucket); must be versioned'
+            cand --to-prefix 'Put restored keys under this prefix instead of their central key, e.g. `restored/`'
+            cand --kms-key 'KMS key (id, ARN or alias) to encrypt restored objects with; default: the target bucket''s default key'
+            cand --include 'Only keys matching this glob (relative to the account prefix). Repeatable'
+            cand --exclude 'Leave out keys matching this glob. Repeatable'
+            cand --concurrency 'Objects copied at once'
+            cand --report 'Write one JSON line per key (key, version_id, target_key, bytes, outcome, error) to this file'
+            cand --copy-mode 'How bytes travel'
+            cand --target-profile 'Write the target with this AWS profile (reading central keeps the global credentials)'
+            cand --target-role-arn 'Write the target as this IAM role, assumed from the global credentials'
+            cand --multipart-threshold 'Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed]'
+            cand --part-size 'Part size for multipart copies (raised automatically to stay within 10,000 parts)'
+            cand --page-size 'Entries per listing request (1-1000); for tests and tuning'
+            cand --central-bucket 'The central backup bucket'
+            cand --profile 'AWS profile to use (else the standard credential chain)'
+            cand --region 'AWS region (else from the profile, else us-east-1)'
+            cand --endpoint-url 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)'
+            cand --max-attempts 'Attempts per AWS request, first try included (adaptive retry with backoff)'
+            cand --output 'Output format on stdout: aligned table for people, or one JSON object per line'
+            cand --respect-deletes 'A key whose newest version at TIME is a delete marker is not restored (default: markers are ignored)'
+            cand --dry-run 'Show what would be copied, unchanged and extra; write nothing'
+            cand --allow-unversioned 'Allow a target bucket without versioning (overwrites would then destroy data)'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress, no summary'
+            cand --quiet 'Only errors on stderr; no progress, no summary'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'s3central;setup'= {
+            cand --config 'The desired state (see the README for every key)'
+            cand --verify-timeout 'How long --verify waits for each replica'
+            cand --concurrency 'Accounts read or changed at once'
+            cand --central-bucket 'The central backup bucket'
+            cand --profile 'AWS profile to use (else the standard credential chain)'
+            cand --region 'AWS region (else from the profile, else us-east-1)'
+            cand --endpoint-url 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)'
+            cand --max-attempts 'Attempts per AWS request, first try included (adaptive retry with backoff)'
+            cand --output 'Output format on stdout: aligned table for people, or one JSON object per line'
+            cand --dry-run 'Print the plan and stop'
+            cand --detailed-exitcode 'With --dry-run: exit 3 when changes are pending (for CI drift checks)'
+            cand -y 'Apply without asking (required when stdin is not a terminal)'
+            cand --yes 'Apply without asking (required when stdin is not a terminal)'
+            cand --verify 'After applying, write a canary object in each source bucket and wait for its replica in central'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress, no summary'
+            cand --quiet 'Only errors on stderr; no progress, no summary'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'s3central;status'= {
+            cand --config 'The desired state'
+            cand --recent 'How many of the most recent objects per account to check the replication status of'
+            cand --concurrency 'Accounts read at once'
+            cand --central-bucket 'The central backup bucket'
+            cand --profile 'AWS profile to use (else the standard credential chain)'
+            cand --region 'AWS region (else from the profile, else us-east-1)'
+            cand --endpoint-url 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)'
+            cand --max-attempts 'Attempts per AWS request, first try included (adaptive retry with backoff)'
+            cand --output 'Output format on stdout: aligned table for people, or one JSON object per line'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress, no summary'
+            cand --quiet 'Only errors on stderr; no progress, no summary'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'s3central;completions'= {
+            cand --dir 'Write the script into this directory (as the shell expects it named) instead of stdout'
+            cand --central-bucket 'The central backup bucket'
+            cand --profile 'AWS profile to use (else the standard credential chain)'
+            cand --region 'AWS region (else from the profile, else us-east-1)'
+            cand --endpoint-url 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)'
+            cand --max-attempts 'Attempts per AWS request, first try included (adaptive retry with backoff)'
+            cand --output 'Output format on stdout: aligned table for people, or one JSON object per line'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress, no summary'
+            cand --quiet 'Only errors on stderr; no progress, no summary'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'s3central;help'= {
+            cand ls 'Browse the central bucket: accounts, keys as of any time, version history'
+            cand restore 'Restore an account''s objects to their state at a time, into a target bucket'
+            cand setup 'Provision replication for every account from s3central.toml: plan, then apply the differences'
+            cand status 'Check every account against the desired state, and the replication status of recent objects'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'s3central;help;ls'= {
+        }
+        &'s3central;help;restore'= {
+        }
+        &'s3central;help;setup'= {
+        }
+        &'s3central;help;status'= {
+        }
+        &'s3central;help;completions'= {
+        }
+        &'s3central;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,143 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_s3central_global_optspecs
+    string join \n central-bucket= profile= region= endpoint-url= max-attempts= v/verbose q/quiet output= no-progress h/help V/version
+end
+
+function __fish_s3central_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_s3central_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_s3central_using_subcommand
+    set -l cmd (__fish_s3central_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c s3central -n "__fish_s3central_needs_command" -l central-bucket -d 'The central backup bucket' -r
+complete -c s3central -n "__fish_s3central_needs_command" -l profile -d 'AWS profile to use (else the standard credential chain)' -r
+complete -c s3central -n "__fish_s3central_needs_command" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
+complete -c s3central -n "__fish_s3central_needs_command" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_needs_command" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_needs_command" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+complete -c s3central -n "__fish_s3central_needs_command" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
+complete -c s3central -n "__fish_s3central_needs_command" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c s3central -n "__fish_s3central_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c s3central -n "__fish_s3central_needs_command" -s V -l version -d 'Print version'
+complete -c s3central -n "__fish_s3central_needs_command" -f -a "ls" -d 'Browse the central bucket: accounts, keys as of any time, version history'
+complete -c s3central -n "__fish_s3central_needs_command" -f -a "restore" -d 'Restore an account\'s objects to their state at a time, into a target bucket'
+complete -c s3central -n "__fish_s3central_needs_command" -f -a "setup" -d 'Provision replication for every account from s3central.toml: plan, then apply the differences'
+complete -c s3central -n "__fish_s3central_needs_command" -f -a "status" -d 'Check every account against the desired state, and the replication status of recent objects'
+complete -c s3central -n "__fish_s3central_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c s3central -n "__fish_s3central_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l account -d 'Account whose objects to list (12 digits); without it, list the accounts' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l at -d 'Show the state as of this time (default now)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l include -d 'Only keys matching this glob (relative to the account prefix; `*` stays within a `/`, `**` crosses). Repeatable' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l central-bucket -d 'The central backup bucket' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l profile -d 'AWS profile to use (else the standard credential chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l versions -d 'Show every version and delete marker instead of the state at a time'
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l summary -d 'With no --account: add object count and bytes (current state) per account'
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l account -d 'Account to restore (12 digits): its prefix in the central bucket' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l at -d 'The moment to restore to (RFC 3339, date, \'now\', or a duration ago like 36h)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l to-bucket -d 'Bucket to write to (never the central bucket); must be versioned' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l to-prefix -d 'Put restored keys under this prefix instead of their central key, e.g. `restored/`' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l kms-key -d 'KMS key (id, ARN or alias) to encrypt restored objects with; default: the target bucket\'s default key' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l include -d 'Only keys matching this glob (relative to the account prefix). Repeatable' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l concurrency -d 'Objects copied at once' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l report -d 'Write one JSON line per key (key, version_id, target_key, bytes, outcome, error) to this file' -r -F
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l copy-mode -d 'How bytes travel' -r -f -a "auto\t'Server-side copy when one identity reads central and writes the target, else stream'
+server\t'Server-side copy (CopyObject / UploadPartCopy): the writer must be able to read central'
+stream\t'Download and upload through this machine (GetObject -> PutObject / multipart)'"
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l target-profile -d 'Write the target with this AWS profile (reading central keeps the global credentials)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l target-role-arn -d 'Write the target as this IAM role, assumed from the global credentials' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l multipart-threshold -d 'Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l part-size -d 'Part size for multipart copies (raised automatically to stay within 10,000 parts)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l central-bucket -d 'The central backup bucket' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l profile -d 'AWS profile to use (else the standard credential chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l respect-deletes -d 'A key whose newest version at TIME is a delete marker is not restored (default: markers are ignored)'
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l dry-run -d 'Show what would be copied, unchanged and extra; write nothing'
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l allow-unversioned -d 'Allow a target bucket without versioning (overwrites would then destroy data)'
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l config -d 'The desired state (see the README for every key)' -r -F
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l verify-timeout -d 'How long --verify waits for each replica' -r
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l concurrency -d 'Accounts read or changed at once' -r
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l central-bucket -d 'The central backup bucket' -r
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l profile -d 'AWS profile to use (else the standard credential chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l dry-run -d 'Print the plan and stop'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l detailed-exitcode -d 'With --dry-run: exit 3 when changes are pending (for CI drift checks)'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -s y -l yes -d 'Apply without asking (required when stdin is not a terminal)'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l verify -d 'After applying, write a canary object in each source bucket and wait for its replica in central'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l config -d 'The desired state' -r -F
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l recent -d 'How many of the most recent objects per account to check the replication status of' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l concurrency -d 'Accounts read at once' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l central-bucket -d 'The central backup bucket' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l profile -d 'AWS profile to use (else the standard credential chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+complete -c s3central -n "__fish_s3central_using_subcommand status" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c s3central -n "__fish_s3central_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -l dir -d 'Write the script into this directory (as the shell expects it named) instead of stdout' -r -F
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -l central-bucket -d 'The central backup bucket' -r
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -l profile -d 'AWS profile to use (else the standard credential chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "ls" -d 'Browse the central bucket: accounts, keys as of any time, version history'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "restore" -d 'Restore an account\'s objects to their state at a time, into a target bucket'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "setup" -d 'Provision replication for every account from s3central.toml: plan, then apply the differences'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "status" -d 'Check every account against the desired state, and the replication status of recent objects'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,328 @@
+//! Bad input is refused with exit code 2 and one `error:` line, before anything is written; help
+//! and the shell completion scripts kept in `completions/`.
+
+use std::path::Path;
+
+use aws_sdk_s3::Client;
+
+use crate::common::{
+    all_versions, bare_command, bucket_exists, command, put, run, s3, s3central, unique_bucket,
+    versioned_bucket, Output,
+};
+
+/// The account the tests ask for.
+const A: &str = "111111111111";
+
+/// Asserts a refusal: exit code 2, nothing on stdout, one stderr line starting with `error` and
+/// containing every needle.
+fn assert_refused(out: &Output, needles: &[&str], what: &str) {
+    let shown = format!(
+        "{what}\n--- exit code {}\n--- stdout\n{}--- stderr\n{}",
+        out.code, out.stdout, out.stderr
+    );
+    assert_eq!(out.code, 2, "{shown}");
+    assert_eq!(out.stdout, "", "{shown}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "stderr must be exactly one line: {shown}");
+    assert!(lines[0].starts_with("error"), "{shown}");
+    for needle in needles {
+        assert!(
+            lines[0].contains(needle),
+            "no {needle:?} in the error: {shown}"
+        );
+    }
+}
+
+/// A central bucket with a little history, and a snapshot of it to compare after a refusal.
+struct Central {
+    s3: Client,
+    bucket: String,
+    before: Vec<(String, String, bool)>,
+}
+
+impl Central {
+    /// Makes the bucket, writes a few versions under two accounts, snapshots it.
+    async fn new(prefix: &str) -> Central {
+        let s3 = s3().await;
+        let bucket = unique_bucket(prefix);
+        versioned_bucket(&s3, &bucket).await;
+        for key in ["111111111111/a", "111111111111/a", "222222222222/b"] {
+            put(&s3, &bucket, key, "data").await;
+        }
+        crate::common::delete(&s3, &bucket, "111111111111/a").await;
+        let before = all_versions(&s3, &bucket, "").await;
+        assert_eq!(before.len(), 4);
+        Central { s3, bucket, before }
+    }
+
+    /// Asserts the bucket holds exactly the versions it held before.
+    async fn assert_unchanged(&self, what: &str) {
+        let after = all_versions(&self.s3, &self.bucket, "").await;
+        assert_eq!(after, self.before, "{what} changed the central bucket");
+    }
+
+    /// Runs `ls` on this bucket against the test server and asserts a refusal naming `needles`,
+    /// then that the bucket did not change.
+    async fn refuses(&self, ls_args: &[&str], needles: &[&str]) {
+        let mut args = vec!["--central-bucket", &self.bucket, "ls"];
+        args.extend_from_slice(ls_args);
+        let what = format!("s3central {}", args.join(" "));
+        assert_refused(&s3central(&args), needles, &what);
+        self.assert_unchanged(&what).await;
+    }
+}
+
+#[tokio::test]
+async fn account_id_with_11_digits_is_refused() {
+    let c = Central::new("cli-acct11").await;
+    c.refuses(
+        &["--account", "11111111111"],
+        &["11111111111", "--account", "12 digits"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn account_id_with_13_digits_is_refused() {
+    let c = Central::new("cli-acct13").await;
+    c.refuses(
+        &["--account", "1111111111111"],
+        &["1111111111111", "--account", "12 digits"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn account_id_with_letters_is_refused() {
+    let c = Central::new("cli-acct-letters").await;
+    for bad in ["11111111111a", "abcdefghijkl", "1111-1111-11"] {
+        c.refuses(&["--account", bad], &[bad, "--account", "12 digits"])
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn unreadable_at_is_refused() {
+    let c = Central::new("cli-at-garbage").await;
+    for bad in ["garbage", "yesterday", "2026-13-01", "3d from now"] {
+        c.refuses(
+            &["--account", A, "--at", bad],
+            &[bad, "cannot read time", "RFC 3339"],
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn future_at_is_refused() {
+    let c = Central::new("cli-at-future").await;
+    for bad in ["2999-01-01T00:00:00Z", "2999-01-01"] {
+        c.refuses(&["--account", A, "--at", bad], &[bad, "in the future"])
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn zoneless_at_is_refused() {
+    let c = Central::new("cli-at-zoneless").await;
+    for bad in ["2026-01-01T12:00:00", "2026-01-01 12:00"] {
+        c.refuses(&["--account", A, "--at", bad], &[bad, "no time zone"])
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn invalid_glob_is_refused() {
+    let c = Central::new("cli-glob").await;
+    c.refuses(&["--account", A, "--include", "a["], &["--include", "a["])
+        .await;
+    c.refuses(&["--account", A, "--exclude", "{a"], &["--exclude", "{a"])
+        .await;
+    c.refuses(
+        &["--account", A, "--include", "*", "--include", ""],
+        &["--include", "empty"],
+    )
+    .await;
+}
+
+#[test]
+fn missing_central_bucket_is_refused() {
+    for args in [
+        vec!["ls"],
+        vec!["ls", "--summary"],
+        vec!["ls", "--account", A],
+        vec!["--central-bucket", "", "ls", "--account", A],
+    ] {
+        let mut cmd = command(&args);
+        cmd.env_remove("S3CENTRAL_BUCKET");
+        assert_refused(
+            &run(cmd),
+            &["central bucket", "--central-bucket", "S3CENTRAL_BUCKET"],
+            &format!("{args:?} without a central bucket"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn nonexistent_bucket_is_refused_and_not_created() {
+    let s3 = s3().await;
+    let bucket = unique_bucket("cli-missing");
+    for ls_args in [
+        vec![],
+        vec!["--summary"],
+        vec!["--account", A],
+        vec!["--account", A, "--versions"],
+    ] {
+        let mut args = vec!["--central-bucket", &bucket, "ls"];
+        args.extend(ls_args.iter().copied());
+        assert_refused(
+            &s3central(&args),
+            &[&bucket, "does not exist", "--central-bucket"],
+            &format!("{args:?}"),
+        );
+    }
+    assert!(!bucket_exists(&s3, &bucket).await, "{bucket} was created");
+}
+
+#[tokio::test]
+async fn unreachable_endpoint_is_refused() {
+    let c = Central::new("cli-unreachable").await;
+    for ls_args in [vec!["--account", A], vec![]] {
+        let mut args = vec![
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "--central-bucket",
+            &c.bucket,
+            "ls",
+        ];
+        args.extend(ls_args.iter().copied());
+        let mut cmd = bare_command(&args);
+        cmd.env_remove("AWS_ENDPOINT_URL");
+        assert_refused(
+            &run(cmd),
+            &["cannot reach", "--endpoint-url"],
+            &format!("{args:?}"),
+        );
+    }
+    c.assert_unchanged("an unreachable endpoint").await;
+}
+
+#[tokio::test]
+async fn missing_credentials_are_refused() {
+    let c = Central::new("cli-no-creds").await;
+    let config = tempfile::NamedTempFile::new().expect("temp file");
+    let credentials = tempfile::NamedTempFile::new().expect("temp file");
+    for ls_args in [vec!["--account", A], vec![]] {
+        let mut args = vec!["--central-bucket", &c.bucket, "ls"];
+        args.extend(ls_args.iter().copied());
+        let mut cmd = command(&args);
+        for var in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_ROLE_ARN",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("AWS_CONFIG_FILE", config.path())
+            .env("AWS_SHARED_CREDENTIALS_FILE", credentials.path());
+        assert_refused(
+            &run(cmd),
+            &["no AWS credentials", "AWS_ACCESS_KEY_ID"],
+            &format!("{args:?} without credentials"),
+        );
+    }
+    c.assert_unchanged("missing credentials").await;
+}
+
+#[tokio::test]
+async fn conflicting_or_malformed_options_are_refused() {
+    let c = Central::new("cli-usage").await;
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--account", A, "--versions", "--at", "now"], &["--at"]),
+        (&["logs/"], &["--account"]),
+        (&["--at", "now"], &["--account"]),
+        (&["--versions"], &["--account"]),
+        (&["--include", "*"], &["--account"]),
+        (&["--summary", "--account", A], &["--summary"]),
+        (&["--account", A, "--page-size", "0"], &["--page-size"]),
+        (&["--account", A, "--page-size", "1001"], &["--page-size"]),
+        (&["--account", A, "--page-size", "x"], &["--page-size"]),
+        (&["--account"], &["--account"]),
+        (&["--account", A, "a/", "b/"], &["b/"]),
+        (&["--bogus"], &["--bogus"]),
+    ];
+    for (args, needles) in cases {
+        c.refuses(args, needles).await;
+    }
+    let out = s3central(&["--central-bucket", &c.bucket, "--output", "yaml", "ls"]);
+    assert_refused(&out, &["yaml", "--output"], "--output yaml");
+}
+
+#[test]
+fn help_exits_0_and_mentions_ls() {
+    let out = run(bare_command(&["--help"]));
+    let help = out.success();
+    assert!(
+        help.lines().any(|l| l.trim_start().starts_with("ls ")),
+        "no ls command in --help: {help}"
+    );
+    assert!(out.stdout.contains("--central-bucket"), "{}", out.stdout);
+    assert_eq!(out.stderr, "");
+    let out = run(bare_command(&["ls", "--help"]));
+    for option in [
+        "--account",
+        "--at",
+        "--versions",
+        "--include",
+        "--exclude",
+        "--summary",
+    ] {
+        assert!(out.success().contains(option), "ls --help lacks {option}");
+    }
+}
+
+/// Each shell clap_complete supports, and the file name `completions SHELL --dir` writes.
+const SHELLS: [(&str, &str); 5] = [
+    ("bash", "s3central.bash"),
+    ("zsh", "_s3central"),
+    ("fish", "s3central.fish"),
+    ("powershell", "_s3central.ps1"),
+    ("elvish", "s3central.elv"),
+];
+
+#[test]
+fn completions_in_the_repo_are_up_to_date() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let mut stale = Vec::new();
+    for (shell, file) in SHELLS {
+        let printed = run(bare_command(&["completions", shell]));
+        let script = printed.success();
+        assert!(script.contains("s3central"), "{shell}: {script}");
+        // `--dir` writes the same script under the name listed above.
+        let scratch_dir = scratch.path().to_str().expect("UTF-8 temp dir");
+        run(bare_command(&["completions", shell, "--dir", scratch_dir])).success();
+        let written = std::fs::read_to_string(scratch.path().join(file))
+            .unwrap_or_else(|e| panic!("{shell}: --dir did not write {file}: {e}"));
+        assert_eq!(written, script, "{shell}: --dir and stdout differ");
+        match std::fs::read_to_string(dir.join(file)) {
+            Ok(kept) if kept == script => {}
+            Ok(_) => stale.push(format!("completions/{file} is out of date")),
+            Err(e) => stale.push(format!("completions/{file}: {e}")),
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "{}\nregenerate them from the repository root with:\n  cargo build && for shell in bash \
+         zsh fish powershell elvish; do target/debug/s3central completions \"$shell\" --dir \
+         completions; done",
+        stale.join("\n")
+    );
+}
