@@ -391,14 +391,20 @@ mod tests {
         ];
         let merged = merge_in_s3_order(versions.clone(), markers.clone(), Some(&order));
         assert_eq!(ids(&merged), ["m1", "v1", "v0"]);
-        // A version listed first by S3 stays first even though the marker is a tie.
+        // Once the key was deleted (m2) and written again (v2) in the same second, S3 lists v2
+        // (latest) first, then m2; neither time nor kind could tell.
+        let versions = vec![
+            entry("a", 10, "v2", false, true),
+            entry("a", 5, "v0", false, false),
+        ];
+        let markers = vec![entry("a", 10, "m2", true, false)];
         let order = [
             EntryKind::Version,
             EntryKind::DeleteMarker,
             EntryKind::Version,
         ];
         let merged = merge_in_s3_order(versions, markers, Some(&order));
-        assert_eq!(ids(&merged), ["v1", "m1", "v0"]);
+        assert_eq!(ids(&merged), ["v2", "m2", "v0"]);
     }
 
     #[test]
