@@ -70,7 +70,8 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
         's3central;restore' {
             [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to restore (12 digits): its prefix in the central bucket')
             [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'The moment to restore to (RFC 3339, date, ''now'', or a duration ago like 36h)')
-            [CompletionResult]::new('--to-bucket', '--to-bucket', [CompletionResultType]::ParameterName, 'Bucket to write to (never the central bucket); must be versioned')
+            [CompletionResult]::new('--to-bucket', '--to-bucket', [CompletionResultType]::ParameterName, 'Bucket to write to (never the central bucket); must be versioned [default: the account''s bucket in --config]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The setup config, read only to find the account''s bucket when --to-bucket is not given')
             [CompletionResult]::new('--to-prefix', '--to-prefix', [CompletionResultType]::ParameterName, 'Put restored keys under this prefix instead of their central key, e.g. `restored/`')
             [CompletionResult]::new('--kms-key', '--kms-key', [CompletionResultType]::ParameterName, 'KMS key (id, ARN or alias) to encrypt restored objects with; default: the target bucket''s default key')
             [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Only keys matching this glob (relative to the account prefix). Repeatable')

@@ -65,7 +65,8 @@ set edit:completion:arg-completer[s3central] = {|@words|
         &'s3central;restore'= {
             cand --account 'Account to restore (12 digits): its prefix in the central bucket'
             cand --at 'The moment to restore to (RFC 3339, date, ''now'', or a duration ago like 36h)'
-            cand --to-bucket 'Bucket to write to (never the central bucket); must be versioned'
+            cand --to-bucket 'Bucket to write to (never the central bucket); must be versioned [default: the account''s bucket in --config]'
+            cand --config 'The setup config, read only to find the account''s bucket when --to-bucket is not given'
             cand --to-prefix 'Put restored keys under this prefix instead of their central key, e.g. `restored/`'
             cand --kms-key 'KMS key (id, ARN or alias) to encrypt restored objects with; default: the target bucket''s default key'
             cand --include 'Only keys matching this glob (relative to the account prefix). Repeatable'

@@ -62,7 +62,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand ls" -l no-progress -
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l account -d 'Account to restore (12 digits): its prefix in the central bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l at -d 'The moment to restore to (RFC 3339, date, \'now\', or a duration ago like 36h)' -r
-complete -c s3central -n "__fish_s3central_using_subcommand restore" -l to-bucket -d 'Bucket to write to (never the central bucket); must be versioned' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l to-bucket -d 'Bucket to write to (never the central bucket); must be versioned [default: the account\'s bucket in --config]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l config -d 'The setup config, read only to find the account\'s bucket when --to-bucket is not given' -r -F
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l to-prefix -d 'Put restored keys under this prefix instead of their central key, e.g. `restored/`' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l kms-key -d 'KMS key (id, ARN or alias) to encrypt restored objects with; default: the target bucket\'s default key' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l include -d 'Only keys matching this glob (relative to the account prefix). Repeatable' -r

@@ -173,9 +173,17 @@ pub struct RestoreArgs {
     /// The moment to restore to (RFC 3339, date, 'now', or a duration ago like 36h).
     #[arg(long, value_name = "TIME")]
     pub at: String,
-    /// Bucket to write to (never the central bucket); must be versioned.
+    /// Bucket to write to (never the central bucket); must be versioned [default: the account's bucket in --config].
     #[arg(long, value_name = "BUCKET")]
     pub to_bucket: Option<String>,
+    /// The setup config, read only to find the account's bucket when --to-bucket is not given.
+    #[arg(
+        long,
+        env = "S3CENTRAL_CONFIG",
+        default_value = "s3central.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
     /// Put restored keys under this prefix instead of their central key, e.g. `restored/`.
     #[arg(long, value_name = "PREFIX")]
     pub to_prefix: Option<String>,

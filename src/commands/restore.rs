@@ -32,15 +32,10 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     let central = ctx.central_bucket()?;
     let at = parse_time(&args.at, Utc::now())?;
     let filter = KeyFilter::new(&args.include, &args.exclude)?;
-    let target_bucket = args
-        .to_bucket
-        .clone()
-        .filter(|b| !b.trim().is_empty())
-        .ok_or_else(|| {
-            Error::Invalid(
-                "no target bucket: pass --to-bucket with the bucket to restore into".into(),
-            )
-        })?;
+    let target_bucket = match args.to_bucket.clone().filter(|b| !b.trim().is_empty()) {
+        Some(bucket) => bucket,
+        None => bucket_from_config(&args.config, &args.account)?,
+    };
     if target_bucket == central {
         return Err(Error::Refused(format!(
             "refusing to restore into the central bucket {central:?}: pass --to-bucket with the account's own bucket"
@@ -294,6 +289,30 @@ fn print_summary(
         ctx.out.text(&line)?;
     }
     Ok(())
+}
+
+/// The account's own bucket as the setup config names it (listed, or by the discovery template).
+fn bucket_from_config(
+    path: &std::path::Path,
+    account: &crate::account::AccountId,
+) -> Result<String> {
+    if !path.exists() {
+        return Err(Error::Invalid(format!(
+            "no target bucket: pass --to-bucket, or --config with a setup config that lists account {account} ({} not found)",
+            path.display()
+        )));
+    }
+    let config = crate::setup::config::load_config(path)?;
+    if let Some(source) = config.sources.iter().find(|s| &s.account == account) {
+        return Ok(source.bucket.clone());
+    }
+    match &config.discovery {
+        Some(d) if !d.exclude_accounts.contains(account) => Ok(d.bucket_for(account)),
+        _ => Err(Error::Invalid(format!(
+            "account {account} is not in {}: pass --to-bucket with the bucket to restore into",
+            path.display()
+        ))),
+    }
 }
 
 /// Fails unless the bucket exists and these credentials can reach it.

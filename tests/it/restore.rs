@@ -993,3 +993,57 @@ async fn time_before_any_version_restores_nothing_plainly() {
     assert!(stdout.contains("nothing to restore"), "{stdout}");
     assert!(all_versions(&s3, &target, "").await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn target_bucket_defaults_to_the_accounts_bucket_in_the_config() {
+    let s3 = s3().await;
+    let central = unique_bucket("central");
+    versioned_bucket(&s3, &central).await;
+    let version = put(
+        &s3,
+        &central,
+        &format!("{ACCOUNT}/conf.txt"),
+        b"from config",
+    )
+    .await;
+    let t = cutoff().await;
+    let (alias, arn) = kms_key("config").await;
+    let target = target_bucket(&s3, &alias).await;
+    let config = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(
+        config.path(),
+        format!("[central]\nbucket = \"{central}\"\n\n[[source]]\naccount = \"{ACCOUNT}\"\nbucket = \"{target}\"\n"),
+    )
+    .expect("write config");
+    let path = config.path().to_str().expect("path");
+    let out = s3central(&[
+        "--central-bucket",
+        &central,
+        "restore",
+        "--account",
+        ACCOUNT,
+        "--at",
+        &t,
+        "--config",
+        path,
+    ]);
+    out.success();
+    let got = read_back(&s3, &target, &format!("{ACCOUNT}/"), &arn).await;
+    assert_eq!(keys(&got), ["conf.txt"]);
+    assert_eq!(got["conf.txt"].body, b"from config");
+    assert_eq!(got["conf.txt"].version_id, version);
+    // An account the config does not know is refused, naming --to-bucket.
+    let out = s3central(&[
+        "--central-bucket",
+        &central,
+        "restore",
+        "--account",
+        "999999999999",
+        "--at",
+        &t,
+        "--config",
+        path,
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--to-bucket"), "{}", out.stderr);
+}
