@@ -31,17 +31,21 @@ pub fn endpoint() -> String {
     }
 }
 
-/// An S3 client for the test server: path-style, us-east-1, the server's dummy credentials.
-pub async fn s3() -> Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+/// SDK configuration for the test server: us-east-1, the server's dummy credentials.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint())
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "testing", "testing", None, None, "tests",
         ))
         .load()
-        .await;
-    let conf = aws_sdk_s3::config::Builder::from(&config)
+        .await
+}
+
+/// An S3 client for the test server: path-style, us-east-1, the server's dummy credentials.
+pub async fn s3() -> Client {
+    let conf = aws_sdk_s3::config::Builder::from(&sdk_config().await)
         .force_path_style(true)
         .build();
     Client::from_conf(conf)

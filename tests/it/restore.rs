@@ -228,15 +228,7 @@ async fn kms_key(label: &str) -> (String, String) {
 
 /// A KMS client for the test server.
 async fn kms() -> aws_sdk_kms::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(crate::common::endpoint())
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    aws_sdk_kms::Client::new(&config)
+    aws_sdk_kms::Client::new(&crate::common::sdk_config().await)
 }
 
 /// A versioned target bucket whose default encryption is SSE-KMS with `key`.
@@ -646,14 +638,7 @@ async fn stream_mode_across_two_identities() {
     let h = History::standard().await;
     // The target account's own credentials, through STS AssumeRole.
     let role = "arn:aws:iam::333333333333:role/s3central-restore";
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(crate::common::endpoint())
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
+    let config = crate::common::sdk_config().await;
     let assumed = aws_config::sts::AssumeRoleProvider::builder(role)
         .session_name("test")
         .configure(&config)

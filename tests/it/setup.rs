@@ -11,21 +11,14 @@ use s3central::setup::policy::{
 };
 use tokio::sync::OnceCell;
 
-use crate::common::{command, endpoint, json_lines, run, s3central, unique_bucket};
+use crate::common::{command, json_lines, run, s3central, unique_bucket};
 
 /// The caller's (and central) account on the local server.
 const CENTRAL_ACCOUNT: &str = "123456789012";
 
 /// Config for the caller's own identity.
 async fn caller_config() -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await
+    crate::common::sdk_config().await
 }
 
 /// Config acting in `account` through its OrganizationAccountAccessRole.
