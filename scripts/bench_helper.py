@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Data and checks for scripts/bench (run with .venv-moto's python: it needs boto3).
+
+    bench_helper.py seed     --bucket CENTRAL --account ID --keys N --expected FILE  # prints T
+    bench_helper.py mkbucket --bucket DST --alias ALIAS          # versioned, default SSE-KMS
+    bench_helper.py verify   --bucket DST --account ID --expected FILE   # prints one JSON line
+    bench_helper.py rmbucket --bucket DST                        # every version, then the bucket
+    bench_helper.py table    --results FILE --keys N             # the final table
+
+Talks only to AWS_ENDPOINT_URL (the local moto server). Prints figures; asserts nothing.
+"""
+
+import argparse
+import concurrent.futures as cf
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+import datetime as dt
+
+import boto3
+from botocore.config import Config
+
+THREADS = 16
+
+
+def s3():
+    return boto3.client("s3", config=Config(s3={"addressing_style": "path"},
+                                            max_pool_connections=THREADS * 2,
+                                            retries={"max_attempts": 10, "mode": "standard"}))
+
+
+def key_of(account, i):
+    return f"{account}/dir-{i % 20:02d}/object-{i:05d}.bin"
+
+
+def body_of(i, version):
+    rnd = random.Random(i * 10 + version)  # deterministic: the same data every run
+    return rnd.randbytes(rnd.randint(1024, 4096))
+
+
+def sleep_past_second():
+    now = time.time()
+    time.sleep(int(now) + 1 - now + 0.05)
+
+
+def cmd_seed(a):
+    client = s3()
+    kms = boto3.client("kms")
+    key_id = kms.create_key(Description="bench central key")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/bench-central", TargetKeyId=key_id)
+    client.create_bucket(Bucket=a.bucket)
+    client.put_bucket_versioning(Bucket=a.bucket, VersioningConfiguration={"Status": "Enabled"})
+    client.put_bucket_encryption(Bucket=a.bucket, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                               "KMSMasterKeyID": "alias/bench-central"}}]})
+
+    def put(i, version):
+        client.put_object(Bucket=a.bucket, Key=key_of(a.account, i), Body=body_of(i, version),
+                          ContentType="application/octet-stream",
+                          ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/bench-central")
+
+    t = None
+    with cf.ThreadPoolExecutor(THREADS) as pool:
+        for version in (1, 2, 3):
+            start = time.monotonic()
+            list(pool.map(lambda i: put(i, version), range(a.keys)))
+            took = time.monotonic() - start
+            print(f"  version {version} of {a.keys} keys: {took:.1f} s "
+                  f"({a.keys / took:.0f} PUT/s)", file=sys.stderr)
+            if version == 2:  # T between seconds: v1, v2 < T < v3
+                sleep_past_second()
+                t = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+                sleep_past_second()
+    expected = {key_of(a.account, i): hashlib.md5(body_of(i, 2)).hexdigest()
+                for i in range(a.keys)}
+    with open(a.expected, "w") as f:
+        json.dump(expected, f)
+    print(t.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def cmd_mkbucket(a):
+    client = s3()
+    kms = boto3.client("kms")
+    aliases = {x["AliasName"] for x in kms.list_aliases()["Aliases"]}
+    if a.alias not in aliases:
+        key_id = kms.create_key(Description="bench target key")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=a.alias, TargetKeyId=key_id)
+    client.create_bucket(Bucket=a.bucket)
+    client.put_bucket_versioning(Bucket=a.bucket, VersioningConfiguration={"Status": "Enabled"})
+    client.put_bucket_encryption(Bucket=a.bucket, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                               "KMSMasterKeyID": a.alias}}]})
+
+
+def cmd_verify(a):
+    """Keys equal to the expected set, and every object's bytes equal version 2's (MD5 of a GET)."""
+    with open(a.expected) as f:
+        expected = json.load(f)
+    client = s3()
+    keys, versions = [], 0
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=a.bucket):
+        versions += len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
+        keys += [v["Key"] for v in page.get("Versions", []) if v["IsLatest"]]
+
+    target_key = boto3.client("kms").describe_key(KeyId=a.alias)["KeyMetadata"]["KeyId"]
+    under_key = 0
+
+    def md5(key):
+        obj = client.get_object(Bucket=a.bucket, Key=key)
+        # The key id, its ARN, the alias or the alias ARN (moto echoes what the writer sent,
+        # or the bucket default's KMSMasterKeyID as configured).
+        kms_ok = obj.get("ServerSideEncryption") == "aws:kms" and \
+            obj.get("SSEKMSKeyId", "").rsplit("/", 1)[-1] in (target_key, a.alias.split("/")[-1])
+        return key, hashlib.md5(obj["Body"].read()).hexdigest(), kms_ok
+
+    got = {}
+    with cf.ThreadPoolExecutor(THREADS) as pool:
+        for key, digest, kms_ok in pool.map(md5, keys):
+            got[key] = digest
+            under_key += kms_ok
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    wrong = [k for k in expected if k in got and got[k] != expected[k]]
+    correct = not missing and not extra and not wrong
+    print(json.dumps({"keys": len(got), "versions": versions, "missing": len(missing),
+                      "extra": len(extra), "wrong_bytes": len(wrong), "correct": correct,
+                      "under_target_key": under_key,
+                      "examples": (missing + extra + wrong)[:3]}))
+
+
+def cmd_rmbucket(a):
+    """Deletes every version and delete marker (listed in full first), then the bucket."""
+    client = s3()
+    for _ in range(5):
+        objs = []
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=a.bucket):
+            objs += [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                     for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if not objs:
+            break
+        for i in range(0, len(objs), 1000):
+            client.delete_objects(Bucket=a.bucket, Delete={"Objects": objs[i:i + 1000],
+                                                           "Quiet": True})
+    client.delete_bucket(Bucket=a.bucket)
+
+
+def cmd_table(a):
+    rows = [json.loads(line) for line in open(a.results) if line.strip()]
+    base = next((r for r in rows if r["tool"].startswith("s3central")), None)
+
+    def num(x, fmt):
+        return "n/a" if x is None else format(x, fmt)
+
+    def rate(r):
+        return r["objects"] / r["seconds"] if r.get("seconds") and r.get("objects") else None
+
+    print(f"{'tool':<34} {'seconds':>8} {'objects/s':>10} {'req/object':>10} "
+          f"{'peak RSS MiB':>12} {'SSE-KMS':>9}  correct")
+    for r in rows:
+        rpo = r["requests"] / a.keys if r.get("requests") is not None else None
+        rss = r["rss_kib"] / 1024 if r.get("rss_kib") else None
+        print(f"{r['tool']:<34} {num(r.get('seconds'), '8.1f')} {num(rate(r), '10.0f')} "
+              f"{num(rpo, '10.2f')} {num(rss, '12.0f')} {r.get('kms', 'n/a'):>9}  {r['correct']}")
+    if base and rate(base):
+        print()
+        print(f"relative to {base['tool']} (objects/s ratio < 1: slower; RSS ratio > 1: more memory)")
+        for r in rows:
+            if r is base:
+                continue
+            speed = rate(r) / rate(base) if rate(r) else None
+            mem = r["rss_kib"] / base["rss_kib"] if r.get("rss_kib") and base.get("rss_kib") \
+                else None
+            print(f"  {r['tool']:<34} objects/s x{num(speed, '.2f')}   RSS x{num(mem, '.2f')}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("seed")
+    s.add_argument("--bucket", required=True)
+    s.add_argument("--account", required=True)
+    s.add_argument("--keys", type=int, default=2000)
+    s.add_argument("--expected", required=True)
+    s.set_defaults(fn=cmd_seed)
+    s = sub.add_parser("mkbucket")
+    s.add_argument("--bucket", required=True)
+    s.add_argument("--alias", default="alias/bench-target")
+    s.set_defaults(fn=cmd_mkbucket)
+    s = sub.add_parser("verify")
+    s.add_argument("--bucket", required=True)
+    s.add_argument("--alias", default="alias/bench-target")
+    s.add_argument("--expected", required=True)
+    s.set_defaults(fn=cmd_verify)
+    s = sub.add_parser("rmbucket")
+    s.add_argument("--bucket", required=True)
+    s.set_defaults(fn=cmd_rmbucket)
+    s = sub.add_parser("table")
+    s.add_argument("--results", required=True)
+    s.add_argument("--keys", type=int, default=2000)
+    s.set_defaults(fn=cmd_table)
+    a = p.parse_args()
+    if a.cmd != "table" and not os.environ.get("AWS_ENDPOINT_URL"):
+        sys.exit("AWS_ENDPOINT_URL is not set: run from scripts/bench (local server only)")
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    main()
