@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::FalseyValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::account::AccountId;
@@ -57,13 +58,13 @@ pub struct GlobalArgs {
     #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "quiet")]
     pub verbose: u8,
     /// Only errors on stderr; no progress, no summary.
-    #[arg(short, long, global = true, env = "S3CENTRAL_QUIET")]
+    #[arg(short, long, global = true, env = "S3CENTRAL_QUIET", value_parser = FalseyValueParser::new())]
     pub quiet: bool,
     /// Output format on stdout: aligned table for people, or one JSON object per line.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table, env = "S3CENTRAL_OUTPUT", global = true)]
     pub output: OutputFormat,
     /// Never draw progress bars (they are drawn only when stderr is a terminal anyway).
-    #[arg(long, global = true, env = "S3CENTRAL_NO_PROGRESS")]
+    #[arg(long, global = true, env = "S3CENTRAL_NO_PROGRESS", value_parser = FalseyValueParser::new())]
     pub no_progress: bool,
 }
 

@@ -48,6 +48,11 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
             )));
         }
     }
+    if args.part_size.as_u64() == 0 {
+        return Err(Error::Invalid(
+            "--part-size 0: a part must hold at least one byte; use a size such as 16MiB".into(),
+        ));
+    }
     let reader = Aws::load(&ctx.aws).await?;
     let writer = match (&args.target_profile, &args.target_role_arn) {
         (Some(profile), _) => reader.with_profile(&ctx.aws, profile).await?,
