@@ -1032,3 +1032,75 @@ async fn target_bucket_defaults_to_the_accounts_bucket_in_the_config() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--to-bucket"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_finishes_copies_in_flight_and_prints_the_summary() {
+    let s3 = s3().await;
+    let central = unique_bucket("central");
+    versioned_bucket(&s3, &central).await;
+    let mut expected = BTreeMap::new();
+    for i in 0..60 {
+        let key = format!("c/{i:03}");
+        let body = format!("object {i} ").repeat(50).into_bytes();
+        put(&s3, &central, &format!("{ACCOUNT}/{key}"), &body).await;
+        expected.insert(key, body);
+    }
+    let t = cutoff().await;
+    let (alias, arn) = kms_key("ctrlc").await;
+    let target = target_bucket(&s3, &alias).await;
+    let args = [
+        "--central-bucket",
+        &central,
+        "--output",
+        "json",
+        "restore",
+        "--account",
+        ACCOUNT,
+        "--at",
+        &t,
+        "--to-bucket",
+        &target,
+        "--concurrency",
+        "2",
+    ];
+    let child = command(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while all_versions(&s3, &target, "").await.len() < 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "restore made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&stdout);
+    assert_eq!(s["interrupted"], true);
+    let copied = s["copied"].as_u64().expect("copied");
+    assert!(copied > 0 && copied < 60, "copied {copied}");
+    // Every object written is complete, and exactly the copied ones exist.
+    let got = read_back(&s3, &target, &format!("{ACCOUNT}/"), &arn).await;
+    assert_eq!(got.len() as u64, copied);
+    for (key, state) in &got {
+        assert_eq!(&state.body, &expected[key], "{key}");
+    }
+    // A re-run finishes the job.
+    let rest = summary(s3central(&args).success());
+    assert_eq!(rest["copied"].as_u64(), Some(60 - copied));
+    assert_eq!(all_versions(&s3, &target, "").await.len(), 60);
+}
