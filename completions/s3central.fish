@@ -25,7 +25,7 @@ function __fish_s3central_using_subcommand
 end
 
 complete -c s3central -n "__fish_s3central_needs_command" -l central-bucket -d 'The central backup bucket' -r
-complete -c s3central -n "__fish_s3central_needs_command" -l profile -d 'AWS profile to use (else the standard credential chain)' -r
+complete -c s3central -n "__fish_s3central_needs_command" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_needs_command" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
 complete -c s3central -n "__fish_s3central_needs_command" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
 complete -c s3central -n "__fish_s3central_needs_command" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
@@ -48,7 +48,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand ls" -l include -d 'O
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l central-bucket -d 'The central backup bucket' -r
-complete -c s3central -n "__fish_s3central_using_subcommand ls" -l profile -d 'AWS profile to use (else the standard credential chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
@@ -79,7 +79,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand restore" -l multipar
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l part-size -d 'Part size for multipart copies (raised automatically to stay within 10,000 parts)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l central-bucket -d 'The central backup bucket' -r
-complete -c s3central -n "__fish_s3central_using_subcommand restore" -l profile -d 'AWS profile to use (else the standard credential chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
@@ -96,7 +96,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand setup" -l config -d 
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l verify-timeout -d 'How long --verify waits for each replica' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l concurrency -d 'Accounts read or changed at once' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l central-bucket -d 'The central backup bucket' -r
-complete -c s3central -n "__fish_s3central_using_subcommand setup" -l profile -d 'AWS profile to use (else the standard credential chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
@@ -114,7 +114,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand status" -l config -d
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l recent -d 'How many of the most recent objects per account to check the replication status of' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l concurrency -d 'Accounts read at once' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l central-bucket -d 'The central backup bucket' -r
-complete -c s3central -n "__fish_s3central_using_subcommand status" -l profile -d 'AWS profile to use (else the standard credential chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
@@ -126,7 +126,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand status" -l no-progre
 complete -c s3central -n "__fish_s3central_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l dir -d 'Write the script into this directory (as the shell expects it named) instead of stdout' -r -F
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l central-bucket -d 'The central backup bucket' -r
-complete -c s3central -n "__fish_s3central_using_subcommand completions" -l profile -d 'AWS profile to use (else the standard credential chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r

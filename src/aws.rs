@@ -58,7 +58,19 @@ impl Aws {
                     .build(),
             );
         if let Some(profile) = &options.profile {
-            loader = loader.profile_name(profile);
+            // An explicit profile wins over credentials in the environment (as with the AWS CLI's
+            // --profile); AWS_PROFILE alone keeps the SDK's usual order.
+            let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(profile)
+                .build();
+            use aws_credential_types::provider::ProvideCredentials;
+            provider.provide_credentials().await.map_err(|e| {
+                Error::Invalid(format!(
+                    "cannot use AWS profile {profile:?}: {}; check the name and AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE",
+                    crate::error::root_cause(&e)
+                ))
+            })?;
+            loader = loader.profile_name(profile).credentials_provider(provider);
         }
         if let Some(url) = &options.endpoint_url {
             loader = loader.endpoint_url(url);
@@ -82,12 +94,8 @@ impl Aws {
         use aws_credential_types::provider::ProvideCredentials;
         provider.provide_credentials().await.map_err(|e| {
             Error::Invalid(format!(
-                "cannot assume role {role_arn}: {}; check the role ARN and its trust policy",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
-                    .to_string()
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                "cannot assume role {role_arn}: {}; check the credentials, the role ARN and its trust policy",
+                crate::error::root_cause(&e)
             ))
         })?;
         let config = self

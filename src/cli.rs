@@ -35,8 +35,8 @@ pub struct GlobalArgs {
     /// The central backup bucket.
     #[arg(long, env = "S3CENTRAL_BUCKET", global = true, value_name = "BUCKET")]
     pub central_bucket: Option<String>,
-    /// AWS profile to use (else the standard credential chain).
-    #[arg(long, env = "AWS_PROFILE", global = true, value_name = "NAME")]
+    /// AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain).
+    #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
     /// AWS region (else from the profile, else us-east-1).
     #[arg(long, env = "AWS_REGION", global = true, value_name = "REGION")]

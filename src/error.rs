@@ -152,18 +152,16 @@ impl Error {
             },
             _ => {
                 let text = DisplayErrorContext(&err).to_string();
+                let detail = format!("{err}: {}", root_cause(&err));
                 if looks_like_missing_credentials(&text) {
                     Error::NoCredentials
                 } else if text.contains("Connection refused") || text.contains("dns error") {
-                    Error::Unreachable {
-                        op,
-                        detail: first_line(&text),
-                    }
+                    Error::Unreachable { op, detail }
                 } else {
                     Error::Aws {
                         op,
                         resource,
-                        detail: first_line(&text),
+                        detail,
                     }
                 }
             }
@@ -190,7 +188,7 @@ impl Error {
 }
 
 /// The innermost cause's words, which say what actually went wrong (e.g. "Connection refused").
-fn root_cause(err: &(dyn StdError + 'static)) -> String {
+pub fn root_cause(err: &(dyn StdError + 'static)) -> String {
     let mut cause = err;
     while let Some(next) = cause.source() {
         cause = next;

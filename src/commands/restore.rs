@@ -239,8 +239,13 @@ fn print_summary(
     let source = format!("s3://{central}/{}", args.account.prefix());
     let nothing = s.copied + s.unchanged + s.would_copy + s.failed == 0;
     if nothing {
+        let filtered = if args.include.is_empty() && args.exclude.is_empty() {
+            ""
+        } else {
+            " matching --include/--exclude"
+        };
         ctx.out.text(&format!(
-            "nothing under {source} existed at {}: nothing to restore",
+            "nothing under {source}{filtered} existed at {}: nothing to restore",
             format_time(at)
         ))?;
     }

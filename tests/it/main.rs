@@ -2,6 +2,9 @@
 
 mod cli;
 mod common;
+mod hostile;
+mod kills;
 mod ls;
 mod restore;
+mod secrets;
 mod setup;
