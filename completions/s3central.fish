@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_s3central_global_optspecs
-    string join \n central-bucket= profile= region= endpoint-url= max-attempts= v/verbose q/quiet output= no-progress h/help V/version
+    string join \n central-bucket= profile= region= endpoint-url= max-attempts= retry-mode= v/verbose q/quiet output= no-progress h/help V/version
 end
 
 function __fish_s3central_needs_command
@@ -29,6 +29,8 @@ complete -c s3central -n "__fish_s3central_needs_command" -l profile -d 'AWS pro
 complete -c s3central -n "__fish_s3central_needs_command" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
 complete -c s3central -n "__fish_s3central_needs_command" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
 complete -c s3central -n "__fish_s3central_needs_command" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_needs_command" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
+standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_needs_command" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
 complete -c s3central -n "__fish_s3central_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
@@ -52,6 +54,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand ls" -l profile -d 'A
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
+standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l versions -d 'Show every version and delete marker instead of the state at a time'
@@ -83,6 +87,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand restore" -l profile 
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
+standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l respect-deletes -d 'A key whose newest version at TIME is a delete marker is not restored (default: markers are ignored)'
@@ -100,6 +106,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand setup" -l profile -d
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
+standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l dry-run -d 'Print the plan and stop'
@@ -118,6 +126,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand status" -l profile -
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
+standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
 complete -c s3central -n "__fish_s3central_using_subcommand status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
@@ -130,6 +140,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand completions" -l prof
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
+standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'

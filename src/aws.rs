@@ -26,8 +26,10 @@ pub struct AwsOptions {
     pub region: Option<String>,
     /// A custom S3/KMS/STS-compatible endpoint (S3 is then addressed path-style).
     pub endpoint_url: Option<String>,
-    /// Attempts per request, first try included, for the SDK's adaptive retry.
+    /// Attempts per request, first try included.
     pub max_attempts: u32,
+    /// Adaptive (backs off on throttling) or standard retry.
+    pub adaptive_retry: bool,
 }
 
 /// A configured identity: SDK config plus a shared counter of S3 requests sent with it.
@@ -47,10 +49,14 @@ impl Aws {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
             .retry_config(
-                RetryConfig::adaptive()
-                    .with_max_attempts(options.max_attempts.max(1))
-                    .with_initial_backoff(Duration::from_millis(100))
-                    .with_max_backoff(Duration::from_secs(10)),
+                if options.adaptive_retry {
+                    RetryConfig::adaptive()
+                } else {
+                    RetryConfig::standard()
+                }
+                .with_max_attempts(options.max_attempts.max(1))
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(10)),
             )
             .timeout_config(
                 TimeoutConfig::builder()

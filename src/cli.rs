@@ -54,6 +54,9 @@ pub struct GlobalArgs {
         value_parser = clap::value_parser!(u32).range(1..=100)
     )]
     pub max_attempts: u32,
+    /// How failed requests are retried: adaptive also slows the client down when S3 throttles.
+    #[arg(long, value_enum, default_value_t = RetryMode::Adaptive, env = "S3CENTRAL_RETRY_MODE", global = true)]
+    pub retry_mode: RetryMode,
     /// More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides.
     #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -66,6 +69,15 @@ pub struct GlobalArgs {
     /// Never draw progress bars (they are drawn only when stderr is a terminal anyway).
     #[arg(long, global = true, env = "S3CENTRAL_NO_PROGRESS", value_parser = FalseyValueParser::new())]
     pub no_progress: bool,
+}
+
+/// The SDK's retry strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RetryMode {
+    /// Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling.
+    Adaptive,
+    /// Exponential backoff with jitter only.
+    Standard,
 }
 
 /// How data is written to stdout.

@@ -2,9 +2,11 @@
 
 mod cli;
 mod common;
+mod faults;
 mod hostile;
 mod kills;
 mod ls;
+mod proxy;
 mod restore;
 mod secrets;
 mod setup;
