@@ -196,9 +196,16 @@ impl Aws {
     }
 }
 
-/// Counts every S3 request attempt, so benchmarks and reports can give API calls per object.
-#[derive(Debug)]
-struct CountRequests(Arc<AtomicU64>);
+/// Counts every request attempt it is attached to, so reports can give API calls (retries included).
+#[derive(Debug, Clone, Default)]
+pub struct CountRequests(Arc<AtomicU64>);
+
+impl CountRequests {
+    /// Attempts counted so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 impl Intercept for CountRequests {
     fn name(&self) -> &'static str {

@@ -13,6 +13,7 @@ use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::aws::CountRequests;
 use crate::error::{Error, Result};
 use crate::restore::plan::SOURCE_VERSION_META;
 use crate::version::ObjectVersion;
@@ -77,17 +78,24 @@ struct Headers {
     content_disposition: Option<String>,
     content_language: Option<String>,
     metadata: HashMap<String, String>,
+    /// The `x-amz-tagging` value for writes that cannot copy tags (PutObject, multipart).
+    tagging: Option<String>,
 }
 
 impl Copier {
     /// Copies `source` to `target_key`; gives the bytes written.
-    pub async fn copy(&self, source: &ObjectVersion, target_key: &str) -> Result<u64> {
+    pub async fn copy(
+        &self,
+        source: &ObjectVersion,
+        target_key: &str,
+        count: &CountRequests,
+    ) -> Result<u64> {
         match self.mode {
-            CopyMode::Server => self.server_copy(source, target_key).await,
+            CopyMode::Server => self.server_copy(source, target_key, count).await,
             CopyMode::Stream => {
                 let mut attempt = 1;
                 loop {
-                    match self.stream_copy(source, target_key).await {
+                    match self.stream_copy(source, target_key, count).await {
                         Err(StreamError::Body(detail)) if attempt < STREAM_ATTEMPTS => {
                             tracing::warn!(key = %source.key, attempt, %detail, "download broke off; copying the object again");
                             attempt += 1;
@@ -118,13 +126,20 @@ impl Copier {
     }
 
     /// HeadObject + CopyObject, or multipart UploadPartCopy above the threshold.
-    async fn server_copy(&self, source: &ObjectVersion, target_key: &str) -> Result<u64> {
+    async fn server_copy(
+        &self,
+        source: &ObjectVersion,
+        target_key: &str,
+        count: &CountRequests,
+    ) -> Result<u64> {
         let head = self
             .reader
             .head_object()
             .bucket(&self.source_bucket)
             .key(&source.key)
             .version_id(&source.version_id)
+            .customize()
+            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| Error::from_sdk("HeadObject", source.key.clone(), e))?;
@@ -136,11 +151,15 @@ impl Copier {
             content_disposition: head.content_disposition().map(str::to_owned),
             content_language: head.content_language().map(str::to_owned),
             metadata: self.metadata(head.metadata(), source),
+            tagging: None,
         };
         if size > self.multipart_threshold {
-            let tagging = self.source_tagging(source).await?;
+            let headers = Headers {
+                tagging: self.source_tagging(source, count).await?,
+                ..headers
+            };
             return self
-                .multipart(source, target_key, size, headers, tagging, Parts::Copy)
+                .multipart(source, target_key, size, headers, Parts::Copy, count)
                 .await;
         }
         let h = headers;
@@ -159,6 +178,8 @@ impl Copier {
             .set_content_language(h.content_language)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_key_id(&self.kms_key_arn)
+            .customize()
+            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| Error::from_sdk("CopyObject", target_key.to_owned(), e))?;
@@ -170,6 +191,7 @@ impl Copier {
         &self,
         source: &ObjectVersion,
         target_key: &str,
+        count: &CountRequests,
     ) -> Result<u64, StreamError> {
         let object = self
             .reader
@@ -177,10 +199,19 @@ impl Copier {
             .bucket(&self.source_bucket)
             .key(&source.key)
             .version_id(&source.version_id)
+            .customize()
+            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| StreamError::Other(Error::from_sdk("GetObject", source.key.clone(), e)))?;
         let size = object.content_length().unwrap_or(0).max(0) as u64;
+        let tagging = if object.tag_count().unwrap_or(0) > 0 {
+            self.source_tagging(source, count)
+                .await
+                .map_err(StreamError::Other)?
+        } else {
+            None
+        };
         let headers = Headers {
             content_type: object.content_type().map(str::to_owned),
             content_encoding: object.content_encoding().map(str::to_owned),
@@ -188,13 +219,7 @@ impl Copier {
             content_disposition: object.content_disposition().map(str::to_owned),
             content_language: object.content_language().map(str::to_owned),
             metadata: self.metadata(object.metadata(), source),
-        };
-        let tagging = if object.tag_count().unwrap_or(0) > 0 {
-            self.source_tagging(source)
-                .await
-                .map_err(StreamError::Other)?
-        } else {
-            None
+            tagging,
         };
         if size > self.multipart_threshold {
             return self
@@ -203,8 +228,8 @@ impl Copier {
                     target_key,
                     size,
                     headers,
-                    tagging,
                     Parts::Stream(object.body),
+                    count,
                 )
                 .await
                 .map_err(|e| match e {
@@ -241,9 +266,11 @@ impl Copier {
             .set_cache_control(h.cache_control)
             .set_content_disposition(h.content_disposition)
             .set_content_language(h.content_language)
-            .set_tagging(tagging)
+            .set_tagging(h.tagging)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_key_id(&self.kms_key_arn)
+            .customize()
+            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| {
@@ -264,13 +291,19 @@ impl Copier {
     }
 
     /// The source version's tags as an `x-amz-tagging` value (None when it has none).
-    async fn source_tagging(&self, source: &ObjectVersion) -> Result<Option<String>> {
+    async fn source_tagging(
+        &self,
+        source: &ObjectVersion,
+        count: &CountRequests,
+    ) -> Result<Option<String>> {
         let out = self
             .reader
             .get_object_tagging()
             .bucket(&self.source_bucket)
             .key(&source.key)
             .version_id(&source.version_id)
+            .customize()
+            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| Error::from_sdk("GetObjectTagging", source.key.clone(), e))?;
@@ -295,8 +328,8 @@ impl Copier {
         target_key: &str,
         size: u64,
         h: Headers,
-        tagging: Option<String>,
         parts: Parts,
+        count: &CountRequests,
     ) -> Result<u64> {
         let created = self
             .writer
@@ -309,16 +342,24 @@ impl Copier {
             .set_cache_control(h.cache_control)
             .set_content_disposition(h.content_disposition)
             .set_content_language(h.content_language)
-            .set_tagging(tagging)
+            .set_tagging(h.tagging)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_key_id(&self.kms_key_arn)
+            .customize()
+            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| Error::from_sdk("CreateMultipartUpload", target_key.to_owned(), e))?;
         let upload_id = created.upload_id().unwrap_or_default().to_owned();
         let result = match parts {
-            Parts::Copy => self.copy_parts(source, target_key, &upload_id, size).await,
-            Parts::Stream(body) => self.upload_parts(body, target_key, &upload_id, size).await,
+            Parts::Copy => {
+                self.copy_parts(source, target_key, &upload_id, size, count)
+                    .await
+            }
+            Parts::Stream(body) => {
+                self.upload_parts(body, target_key, &upload_id, size, count)
+                    .await
+            }
         };
         let completed = match result {
             Ok(parts) => self
@@ -332,6 +373,8 @@ impl Copier {
                         .set_parts(Some(parts))
                         .build(),
                 )
+                .customize()
+                .interceptor(count.clone())
                 .send()
                 .await
                 .map_err(|e| Error::from_sdk("CompleteMultipartUpload", target_key.to_owned(), e)),
@@ -346,6 +389,8 @@ impl Copier {
                     .bucket(&self.target_bucket)
                     .key(target_key)
                     .upload_id(&upload_id)
+                    .customize()
+                    .interceptor(count.clone())
                     .send()
                     .await;
                 if let Err(abort) = abort {
@@ -363,6 +408,7 @@ impl Copier {
         target_key: &str,
         upload_id: &str,
         size: u64,
+        count: &CountRequests,
     ) -> Result<Vec<CompletedPart>> {
         let ranges = part_ranges(size, part_size_for(size, self.part_size));
         let copy_source = self.copy_source(source);
@@ -380,6 +426,8 @@ impl Copier {
                         .part_number(number)
                         .copy_source(copy_source)
                         .copy_source_range(format!("bytes={first}-{last}"))
+                        .customize()
+                        .interceptor(count.clone())
                         .send()
                         .await
                         .map_err(|e| Error::from_sdk("UploadPartCopy", target_key.to_owned(), e))?;
@@ -409,6 +457,7 @@ impl Copier {
         target_key: &str,
         upload_id: &str,
         size: u64,
+        count: &CountRequests,
     ) -> Result<Vec<CompletedPart>> {
         let body_error = |detail: String| Error::Aws {
             op: "GetObject body",
@@ -442,6 +491,8 @@ impl Copier {
                     .part_number(number)
                     .content_length(part.len() as i64)
                     .body(ByteStream::from(part))
+                    .customize()
+                    .interceptor(count.clone())
                     .send()
                     .await
                     .map_err(|e| Error::from_sdk("UploadPart", target_key.to_owned(), e))?;

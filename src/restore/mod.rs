@@ -12,6 +12,7 @@ use futures::{Future, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
+use crate::aws::CountRequests;
 use crate::error::{Error, Result};
 use crate::filter::KeyFilter;
 use crate::listing::{list_versions, ListRequest};
@@ -53,6 +54,8 @@ pub struct KeyReport {
     pub bytes: u64,
     /// What happened.
     pub outcome: Outcome,
+    /// S3 requests made for this key, retries included (more than the minimum means retries).
+    pub requests: u64,
     /// Why it failed.
     pub error: Option<String>,
 }
@@ -217,24 +220,45 @@ async fn process(copier: &Copier, request: &RestoreRequest, pair: Pair) -> KeyRe
                 target_key: t.key,
                 bytes: t.size,
                 outcome: Outcome::Extra,
+                requests: 0,
                 error: None,
             }
         }
         Pair::Source { source, target } => (source, target),
     };
     let target_key = map.target_key(&source.key);
-    let mut report = KeyReport {
+    let report = KeyReport {
         key: map.relative(&source.key).to_owned(),
         version_id: source.version_id.clone(),
         target_key: target_key.clone(),
         bytes: source.size,
         outcome: Outcome::Unchanged,
+        requests: 0,
         error: None,
     };
+    let count = CountRequests::default();
+    let report = decide_and_copy(copier, request, decision, source, target, report, &count).await;
+    KeyReport {
+        requests: count.get(),
+        ..report
+    }
+}
+
+/// The part of [`process`] that makes requests, all counted by `count`.
+async fn decide_and_copy(
+    copier: &Copier,
+    request: &RestoreRequest,
+    decision: Decision,
+    source: crate::version::ObjectVersion,
+    target: Option<TargetObject>,
+    mut report: KeyReport,
+    count: &CountRequests,
+) -> KeyReport {
+    let target_key = report.target_key.clone();
     let must_copy = match decision {
         Decision::Unchanged => false,
         Decision::Copy => true,
-        Decision::CheckMetadata => match restored_from(copier, target.as_ref()).await {
+        Decision::CheckMetadata => match restored_from(copier, target.as_ref(), count).await {
             Ok(from) => from.as_deref() != Some(source.version_id.as_str()),
             Err(e) => {
                 report.outcome = Outcome::Failed;
@@ -251,7 +275,7 @@ async fn process(copier: &Copier, request: &RestoreRequest, pair: Pair) -> KeyRe
         report.outcome = Outcome::WouldCopy;
         return report;
     }
-    match copier.copy(&source, &target_key).await {
+    match copier.copy(&source, &target_key, count).await {
         Ok(bytes) => {
             report.bytes = bytes;
             report.outcome = Outcome::Copied;
@@ -265,7 +289,11 @@ async fn process(copier: &Copier, request: &RestoreRequest, pair: Pair) -> KeyRe
 }
 
 /// The central version id a target object was restored from, read from its metadata.
-async fn restored_from(copier: &Copier, target: Option<&TargetObject>) -> Result<Option<String>> {
+async fn restored_from(
+    copier: &Copier,
+    target: Option<&TargetObject>,
+    count: &CountRequests,
+) -> Result<Option<String>> {
     let Some(target) = target else {
         return Ok(None);
     };
@@ -275,6 +303,8 @@ async fn restored_from(copier: &Copier, target: Option<&TargetObject>) -> Result
         .bucket(&copier.target_bucket)
         .key(&target.key)
         .version_id(&target.version_id)
+        .customize()
+        .interceptor(count.clone())
         .send()
         .await
         .map_err(|e| Error::from_sdk("HeadObject", target.key.clone(), e))?;

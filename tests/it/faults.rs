@@ -511,7 +511,7 @@ async fn large_restore_through_faults(mode: &str) {
     let run = restore_via(&proxy, &fixture.central, &target, &fixture.at, &mode_args).await;
     let stats = proxy.stats();
     let requests = num(&run.summary, "requests");
-    // Retries: requests beyond the fault-free run's (the report has no per-key retry count).
+    // Retries: requests beyond the fault-free run's.
     eprintln!(
         "faults[{mode}]: exit={} seconds={:.1} fault_free_seconds={:.1} requests={requests} \
          fault_free_requests={fault_free} retries={} failed_attempts={}\n\
@@ -528,6 +528,28 @@ async fn large_restore_through_faults(mode: &str) {
     assert_eq!(num(&run.summary, "copied"), keys as u64);
     assert_eq!(num(&run.summary, "listed"), fixture.listed as u64);
     assert_report(&run.report, &fixture.expected, mode);
+    // The report counts each key's requests: keys that needed more than in the fault-free run
+    // were retried, and together they account for retries beyond the listing's.
+    let per_key = |report: &[Value]| -> BTreeMap<String, u64> {
+        report
+            .iter()
+            .map(|l| {
+                let key = l["key"].as_str().expect("key").to_owned();
+                (key, l["requests"].as_u64().expect("requests per key"))
+            })
+            .collect()
+    };
+    let (clean_keys, faulted_keys) = (per_key(&baseline.report), per_key(&run.report));
+    let retried_keys = faulted_keys
+        .iter()
+        .filter(|(k, n)| **n > clean_keys[k.as_str()])
+        .count();
+    let key_retries: u64 = faulted_keys.values().sum::<u64>() - clean_keys.values().sum::<u64>();
+    eprintln!(
+        "faults[{mode}]: report: {retried_keys} keys retried, {key_retries} retried requests"
+    );
+    assert!(retried_keys > 0, "{mode}: the report shows no retried key");
+    assert!(key_retries <= requests.saturating_sub(fault_free));
 
     let check = check_target(&s3, &target, &fixture.expected, &fixture.kms_arn).await;
     eprintln!(

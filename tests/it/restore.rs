@@ -520,6 +520,8 @@ async fn second_run_writes_nothing_and_reports_extras() {
             assert_eq!(line["outcome"], "extra");
         } else {
             assert_eq!(line["outcome"], "unchanged");
+            // One HeadObject reads the source version the restored object records.
+            assert_eq!(line["requests"], 1, "{line}");
             assert_eq!(line["version_id"], expected[key].version_id.as_str());
             assert_eq!(line["target_key"], format!("{ACCOUNT}/{key}").as_str());
             assert_eq!(line["bytes"], expected[key].body.len() as u64);
