@@ -12,6 +12,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use aws_sdk_s3::types::{
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
+};
 use aws_sdk_s3::Client;
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde_json::Value;
@@ -351,4 +355,52 @@ pub fn json_lines(stdout: &str) -> Vec<Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
         .collect()
+}
+
+/// A KMS client of the caller's account.
+pub async fn kms() -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::new(&sdk_config().await)
+}
+
+/// A new symmetric key with a unique alias in the caller's account; gives (alias, ARN).
+pub async fn kms_key(label: &str) -> (String, String) {
+    let kms = kms().await;
+    let key = kms.create_key().send().await.expect("CreateKey");
+    let meta = key.key_metadata().expect("key metadata");
+    let alias = format!("alias/{}", unique_bucket(label));
+    kms.create_alias()
+        .alias_name(&alias)
+        .target_key_id(meta.key_id())
+        .send()
+        .await
+        .expect("CreateAlias");
+    (alias, meta.arn().expect("key ARN").to_owned())
+}
+
+/// A versioned bucket whose default encryption is SSE-KMS with `key` (id, ARN or alias).
+pub async fn target_bucket(s3: &Client, label: &str, key: &str) -> String {
+    let bucket = unique_bucket(label);
+    versioned_bucket(s3, &bucket).await;
+    s3.put_bucket_encryption()
+        .bucket(&bucket)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::AwsKms)
+                                .kms_master_key_id(key)
+                                .build()
+                                .expect("default encryption"),
+                        )
+                        .build(),
+                )
+                .build()
+                .expect("encryption configuration"),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PutBucketEncryption {bucket}: {e:?}"));
+    bucket
 }

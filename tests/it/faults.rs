@@ -110,14 +110,7 @@ async fn put_all(s3: &Client, bucket: &str, items: Vec<(String, Vec<u8>)>) -> Ve
 
 /// A new KMS key on the test server; gives its ARN.
 async fn kms_key() -> String {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
+    let config = crate::common::sdk_config().await;
     let key = aws_sdk_kms::Client::new(&config)
         .create_key()
         .send()

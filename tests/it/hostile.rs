@@ -21,7 +21,7 @@ use crate::common::{
     all_versions, bare_command, bucket_exists, command, cutoff, json_lines, put, run, s3,
     s3central, sdk_config, unique_bucket, versioned_bucket, Output,
 };
-use crate::kills::{kms, kms_key, target_bucket};
+use crate::common::{kms, kms_key, target_bucket};
 
 /// The account the tests restore and list.
 const A: &str = "111111111111";

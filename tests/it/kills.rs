@@ -11,10 +11,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::types::{
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule,
-};
+use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_s3::Client;
 use futures::StreamExt;
 
@@ -22,6 +19,7 @@ use crate::common::{
     all_versions, bucket_exists, command, cutoff, json_lines, put, s3, s3central, sdk_config,
     unique_bucket, versioned_bucket,
 };
+use crate::common::{kms, kms_key, target_bucket};
 
 /// The account whose prefix is restored.
 const ACCOUNT: &str = "333333333333";
@@ -33,54 +31,6 @@ const BIG_EVERY: usize = 30;
 const BIG: usize = 4096;
 /// How long one kill point may take to reach its kill before the test fails.
 const POINT_DEADLINE: Duration = Duration::from_secs(120);
-
-/// A KMS client of the caller's account.
-pub(crate) async fn kms() -> aws_sdk_kms::Client {
-    aws_sdk_kms::Client::new(&sdk_config().await)
-}
-
-/// A new symmetric key with a unique alias in the caller's account; gives (alias, ARN).
-pub(crate) async fn kms_key(label: &str) -> (String, String) {
-    let kms = kms().await;
-    let key = kms.create_key().send().await.expect("CreateKey");
-    let meta = key.key_metadata().expect("key metadata");
-    let alias = format!("alias/{}", unique_bucket(label));
-    kms.create_alias()
-        .alias_name(&alias)
-        .target_key_id(meta.key_id())
-        .send()
-        .await
-        .expect("CreateAlias");
-    (alias, meta.arn().expect("key ARN").to_owned())
-}
-
-/// A versioned bucket whose default encryption is SSE-KMS with `key` (id, ARN or alias).
-pub(crate) async fn target_bucket(s3: &Client, label: &str, key: &str) -> String {
-    let bucket = unique_bucket(label);
-    versioned_bucket(s3, &bucket).await;
-    s3.put_bucket_encryption()
-        .bucket(&bucket)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(
-                            ServerSideEncryptionByDefault::builder()
-                                .sse_algorithm(ServerSideEncryption::AwsKms)
-                                .kms_master_key_id(key)
-                                .build()
-                                .expect("default encryption"),
-                        )
-                        .build(),
-                )
-                .build()
-                .expect("encryption configuration"),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("PutBucketEncryption {bucket}: {e:?}"));
-    bucket
-}
 
 /// The body of version `version` of key `i`: small, or [`BIG`] bytes for every [`BIG_EVERY`]th key.
 fn body(i: usize, version: u32) -> Vec<u8> {

@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ServerSideEncryption, ServerSideEncryptionByDefault};
-use aws_sdk_s3::types::{ServerSideEncryptionConfiguration, ServerSideEncryptionRule};
+use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_s3::Client;
 
 use crate::common::{
     all_versions, command, cutoff, json_lines, put, run, s3, s3central, sleep_past_second,
     unique_bucket, versioned_bucket,
 };
+use crate::common::{kms, kms_key, target_bucket};
 
 /// The account whose prefix the tests restore.
 const ACCOUNT: &str = "222222222222";
@@ -211,54 +211,6 @@ impl History {
     }
 }
 
-/// A KMS key for restored objects; gives (alias, ARN).
-async fn kms_key(label: &str) -> (String, String) {
-    let kms = kms().await;
-    let key = kms.create_key().send().await.expect("CreateKey");
-    let meta = key.key_metadata().expect("metadata");
-    let alias = format!("alias/{}", unique_bucket(label));
-    kms.create_alias()
-        .alias_name(&alias)
-        .target_key_id(meta.key_id())
-        .send()
-        .await
-        .expect("CreateAlias");
-    (alias, meta.arn().expect("arn").to_owned())
-}
-
-/// A KMS client for the test server.
-async fn kms() -> aws_sdk_kms::Client {
-    aws_sdk_kms::Client::new(&crate::common::sdk_config().await)
-}
-
-/// A versioned target bucket whose default encryption is SSE-KMS with `key`.
-async fn target_bucket(s3: &Client, key: &str) -> String {
-    let bucket = unique_bucket("target");
-    versioned_bucket(s3, &bucket).await;
-    s3.put_bucket_encryption()
-        .bucket(&bucket)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(
-                            ServerSideEncryptionByDefault::builder()
-                                .sse_algorithm(ServerSideEncryption::AwsKms)
-                                .kms_master_key_id(key)
-                                .build()
-                                .expect("default encryption"),
-                        )
-                        .build(),
-                )
-                .build()
-                .expect("encryption config"),
-        )
-        .send()
-        .await
-        .expect("PutBucketEncryption");
-    bucket
-}
-
 /// Reads every current object under `prefix` back: relative key -> what it holds.
 async fn read_back(
     s3: &Client,
@@ -369,7 +321,7 @@ async fn restores_exact_state_at_each_cutoff() {
     let h = History::standard().await;
     let (alias, arn) = kms_key("restore-key").await;
     for (i, t) in h.cutoffs.iter().enumerate() {
-        let target = target_bucket(&h.s3, &alias).await;
+        let target = target_bucket(&h.s3, "target", &alias).await;
         let out = s3central(&[
             "--central-bucket",
             &h.central,
@@ -479,7 +431,7 @@ async fn to_prefix_with_include_and_exclude_and_stream_mode() {
 async fn second_run_writes_nothing_and_reports_extras() {
     let h = History::standard().await;
     let (alias, arn) = kms_key("delta").await;
-    let target = target_bucket(&h.s3, &alias).await;
+    let target = target_bucket(&h.s3, "target", &alias).await;
     // A key in the target that did not exist at T0: reported as extra, left alone.
     put(&h.s3, &target, &format!("{ACCOUNT}/stray.txt"), b"stray").await;
     let args = [
@@ -537,7 +489,7 @@ async fn second_run_writes_nothing_and_reports_extras() {
 async fn dry_run_plans_without_writing() {
     let h = History::standard().await;
     let (alias, _) = kms_key("dry").await;
-    let target = target_bucket(&h.s3, &alias).await;
+    let target = target_bucket(&h.s3, "target", &alias).await;
     let out = s3central(&[
         "--central-bucket",
         &h.central,
@@ -593,7 +545,7 @@ async fn multipart_in_both_modes() {
     let t = cutoff().await;
     let (alias, arn) = kms_key("multipart").await;
     for mode in ["server", "stream"] {
-        let target = target_bucket(&s3, &alias).await;
+        let target = target_bucket(&s3, "target", &alias).await;
         let out = s3central(&[
             "--central-bucket",
             &central,
@@ -707,7 +659,7 @@ async fn killed_run_resumes_without_copying_twice() {
     }
     let t = cutoff().await;
     let (alias, arn) = kms_key("resume").await;
-    let target = target_bucket(&s3, &alias).await;
+    let target = target_bucket(&s3, "target", &alias).await;
     let args = [
         "--central-bucket",
         &central,
@@ -777,7 +729,7 @@ async fn one_failing_key_does_not_stop_the_others() {
     }
     let t = cutoff().await;
     let (alias, arn) = kms_key("fail").await;
-    let target = target_bucket(&s3, &alias).await;
+    let target = target_bucket(&s3, "target", &alias).await;
     // The local server enforces an explicit Deny on object writes: one key cannot be written.
     let policy = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::{target}/{ACCOUNT}/f/3"}}]}}"#
@@ -861,7 +813,7 @@ async fn assert_refused(s3: &Client, buckets: &[&str], args: &[&str], needle: &s
 async fn bad_input_is_refused_before_any_write() {
     let h = History::standard().await;
     let (alias, _) = kms_key("bad").await;
-    let target = target_bucket(&h.s3, &alias).await;
+    let target = target_bucket(&h.s3, "target", &alias).await;
     let plain = unique_bucket("plain");
     versioned_bucket(&h.s3, &plain).await;
     let unversioned = unique_bucket("unversioned");
@@ -964,7 +916,7 @@ async fn time_before_any_version_restores_nothing_plainly() {
     let early = cutoff().await;
     put(&s3, &central, &format!("{ACCOUNT}/late.txt"), b"late").await;
     let (alias, _) = kms_key("early").await;
-    let target = target_bucket(&s3, &alias).await;
+    let target = target_bucket(&s3, "target", &alias).await;
     let out = s3central(&[
         "--central-bucket",
         &central,
@@ -995,7 +947,7 @@ async fn target_bucket_defaults_to_the_accounts_bucket_in_the_config() {
     .await;
     let t = cutoff().await;
     let (alias, arn) = kms_key("config").await;
-    let target = target_bucket(&s3, &alias).await;
+    let target = target_bucket(&s3, "target", &alias).await;
     let config = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(
         config.path(),
@@ -1049,7 +1001,7 @@ async fn ctrl_c_finishes_copies_in_flight_and_prints_the_summary() {
     }
     let t = cutoff().await;
     let (alias, arn) = kms_key("ctrlc").await;
-    let target = target_bucket(&s3, &alias).await;
+    let target = target_bucket(&s3, "target", &alias).await;
     let args = [
         "--central-bucket",
         &central,

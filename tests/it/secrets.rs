@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::common::{endpoint, put, run, s3, unique_bucket, versioned_bucket, Output};
-use crate::kills::{kms_key, target_bucket};
+use crate::common::{kms_key, target_bucket};
 
 /// The account restored.
 const A: &str = "111111111111";
