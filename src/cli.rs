@@ -139,6 +139,10 @@ pub struct SetupArgs {
     /// Accounts read or changed at once.
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
+    /// Also change the default encryption key and object ownership of source buckets that existed
+    /// before s3central (the plan shows them as "needs consent"; without this they are left alone).
+    #[arg(long)]
+    pub allow_bucket_changes: bool,
 }
 
 /// Arguments of `status`.
@@ -230,6 +234,15 @@ pub struct RestoreArgs {
     /// Write the target as this IAM role, assumed from the global credentials.
     #[arg(long, value_name = "ARN")]
     pub target_role_arn: Option<String>,
+    /// Act as this role in the account (the one setup makes); used by default when --config lists
+    /// the account. It reads only the account's prefix in central and writes the account's bucket,
+    /// so the copy is server-side; when it cannot read central, the global credentials read and
+    /// the copy is streamed.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["target_profile", "target_role_arn", "no_restore_role"])]
+    pub restore_role: Option<String>,
+    /// Never assume the account's restore role: the global credentials read and write.
+    #[arg(long)]
+    pub no_restore_role: bool,
     /// Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed].
     #[arg(long, value_name = "SIZE")]
     pub multipart_threshold: Option<bytesize::ByteSize>,

@@ -168,6 +168,11 @@ impl Error {
         }
     }
 
+    /// Whether this failure is a refusal (missing permission or rejected credentials).
+    pub fn is_access_denied(&self) -> bool {
+        matches!(self, Error::AccessDenied { .. })
+    }
+
     /// Whether this failure is the service saying "no such bucket".
     pub fn is_no_such_bucket(&self) -> bool {
         matches!(self, Error::NoSuchBucket { .. })

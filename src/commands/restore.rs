@@ -53,17 +53,61 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
             "--part-size 0: a part must hold at least one byte; use a size such as 16MiB".into(),
         ));
     }
-    let reader = Aws::load(&ctx.aws).await?;
-    let writer = match (&args.target_profile, &args.target_role_arn) {
-        (Some(profile), _) => reader.with_profile(&ctx.aws, profile).await?,
-        (None, Some(role)) => reader.assume_role(role).await?,
-        (None, None) => reader.clone(),
+    let caller = Aws::load(&ctx.aws).await?;
+    let restore_role = restore_role_arn(&args)?;
+    let (reader, writer, identity) = match (
+        &args.target_profile,
+        &args.target_role_arn,
+        &restore_role,
+    ) {
+        (Some(profile), _, _) => (
+            caller.clone(),
+            caller.with_profile(&ctx.aws, profile).await?,
+            Identity::Two,
+        ),
+        (None, Some(role), _) => (
+            caller.clone(),
+            caller.assume_role(role).await?,
+            Identity::Two,
+        ),
+        (None, None, Some(role)) => {
+            let assumed = caller.assume_role(role).await?;
+            // The restore role reads central only where setup granted it; probe before relying on it.
+            match probe_central(&assumed, &central, &args.account.prefix()).await {
+                Ok(()) => (
+                    assumed.clone(),
+                    assumed,
+                    Identity::RestoreRole(role.clone()),
+                ),
+                Err(e) if e.is_access_denied() => {
+                    tracing::warn!(%role, "the restore role cannot read central; reading with the global credentials and streaming");
+                    (
+                        caller.clone(),
+                        assumed,
+                        Identity::RestoreRoleStreamed(role.clone()),
+                    )
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        (None, None, None) => (caller.clone(), caller.clone(), Identity::One),
     };
-    let same_identity = args.target_profile.is_none() && args.target_role_arn.is_none();
+    let same_identity = matches!(identity, Identity::One | Identity::RestoreRole(_));
+    // Each bucket is served from its own region, and KMS keys are regional: clients per region.
+    let reader = reader.in_region(
+        &bucket_region(
+            &reader,
+            &central,
+            &args.account.prefix(),
+            "--central-bucket / S3CENTRAL_BUCKET",
+            true,
+        )
+        .await?,
+    );
+    let writer =
+        writer.in_region(&bucket_region(&writer, &target_bucket, "", "--to-bucket", false).await?);
     let reader_s3 = reader.s3();
     let writer_s3 = writer.s3();
-    check_bucket(&reader_s3, &central, "--central-bucket / S3CENTRAL_BUCKET").await?;
-    check_bucket(&writer_s3, &target_bucket, "--to-bucket").await?;
     check_versioning(&writer_s3, &target_bucket, args.allow_unversioned).await?;
     let kms_key_arn = match &args.kms_key {
         Some(key) => kms::resolve_key(&writer.kms(), key).await?,
@@ -190,6 +234,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     }
     let mut summary = result?;
     summary.interrupted = stopped.load(std::sync::atomic::Ordering::Relaxed);
+    summary.identity = identity.describe(mode);
     print_summary(ctx, &summary, &args, &central, &target_bucket, at)?;
     Ok(if summary.interrupted {
         130
@@ -252,6 +297,7 @@ fn print_summary(
     let lines = if args.dry_run {
         vec![
             format!("dry run: {source} at {} -> s3://{target}/", format_time(at)),
+            format!("  as         {}", s.identity),
             format!(
                 "  to copy    {:>10}  ({})",
                 s.would_copy,
@@ -267,6 +313,7 @@ fn print_summary(
     } else {
         vec![
             format!("restored {source} at {} -> s3://{target}/", format_time(at)),
+            format!("  as         {}", s.identity),
             format!("  copied     {:>10}  ({})", s.copied, HumanBytes(s.bytes)),
             format!("  unchanged  {:>10}", s.unchanged),
             format!(
@@ -325,24 +372,126 @@ fn bucket_from_config(
     }
 }
 
-/// Fails unless the bucket exists and these credentials can reach it.
-async fn check_bucket(s3: &aws_sdk_s3::Client, bucket: &str, hint: &'static str) -> Result<()> {
-    s3.head_bucket()
-        .bucket(bucket)
+/// Who reads central and who writes the target.
+#[derive(Debug, Clone)]
+enum Identity {
+    /// The global credentials do both.
+    One,
+    /// The account's restore role does both.
+    RestoreRole(String),
+    /// The restore role writes; the global credentials read (the role cannot read central).
+    RestoreRoleStreamed(String),
+    /// --target-profile / --target-role-arn writes; the global credentials read.
+    Two,
+}
+
+impl Identity {
+    /// One line for the summary: who did what, and how the bytes travelled.
+    fn describe(&self, mode: CopyMode) -> String {
+        let how = match mode {
+            CopyMode::Server => "server-side copy, no bytes through this machine",
+            CopyMode::Stream => "streamed through this machine",
+        };
+        match self {
+            Identity::One => format!("the global credentials ({how})"),
+            Identity::RestoreRole(role) => format!("{role} ({how})"),
+            Identity::RestoreRoleStreamed(role) => format!(
+                "{role} writing, the global credentials reading: the role cannot read central ({how})"
+            ),
+            Identity::Two => format!("the global credentials reading, the target identity writing ({how})"),
+        }
+    }
+}
+
+/// The restore role to assume: `--restore-role`, or setup's role when `--config` lists the account.
+fn restore_role_arn(args: &RestoreArgs) -> Result<Option<String>> {
+    if args.no_restore_role || args.target_profile.is_some() || args.target_role_arn.is_some() {
+        return Ok(None);
+    }
+    let account = &args.account;
+    if let Some(name) = &args.restore_role {
+        return Ok(Some(if name.starts_with("arn:") {
+            name.clone()
+        } else {
+            format!("arn:aws:iam::{account}:role/{name}")
+        }));
+    }
+    if !args.config.exists() {
+        return Ok(None);
+    }
+    let config = crate::setup::config::load_config(&args.config)?;
+    let listed = config.sources.iter().any(|s| &s.account == account)
+        || config
+            .discovery
+            .as_ref()
+            .is_some_and(|d| !d.exclude_accounts.contains(account));
+    Ok(listed.then(|| {
+        format!(
+            "arn:aws:iam::{account}:role/{}",
+            crate::setup::policy::RESTORE_ROLE
+        )
+    }))
+}
+
+/// Whether these credentials may list the account's prefix in central (one ListObjectVersions of
+/// one entry: a restore role may list only its own prefix, so HeadBucket would be refused).
+async fn probe_central(aws: &Aws, central: &str, prefix: &str) -> Result<()> {
+    aws.s3()
+        .list_object_versions()
+        .bucket(central)
+        .prefix(prefix)
+        .max_keys(1)
         .send()
         .await
         .map(|_| ())
         .map_err(|e| {
-            let not_found = e.raw_response().map(|r| r.status().as_u16()) == Some(404);
-            if not_found {
-                Error::NoSuchBucket {
-                    bucket: bucket.to_owned(),
-                    hint,
-                }
-            } else {
-                Error::from_sdk("HeadBucket", bucket.to_owned(), e).with_bucket_hint(bucket, hint)
-            }
+            Error::from_sdk("ListObjectVersions", central.to_owned(), e)
+                .with_bucket_hint(central, "--central-bucket / S3CENTRAL_BUCKET")
         })
+}
+
+/// The bucket's region (HeadBucket's x-amz-bucket-region, which S3 sends even with a redirect or
+/// a refusal), checking on the way that the bucket exists and is reachable. With `prefix_only`
+/// the check lists `prefix` instead (identities that may list only a prefix).
+async fn bucket_region(
+    aws: &Aws,
+    bucket: &str,
+    prefix: &str,
+    hint: &'static str,
+    prefix_only: bool,
+) -> Result<String> {
+    let s3 = aws.s3();
+    let head = s3.head_bucket().bucket(bucket).send().await;
+    let region = match &head {
+        Ok(out) => out.bucket_region().map(str::to_owned),
+        Err(e) => e
+            .raw_response()
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .map(str::to_owned),
+    };
+    match head {
+        Ok(_) => {}
+        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
+            return Err(Error::NoSuchBucket {
+                bucket: bucket.to_owned(),
+                hint,
+            })
+        }
+        Err(e) => {
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            let redirected = status == Some(301) && region.is_some();
+            let refused_but_listable = status == Some(403) && prefix_only;
+            if !redirected && !refused_but_listable {
+                return Err(Error::from_sdk("HeadBucket", bucket.to_owned(), e)
+                    .with_bucket_hint(bucket, hint));
+            }
+        }
+    }
+    let region = region.unwrap_or_else(|| aws.region());
+    if prefix_only {
+        probe_central(&aws.in_region(&region), bucket, prefix).await?;
+    }
+    Ok(region)
 }
 
 /// Refuses a target without versioning: a restore would overwrite objects with no way back.

@@ -15,8 +15,8 @@ use crate::setup::apply::Writes;
 use crate::setup::config::{load_config, Config};
 use crate::setup::plan::{Action, Change, PENDING_CENTRAL_KEY};
 use crate::setup::{
-    apply_central, apply_source, identity_in, plan_central, plan_source, source_accounts, Central,
-    SourceAccount,
+    apply_central, apply_source, check_replica_key, identity_in, plan_central, plan_source,
+    source_accounts, Central, Consent, SourceAccount,
 };
 
 /// Everything setup needs after the config and identities are resolved.
@@ -105,7 +105,7 @@ impl Row for PlanRow<'_> {
         const COLUMNS: &[Column] = &[
             Column::left("ACCOUNT", 12),
             Column::left("KIND", 7),
-            Column::left("RESOURCE", 19),
+            Column::left("RESOURCE", 25),
             Column::left("ACTION", 9),
             Column::left("DETAIL", 0),
         ];
@@ -116,6 +116,13 @@ impl Row for PlanRow<'_> {
         let (action, detail) = match self.action {
             Action::Create => ("create", String::new()),
             Action::Update(fields) => ("update", fields.join(", ")),
+            Action::NeedsConsent(fields) => (
+                "consent",
+                format!(
+                    "{} (bucket existed before s3central: changed only with --allow-bucket-changes)",
+                    fields.join(", ")
+                ),
+            ),
             Action::Unchanged => ("ok", String::new()),
         };
         vec![
@@ -270,6 +277,10 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
     }
     let writes = Writes::default();
     let central_key_arn = apply_central(&r.config, &r.central, &writes).await?;
+    check_replica_key(&r.central, &central_key_arn).await?;
+    let consent = Consent {
+        bucket_changes: args.allow_bucket_changes,
+    };
     let bar = crate::progress::counter(ctx.progress, plans.len() as u64, "accounts applied");
     let results: Vec<(SourceAccount, Option<Aws>, Result<usize>)> = futures::stream::iter(plans)
         .map(|(source, plan)| {
@@ -284,7 +295,8 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
                 let result = match plan {
                     Ok((aws, _)) => {
                         let applied =
-                            apply_source(config, central, &source, &aws, key, writes).await;
+                            apply_source(config, central, &source, &aws, key, consent, writes)
+                                .await;
                         (source, Some(aws), applied)
                     }
                     Err(e) => (source, None, Err(e)),

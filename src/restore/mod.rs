@@ -85,6 +85,8 @@ pub struct Summary {
     pub requests: u64,
     /// Whether Ctrl-C stopped the run early.
     pub interrupted: bool,
+    /// Who read and wrote, and how the bytes travelled.
+    pub identity: String,
 }
 
 /// Restores the state at `request.at` into the copier's target; `on_key` sees every key's fate.

@@ -18,7 +18,7 @@ use aws_sdk_s3::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::error::{Error, Result};
-use crate::setup::plan::{BucketSpec, KeySpec, ReplicationSpec, Resource, RoleSpec};
+use crate::setup::plan::{BucketSpec, KeySpec, ReplicationSpec, Resource, RoleKind, RoleSpec};
 
 /// Attempts of PutBucketReplication while a new role propagates through IAM.
 const REPLICATION_ATTEMPTS: u32 = 6;
@@ -50,6 +50,13 @@ pub async fn create_key(
         .create_key()
         .description("s3central backup encryption key")
         .policy(spec.policy.to_string())
+        .tags(
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key(crate::setup::state::ALIAS_TAG)
+                .tag_value(&spec.alias)
+                .build()
+                .map_err(build_error)?,
+        )
         .send()
         .await
         .map_err(|e| Error::from_sdk("kms:CreateKey", spec.alias.clone(), e))?;
@@ -57,15 +64,26 @@ pub async fn create_key(
         .key_metadata()
         .ok_or_else(|| Error::Invalid("kms:CreateKey returned no key".into()))?;
     let key_id = meta.key_id().to_owned();
+    create_alias(kms, &key_id, spec, writes).await?;
+    enable_rotation(kms, &key_id, writes).await?;
+    Ok(meta.arn().unwrap_or_default().to_owned())
+}
+
+/// Points the spec's alias at an existing key (one created by an earlier, interrupted run).
+pub async fn create_alias(
+    kms: &aws_sdk_kms::Client,
+    key: &str,
+    spec: &KeySpec,
+    writes: &Writes,
+) -> Result<()> {
     writes.add();
     kms.create_alias()
         .alias_name(&spec.alias)
-        .target_key_id(&key_id)
+        .target_key_id(key)
         .send()
         .await
-        .map_err(|e| Error::from_sdk("kms:CreateAlias", spec.alias.clone(), e))?;
-    enable_rotation(kms, &key_id, writes).await?;
-    Ok(meta.arn().unwrap_or_default().to_owned())
+        .map(|_| ())
+        .map_err(|e| Error::from_sdk("kms:CreateAlias", spec.alias.clone(), e))
 }
 
 /// Replaces the key's policy.
@@ -235,7 +253,14 @@ pub async fn create_role(
     iam.create_role()
         .role_name(&spec.name)
         .assume_role_policy_document(spec.trust.to_string())
-        .description("Lets S3 replicate this account's objects into the s3central bucket")
+        .description(match spec.kind {
+            RoleKind::Replication => {
+                "Lets S3 replicate this account's objects into the s3central bucket"
+            }
+            RoleKind::Restore => {
+                "Lets s3central restore copy this account's prefix from the central bucket back"
+            }
+        })
         .send()
         .await
         .map_err(|e| Error::from_sdk("iam:CreateRole", spec.name.clone(), e))?;
@@ -281,14 +306,16 @@ pub async fn put_role_policy(
         .map_err(|e| Error::from_sdk("iam:PutRolePolicy", spec.name.clone(), e))
 }
 
-/// Puts the replication configuration, retrying with backoff while a new role propagates.
+/// Puts the replication configuration (s3central's rule beside the bucket's other rules, which
+/// PutBucketReplication would otherwise delete), retrying with backoff while a new role propagates.
 pub async fn put_replication(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     spec: &ReplicationSpec,
+    others: &[SdkRule],
     writes: &Writes,
 ) -> Result<()> {
-    let config = replication_configuration(spec)?;
+    let config = replication_configuration(spec, others)?;
     let mut delay = Duration::from_secs(1);
     for attempt in 1..=REPLICATION_ATTEMPTS {
         writes.add();
@@ -325,8 +352,11 @@ pub async fn put_replication(
     )))
 }
 
-/// The SDK form of the desired replication configuration.
-pub fn replication_configuration(spec: &ReplicationSpec) -> Result<ReplicationConfiguration> {
+/// The SDK form of the desired replication configuration: the other rules unchanged, then s3central's.
+pub fn replication_configuration(
+    spec: &ReplicationSpec,
+    others: &[SdkRule],
+) -> Result<ReplicationConfiguration> {
     let r = &spec.rule;
     let fifteen = || ReplicationTimeValue::builder().minutes(15).build();
     let mut destination = Destination::builder()
@@ -394,7 +424,7 @@ pub fn replication_configuration(spec: &ReplicationSpec) -> Result<ReplicationCo
         .map_err(build_error)?;
     ReplicationConfiguration::builder()
         .role(&spec.role_arn)
-        .rules(rule)
+        .set_rules(Some(others.iter().cloned().chain([rule]).collect()))
         .build()
         .map_err(build_error)
 }

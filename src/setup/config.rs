@@ -57,6 +57,10 @@ replication_time_control = true
 # The organization whose principals may replicate into central.
 # Default: read with Organizations DescribeOrganization.
 org_id = "o-abcd123456"
+# Who may assume the role "s3central-restore" that setup makes in every source account (account
+# ids or IAM ARNs). `s3central restore` assumes it to copy an account's prefix back server-side.
+# Default: the central account.
+restore_principals = ["123456789012"]
 
 # One [[source]] table per account listed explicitly.
 [[source]]
@@ -116,6 +120,8 @@ pub struct Central {
     pub replication_time_control: bool,
     /// The organization id; `None` means read it from Organizations.
     pub org_id: Option<String>,
+    /// Who may assume each account's `s3central-restore` role (ARNs); empty means the central account.
+    pub restore_principals: Vec<String>,
 }
 
 /// A `[[source]]` table: one account and the bucket it replicates from.
@@ -307,6 +313,14 @@ pub enum ConfigError {
         /// The value.
         value: String,
     },
+    /// A restore principal is not an IAM principal ARN.
+    #[error("line {line}: restore_principals entry {value:?} is not an IAM principal; use an account id (\"123456789012\") or an ARN such as \"arn:aws:iam::123456789012:role/incident-response\"")]
+    InvalidPrincipal {
+        /// Where.
+        line: usize,
+        /// The value.
+        value: String,
+    },
     /// `assume_role` is given at the top level and in `[discovery]`.
     #[error("lines {first} and {second}: assume_role is given both at the top level and in [discovery]; keep only one of them")]
     AssumeRoleTwice {
@@ -337,6 +351,8 @@ struct RawCentral {
     storage_class: Option<Spanned<String>>,
     replication_time_control: Option<bool>,
     org_id: Option<Spanned<String>>,
+    #[serde(default)]
+    restore_principals: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -462,6 +478,17 @@ fn validate_central(lines: &Lines<'_>, c: RawCentral) -> Result<Central, ConfigE
             })
         }
     };
+    let restore_principals = c
+        .restore_principals
+        .into_iter()
+        .map(|p| match principal_arn(p.get_ref()) {
+            Some(arn) => Ok(arn),
+            None => Err(ConfigError::InvalidPrincipal {
+                line: lines.of(&p),
+                value: p.into_inner(),
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Central {
         account,
         region,
@@ -470,7 +497,25 @@ fn validate_central(lines: &Lines<'_>, c: RawCentral) -> Result<Central, ConfigE
         storage_class,
         replication_time_control: c.replication_time_control.unwrap_or(true),
         org_id,
+        restore_principals,
     })
+}
+
+/// An IAM principal ARN of a root, role or user, or a 12-digit account id (as its root ARN).
+fn principal_arn(value: &str) -> Option<String> {
+    let digits = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit());
+    if digits(value) {
+        return Some(format!("arn:aws:iam::{value}:root"));
+    }
+    let rest = value.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let named = |kind: &str| {
+        resource
+            .strip_prefix(kind)
+            .is_some_and(|n| !n.is_empty() && n.split('/').all(valid_role_name))
+    };
+    (digits(account) && (resource == "root" || named("role/") || named("user/")))
+        .then(|| value.to_owned())
 }
 
 fn validate_sources(
@@ -829,6 +874,35 @@ mod tests {
     }
 
     #[test]
+    fn restore_principals_are_iam_principals() {
+        let with = |v: &str| {
+            format!("[central]\nbucket = \"acme-s3central\"\nrestore_principals = [{v}]\n\n[[source]]\naccount = \"111111111111\"\nbucket = \"acme-data-111111111111\"\n")
+        };
+        let c = parse_config(&with(
+            r#""123456789012", "arn:aws:iam::210987654321:role/ir/responder""#,
+        ))
+        .unwrap();
+        assert_eq!(
+            c.central.restore_principals,
+            vec![
+                "arn:aws:iam::123456789012:root".to_owned(),
+                "arn:aws:iam::210987654321:role/ir/responder".to_owned()
+            ]
+        );
+        for bad in [
+            r#""12345""#,
+            r#""arn:aws:iam::123:root""#,
+            r#""arn:aws:s3:::bucket""#,
+            r#""*""#,
+        ] {
+            assert_mentions(
+                &err(&with(bad)),
+                &["line 3", "restore_principals", "not an IAM principal"],
+            );
+        }
+    }
+
+    #[test]
     fn minimal_config_gets_the_defaults() {
         let c = parse_config(MINIMAL).unwrap();
         assert_eq!(
@@ -842,6 +916,7 @@ mod tests {
                     storage_class: "STANDARD".into(),
                     replication_time_control: true,
                     org_id: None,
+                    restore_principals: vec![],
                 },
                 sources: vec![Source {
                     account: "111111111111".parse().unwrap(),

@@ -14,12 +14,14 @@ use crate::error::{Error, Result};
 use crate::setup::apply::Writes;
 use crate::setup::config::Config;
 use crate::setup::plan::{
-    diff_bucket, diff_key, diff_replication, diff_role, Action, BucketSpec, Change, KeySpec,
-    ReplicationSpec, Resource, RoleSpec, PENDING_CENTRAL_KEY,
+    diff_bucket, diff_key, diff_replication, diff_role, replication_role_conflict, rule_priority,
+    Action, BucketSpec, Change, KeySpec, ReplicationSpec, Resource, RoleKind, RoleSpec,
+    PENDING_CENTRAL_KEY,
 };
 use crate::setup::policy::{
-    central_bucket_policy, central_key_policy, replication_role_policy, replication_rule,
-    replication_trust_policy, source_key_policy, RolePolicyInput, RuleInput, REPLICATION_ROLE,
+    central_bucket_policy, central_key_policy, is_key_arn, replication_role_policy,
+    replication_rule, replication_trust_policy, restore_role_policy, restore_trust_policy,
+    source_key_policy, CentralInput, RolePolicyInput, RuleInput, REPLICATION_ROLE, RESTORE_ROLE,
 };
 
 /// Placeholder for a source key that does not exist yet (plan only).
@@ -27,6 +29,16 @@ const PENDING_SOURCE_KEY: &str = "(source key, created by this run)";
 
 /// Name of the replication role's inline policy.
 const ROLE_POLICY_NAME: &str = "s3central-replication";
+
+/// Name of the restore role's inline policy.
+const RESTORE_POLICY_NAME: &str = "s3central-restore";
+
+/// What setup may change beyond what it created itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Consent {
+    /// Change the default encryption and object ownership of source buckets that existed before.
+    pub bucket_changes: bool,
+}
 
 /// The central account as setup sees it.
 #[derive(Debug, Clone)]
@@ -169,21 +181,79 @@ pub async fn discover_accounts(
 
 /// The central account's desired key and bucket.
 pub fn central_specs(config: &Config, central: &Central, key_arn: &str) -> (KeySpec, BucketSpec) {
+    let input = CentralInput {
+        account: &central.account,
+        org_id: &central.org_id,
+        bucket: &config.central.bucket,
+        region: &central.region,
+    };
     (
         KeySpec {
             alias: config.central.kms_alias.clone(),
-            policy: central_key_policy(&central.account, &central.org_id),
+            policy: central_key_policy(&input),
         },
         BucketSpec {
             name: config.central.bucket.clone(),
             region: central.region.clone(),
             kms_key_arn: key_arn.to_owned(),
-            policy: Some(central_bucket_policy(
-                &config.central.bucket,
-                &central.org_id,
-            )),
+            policy: Some(central_bucket_policy(&input)),
+            settings_need_consent: false,
         },
     )
+}
+
+/// Checks the central key before any replication rule names it: AWS accepts any text as a
+/// rule's replica key and replication then fails object by object, so a key that is not a full
+/// ARN, not in the central bucket's region, disabled or not a symmetric encryption key is refused.
+pub async fn check_replica_key(central: &Central, key_arn: &str) -> Result<()> {
+    let bad = |why: String| {
+        Err(Error::Refused(format!(
+            "central key {key_arn} cannot encrypt replicas: {why}"
+        )))
+    };
+    if !is_key_arn(key_arn) {
+        return bad(
+            "a replication rule needs the key's full ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"
+                .into(),
+        );
+    }
+    let region = key_arn.split(':').nth(3).unwrap_or_default();
+    if region != central.region {
+        return bad(format!(
+            "it is in {region}, but replicas are encrypted in the central bucket's region {}",
+            central.region
+        ));
+    }
+    let described = central
+        .aws
+        .kms()
+        .describe_key()
+        .key_id(key_arn)
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk("kms:DescribeKey", key_arn.to_owned(), e))?;
+    let Some(meta) = described.key_metadata() else {
+        return bad("KMS describes no such key".into());
+    };
+    if !meta.enabled() {
+        return bad(format!(
+            "the key is {:?}",
+            meta.key_state().map(|s| s.as_str()).unwrap_or("disabled")
+        ));
+    }
+    if meta
+        .key_usage()
+        .is_some_and(|u| u.as_str() != "ENCRYPT_DECRYPT")
+    {
+        return bad("it is not an ENCRYPT_DECRYPT key".into());
+    }
+    if meta
+        .key_spec()
+        .is_some_and(|spec| spec.as_str() != "SYMMETRIC_DEFAULT")
+    {
+        return bad("S3 needs a symmetric (SYMMETRIC_DEFAULT) key".into());
+    }
+    Ok(())
 }
 
 /// Reads the central account and diffs it; gives the plan and the key's ARN if it exists.
@@ -213,7 +283,14 @@ pub async fn apply_central(config: &Config, central: &Central, writes: &Writes) 
     let key_arn = apply_key(&kms, &key_spec, key.as_ref(), writes).await?;
     let (_, bucket_spec) = central_specs(config, central, &key_arn);
     let bucket = state::read_bucket(&s3, &bucket_spec.name).await?;
-    apply_bucket(&s3, &bucket_spec, bucket.as_ref(), writes).await?;
+    apply_bucket(
+        &s3,
+        &bucket_spec,
+        bucket.as_ref(),
+        Consent::default(),
+        writes,
+    )
+    .await?;
     Ok(key_arn)
 }
 
@@ -232,6 +309,7 @@ async fn apply_key(
         .filter(|c| c.is_change())
     {
         match change.resource {
+            Resource::KmsKey => apply::create_alias(kms, &actual.arn, spec, writes).await?,
             Resource::KeyPolicy => apply::put_key_policy(kms, &actual.arn, spec, writes).await?,
             Resource::KeyRotation => apply::enable_rotation(kms, &actual.arn, writes).await?,
             _ => {}
@@ -245,11 +323,15 @@ async fn apply_bucket(
     s3: &aws_sdk_s3::Client,
     spec: &BucketSpec,
     actual: Option<&plan::BucketActual>,
+    consent: Consent,
     writes: &Writes,
 ) -> Result<()> {
     for change in diff_bucket(spec, actual).iter().filter(|c| c.is_change()) {
         match (change.resource, &change.action) {
             (Resource::Bucket, Action::Create) => apply::create_bucket(s3, spec, writes).await?,
+            (resource, Action::NeedsConsent(fields)) if !consent.bucket_changes => {
+                tracing::warn!(bucket = %spec.name, resource = resource.label(), ?fields, "left as it is: pass --allow-bucket-changes to change it");
+            }
             (resource, _) => apply::apply_bucket_setting(s3, spec, resource, writes).await?,
         }
     }
@@ -264,6 +346,8 @@ pub struct SourceSpecs {
     pub bucket: BucketSpec,
     /// The replication role.
     pub role: RoleSpec,
+    /// The restore role.
+    pub restore_role: RoleSpec,
     /// The replication configuration.
     pub replication: ReplicationSpec,
 }
@@ -277,6 +361,20 @@ pub fn source_specs(
     central_key_arn: &str,
 ) -> SourceSpecs {
     let account = source.account.as_str();
+    let role_input = RolePolicyInput {
+        account,
+        source_bucket: &source.bucket,
+        central_bucket: &config.central.bucket,
+        source_key_arn,
+        central_key_arn,
+        source_region: &source.region,
+        central_region: &central.region,
+    };
+    let trusted = if config.central.restore_principals.is_empty() {
+        vec![format!("arn:aws:iam::{}:root", central.account)]
+    } else {
+        config.central.restore_principals.clone()
+    };
     SourceSpecs {
         key: KeySpec {
             alias: source.kms_alias.clone(),
@@ -287,20 +385,21 @@ pub fn source_specs(
             region: source.region.clone(),
             kms_key_arn: source_key_arn.to_owned(),
             policy: None,
+            settings_need_consent: true,
         },
         role: RoleSpec {
+            kind: RoleKind::Replication,
             name: REPLICATION_ROLE.to_owned(),
             trust: replication_trust_policy(),
             policy_name: ROLE_POLICY_NAME.to_owned(),
-            policy: replication_role_policy(&RolePolicyInput {
-                account,
-                source_bucket: &source.bucket,
-                central_bucket: &config.central.bucket,
-                source_key_arn,
-                central_key_arn,
-                source_region: &source.region,
-                central_region: &central.region,
-            }),
+            policy: replication_role_policy(&role_input),
+        },
+        restore_role: RoleSpec {
+            kind: RoleKind::Restore,
+            name: RESTORE_ROLE.to_owned(),
+            trust: restore_trust_policy(&trusted),
+            policy_name: RESTORE_POLICY_NAME.to_owned(),
+            policy: restore_role_policy(&role_input),
         },
         replication: ReplicationSpec {
             role_arn: format!("arn:aws:iam::{account}:role/{REPLICATION_ROLE}"),
@@ -316,6 +415,32 @@ pub fn source_specs(
     }
 }
 
+/// The rule id s3central's replication rule carries in a source bucket.
+fn rule_id(account: &AccountId) -> String {
+    format!("s3central-{account}")
+}
+
+/// Gives s3central's rule a priority no other rule of the bucket uses, and refuses a
+/// configuration whose other rules use another role (S3 allows one role per bucket).
+fn fit_rule(
+    spec: &mut ReplicationSpec,
+    found: Option<&state::ReplicationFound>,
+    bucket: &str,
+) -> Result<()> {
+    if let Some(found) = found {
+        if let Some(why) = replication_role_conflict(spec, &found.actual) {
+            return Err(Error::Refused(format!(
+                "cannot add s3central's replication rule to bucket {bucket}: {why}"
+            )));
+        }
+        spec.rule.priority = rule_priority(
+            found.actual.rule.as_ref().map(|r| r.priority),
+            &found.actual.other_priorities,
+        );
+    }
+    Ok(())
+}
+
 /// Reads a source account and diffs it against the desired state.
 pub async fn plan_source(
     config: &Config,
@@ -329,19 +454,54 @@ pub async fn plan_source(
         .as_ref()
         .map(|k| k.arn.clone())
         .unwrap_or_else(|| PENDING_SOURCE_KEY.to_owned());
-    let specs = source_specs(config, central, source, &key_arn, central_key_arn);
+    let mut specs = source_specs(config, central, source, &key_arn, central_key_arn);
     let s3 = aws.s3();
+    let iam = aws.iam();
     let bucket = state::read_bucket(&s3, &source.bucket).await?;
-    let role = state::read_role(&aws.iam(), REPLICATION_ROLE, ROLE_POLICY_NAME).await?;
+    let role = state::read_role(&iam, REPLICATION_ROLE, ROLE_POLICY_NAME).await?;
+    let restore_role = state::read_role(&iam, RESTORE_ROLE, RESTORE_POLICY_NAME).await?;
     let replication = match bucket {
-        Some(_) => state::read_replication(&s3, &source.bucket).await?,
+        Some(_) => state::read_replication(&s3, &source.bucket, &rule_id(&source.account)).await?,
         None => None,
     };
+    fit_rule(&mut specs.replication, replication.as_ref(), &source.bucket)?;
     let mut changes = diff_key(&specs.key, key.as_ref());
     changes.extend(diff_bucket(&specs.bucket, bucket.as_ref()));
     changes.extend(diff_role(&specs.role, role.as_ref()));
-    changes.push(diff_replication(&specs.replication, replication.as_ref()));
+    changes.extend(diff_role(&specs.restore_role, restore_role.as_ref()));
+    changes.push(diff_replication(
+        &specs.replication,
+        replication.as_ref().map(|r| &r.actual),
+    ));
     Ok(changes)
+}
+
+/// Makes a role as desired; gives the number of its resources changed.
+async fn apply_role(
+    iam: &aws_sdk_iam::Client,
+    spec: &RoleSpec,
+    policy_name: &str,
+    writes: &Writes,
+) -> Result<usize> {
+    let role = state::read_role(iam, &spec.name, policy_name).await?;
+    let mut changed = 0;
+    for change in diff_role(spec, role.as_ref())
+        .iter()
+        .filter(|c| c.is_change())
+    {
+        changed += 1;
+        match change.resource {
+            Resource::Role | Resource::RestoreRole => apply::create_role(iam, spec, writes).await?,
+            Resource::RoleTrust | Resource::RestoreRoleTrust => {
+                apply::put_role_trust(iam, spec, writes).await?
+            }
+            Resource::RolePolicy | Resource::RestoreRolePolicy => {
+                apply::put_role_policy(iam, spec, writes).await?
+            }
+            _ => {}
+        }
+    }
+    Ok(changed)
 }
 
 /// Makes a source account as desired (reading it again first); gives the number of resources changed.
@@ -351,6 +511,7 @@ pub async fn apply_source(
     source: &SourceAccount,
     aws: &Aws,
     central_key_arn: &str,
+    consent: Consent,
     writes: &Writes,
 ) -> Result<usize> {
     let kms = aws.kms();
@@ -363,33 +524,33 @@ pub async fn apply_source(
         .filter(|c| c.is_change())
         .count();
     let key_arn = apply_key(&kms, &pending.key, key.as_ref(), writes).await?;
-    let specs = source_specs(config, central, source, &key_arn, central_key_arn);
+    let mut specs = source_specs(config, central, source, &key_arn, central_key_arn);
     let bucket = state::read_bucket(&s3, &source.bucket).await?;
     changed += diff_bucket(&specs.bucket, bucket.as_ref())
         .iter()
-        .filter(|c| c.is_change())
+        .filter(|c| {
+            c.is_change()
+                && (consent.bucket_changes || !matches!(c.action, Action::NeedsConsent(_)))
+        })
         .count();
-    apply_bucket(&s3, &specs.bucket, bucket.as_ref(), writes).await?;
-    let role = state::read_role(&iam, REPLICATION_ROLE, ROLE_POLICY_NAME).await?;
-    for change in diff_role(&specs.role, role.as_ref())
-        .iter()
-        .filter(|c| c.is_change())
-    {
-        changed += 1;
-        match change.resource {
-            Resource::Role => apply::create_role(&iam, &specs.role, writes).await?,
-            Resource::RoleTrust => apply::put_role_trust(&iam, &specs.role, writes).await?,
-            Resource::RolePolicy => apply::put_role_policy(&iam, &specs.role, writes).await?,
-            _ => {}
-        }
-    }
+    apply_bucket(&s3, &specs.bucket, bucket.as_ref(), consent, writes).await?;
+    changed += apply_role(&iam, &specs.role, ROLE_POLICY_NAME, writes).await?;
+    changed += apply_role(&iam, &specs.restore_role, RESTORE_POLICY_NAME, writes).await?;
     // Versioning is on by now (bucket applied above): replication may be configured.
-    let replication = state::read_replication(&s3, &source.bucket).await?;
-    if diff_replication(&specs.replication, replication.as_ref()).is_change() {
+    let id = rule_id(&source.account);
+    let replication = state::read_replication(&s3, &source.bucket, &id).await?;
+    fit_rule(&mut specs.replication, replication.as_ref(), &source.bucket)?;
+    if diff_replication(&specs.replication, replication.as_ref().map(|r| &r.actual)).is_change() {
         changed += 1;
-        apply::put_replication(&s3, &source.bucket, &specs.replication, writes).await?;
-        let back = state::read_replication(&s3, &source.bucket).await?;
-        if diff_replication(&specs.replication, back.as_ref()).is_change() {
+        let others = replication.map(|r| r.others).unwrap_or_default();
+        apply::put_replication(&s3, &source.bucket, &specs.replication, &others, writes).await?;
+        let back = state::read_replication(&s3, &source.bucket, &id).await?;
+        let kept = back
+            .as_ref()
+            .is_some_and(|b| b.actual.other_ids.len() == others.len());
+        if !kept
+            || diff_replication(&specs.replication, back.as_ref().map(|r| &r.actual)).is_change()
+        {
             return Err(Error::Invalid(format!(
                 "replication rule of {} did not read back as written",
                 source.bucket

@@ -36,6 +36,12 @@ pub enum Resource {
     RoleTrust,
     /// The role's inline least-privilege policy.
     RolePolicy,
+    /// The `s3central-restore` role that restore assumes to copy server-side.
+    RestoreRole,
+    /// Who may assume the restore role (the config's restore principals).
+    RestoreRoleTrust,
+    /// The restore role's inline policy (own prefix in central, own bucket and key).
+    RestoreRolePolicy,
     /// The source bucket's replication configuration.
     Replication,
 }
@@ -56,6 +62,9 @@ impl Resource {
             Resource::Role => "replication role",
             Resource::RoleTrust => "role trust policy",
             Resource::RolePolicy => "role policy",
+            Resource::RestoreRole => "restore role",
+            Resource::RestoreRoleTrust => "restore role trust policy",
+            Resource::RestoreRolePolicy => "restore role policy",
             Resource::Replication => "replication rule",
         }
     }
@@ -69,6 +78,9 @@ pub enum Action {
     Create,
     /// Present but different in these fields.
     Update(Vec<String>),
+    /// Present but different in these fields of a bucket that existed before s3central: changed
+    /// only with explicit consent (`setup --allow-bucket-changes`), never silently.
+    NeedsConsent(Vec<String>),
     /// Already as desired.
     Unchanged,
 }
@@ -108,6 +120,9 @@ pub struct KeySpec {
 pub struct KeyActual {
     /// The key's ARN.
     pub arn: String,
+    /// Whether the alias is missing: the key was found by its `s3central:alias` tag (an earlier
+    /// run stopped between CreateKey and CreateAlias), so the alias is created, not a new key.
+    pub alias_missing: bool,
     /// The key's policy text.
     pub policy: Option<String>,
     /// Whether rotation is on.
@@ -124,7 +139,7 @@ pub fn diff_key(spec: &KeySpec, actual: Option<&KeyActual>) -> Vec<Change> {
         .as_deref()
         .is_some_and(|p| same_policy(p, &spec.policy));
     vec![
-        Change::new(Resource::KmsKey, Action::Unchanged),
+        Change::new(Resource::KmsKey, update_if(actual.alias_missing, "alias")),
         Change::new(Resource::KeyPolicy, update_if(!policy_ok, "policy")),
         Change::new(
             Resource::KeyRotation,
@@ -144,6 +159,9 @@ pub struct BucketSpec {
     pub kms_key_arn: String,
     /// The bucket policy (central bucket only).
     pub policy: Option<Value>,
+    /// Whether an existing bucket's encryption and ownership are the owner's: changed only with
+    /// consent (source buckets). A bucket setup creates gets every setting at once.
+    pub settings_need_consent: bool,
 }
 
 /// A bucket as found.
@@ -185,17 +203,21 @@ pub fn diff_bucket(spec: &BucketSpec, actual: Option<&BucketActual>) -> Vec<Chan
         }
         None => enc.push("sse_algorithm".to_owned()),
     }
-    changes.push(Change::new(Resource::Encryption, update(enc)));
+    let consent = |action: Action| match action {
+        Action::Update(fields) if spec.settings_need_consent => Action::NeedsConsent(fields),
+        other => other,
+    };
+    changes.push(Change::new(Resource::Encryption, consent(update(enc))));
     changes.push(Change::new(
         Resource::PublicAccessBlock,
         update_if(a.public_access_block != Some([true; 4]), "block_all"),
     ));
     changes.push(Change::new(
         Resource::Ownership,
-        update_if(
+        consent(update_if(
             a.ownership.as_deref() != Some("BucketOwnerEnforced"),
             "object_ownership",
-        ),
+        )),
     ));
     if let Some(policy) = &spec.policy {
         let same = a.policy.as_deref().is_some_and(|p| same_policy(p, policy));
@@ -207,9 +229,34 @@ pub fn diff_bucket(spec: &BucketSpec, actual: Option<&BucketActual>) -> Vec<Chan
     changes
 }
 
-/// The desired replication role of a source account.
+/// Which of the two roles setup keeps in a source account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleKind {
+    /// `s3central-replication`, assumed by S3.
+    Replication,
+    /// `s3central-restore`, assumed by restore.
+    Restore,
+}
+
+impl RoleKind {
+    /// The plan's resources for the role, its trust policy and its inline policy.
+    fn resources(self) -> [Resource; 3] {
+        match self {
+            RoleKind::Replication => [Resource::Role, Resource::RoleTrust, Resource::RolePolicy],
+            RoleKind::Restore => [
+                Resource::RestoreRole,
+                Resource::RestoreRoleTrust,
+                Resource::RestoreRolePolicy,
+            ],
+        }
+    }
+}
+
+/// A desired role of a source account.
 #[derive(Debug, Clone)]
 pub struct RoleSpec {
+    /// Which role.
+    pub kind: RoleKind,
     /// Role name.
     pub name: String,
     /// Trust policy.
@@ -231,20 +278,21 @@ pub struct RoleActual {
 
 /// Diffs a role: absent means create (trust and inline policy included).
 pub fn diff_role(spec: &RoleSpec, actual: Option<&RoleActual>) -> Vec<Change> {
+    let [role, trust, policy] = spec.kind.resources();
     let Some(a) = actual else {
-        return vec![Change::new(Resource::Role, Action::Create)];
+        return vec![Change::new(role, Action::Create)];
     };
     let policy_ok = a
         .policy
         .as_deref()
         .is_some_and(|p| same_policy(p, &spec.policy));
     vec![
-        Change::new(Resource::Role, Action::Unchanged),
+        Change::new(role, Action::Unchanged),
         Change::new(
-            Resource::RoleTrust,
+            trust,
             update_if(!same_policy(&a.trust, &spec.trust), "policy"),
         ),
-        Change::new(Resource::RolePolicy, update_if(!policy_ok, "policy")),
+        Change::new(policy, update_if(!policy_ok, "policy")),
     ]
 }
 
@@ -257,10 +305,56 @@ pub struct ReplicationSpec {
     pub rule: ReplicationRule,
 }
 
-/// Diffs the replication configuration, naming the fields that differ.
-pub fn diff_replication(spec: &ReplicationSpec, actual: Option<&ReplicationSpec>) -> Change {
+/// A source bucket's replication configuration as found: s3central's rule (by its id) and the
+/// other rules the account keeps for itself, which setup never removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationActual {
+    /// The configuration's role (one for all rules).
+    pub role_arn: String,
+    /// s3central's rule, when present.
+    pub rule: Option<ReplicationRule>,
+    /// The ids of the other rules.
+    pub other_ids: Vec<String>,
+    /// The priorities the other rules use.
+    pub other_priorities: Vec<i32>,
+}
+
+/// The priority s3central's rule gets: the one it has (or 1) unless another rule uses it, else one
+/// above every other rule's (S3 refuses two rules with the same priority).
+pub fn rule_priority(current: Option<i32>, others: &[i32]) -> i32 {
+    let wanted = current.unwrap_or(1);
+    if others.contains(&wanted) {
+        others.iter().copied().max().unwrap_or(0).saturating_add(1)
+    } else {
+        wanted
+    }
+}
+
+/// Why s3central's rule cannot be added to a configuration whose other rules use another role.
+pub fn replication_role_conflict(
+    spec: &ReplicationSpec,
+    actual: &ReplicationActual,
+) -> Option<String> {
+    (!actual.other_ids.is_empty() && actual.role_arn != spec.role_arn).then(|| {
+        format!(
+            "the bucket's replication rules {:?} use role {}, and S3 allows one role per bucket; \
+             s3central will not take it over (their replication would break): grant that role \
+             s3central's permissions and switch those rules to {}, or remove them",
+            actual.other_ids, actual.role_arn, spec.role_arn
+        )
+    })
+}
+
+/// Diffs s3central's replication rule, naming the fields that differ; other rules are kept.
+pub fn diff_replication(spec: &ReplicationSpec, actual: Option<&ReplicationActual>) -> Change {
     let Some(a) = actual else {
         return Change::new(Resource::Replication, Action::Create);
+    };
+    let Some(rule) = &a.rule else {
+        return Change::new(
+            Resource::Replication,
+            Action::Update(vec!["rule".to_owned()]),
+        );
     };
     let mut fields = Vec::new();
     if a.role_arn != spec.role_arn {
@@ -268,7 +362,7 @@ pub fn diff_replication(spec: &ReplicationSpec, actual: Option<&ReplicationSpec>
     }
     let (want, got) = (
         serde_json::to_value(&spec.rule).unwrap_or(Value::Null),
-        serde_json::to_value(&a.rule).unwrap_or(Value::Null),
+        serde_json::to_value(rule).unwrap_or(Value::Null),
     );
     if let (Value::Object(want), Value::Object(got)) = (want, got) {
         for (field, value) in want {
@@ -309,6 +403,7 @@ mod tests {
             region: "us-east-1".into(),
             kms_key_arn: "arn:aws:kms:us-east-1:111111111111:key/k".into(),
             policy: Some(json!({"Version": "2012-10-17", "Statement": []})),
+            settings_need_consent: false,
         }
     }
 
@@ -398,17 +493,97 @@ mod tests {
             role_arn: "arn:aws:iam::111111111111:role/s3central-replication".into(),
             rule: rule.clone(),
         };
+        let found = |rule: Option<ReplicationRule>| ReplicationActual {
+            role_arn: spec.role_arn.clone(),
+            rule,
+            other_ids: vec!["dr".into()],
+            other_priorities: vec![1],
+        };
         assert_eq!(
-            diff_replication(&spec, Some(&spec)).action,
+            diff_replication(&spec, Some(&found(Some(rule.clone())))).action,
             Action::Unchanged
         );
-        let mut other = spec.clone();
-        other.rule.prefix = "111111111111".into();
-        other.rule.delete_marker_replication = true;
+        let mut other = rule.clone();
+        other.prefix = "111111111111".into();
+        other.delete_marker_replication = true;
         assert_eq!(
-            diff_replication(&spec, Some(&other)).action,
+            diff_replication(&spec, Some(&found(Some(other)))).action,
             Action::Update(vec!["delete_marker_replication".into(), "prefix".into()])
         );
         assert_eq!(diff_replication(&spec, None).action, Action::Create);
+        assert_eq!(
+            diff_replication(&spec, Some(&found(None))).action,
+            Action::Update(vec!["rule".into()])
+        );
+        let mut foreign = found(None);
+        assert!(replication_role_conflict(&spec, &foreign).is_none());
+        foreign.role_arn = "arn:aws:iam::111111111111:role/dr".into();
+        let why = replication_role_conflict(&spec, &foreign).unwrap();
+        assert!(why.contains("\"dr\"") && why.contains("role/dr"), "{why}");
+    }
+
+    #[test]
+    fn priority_avoids_the_other_rules() {
+        assert_eq!(rule_priority(None, &[]), 1);
+        assert_eq!(rule_priority(Some(4), &[1, 2]), 4);
+        assert_eq!(rule_priority(None, &[1, 7]), 8);
+        assert_eq!(rule_priority(Some(2), &[2]), 3);
+    }
+
+    #[test]
+    fn existing_source_buckets_need_consent_for_encryption_and_ownership() {
+        let mut spec = bucket_spec();
+        spec.settings_need_consent = true;
+        let mut found = converged_bucket();
+        found.ownership = Some("ObjectWriter".into());
+        found.encryption = Some((
+            "aws:kms".into(),
+            Some("arn:aws:kms:us-east-1:111111111111:key/theirs".into()),
+            true,
+        ));
+        found.versioning = false;
+        let changes: Vec<Change> = diff_bucket(&spec, Some(&found))
+            .into_iter()
+            .filter(Change::is_change)
+            .collect();
+        assert_eq!(
+            changes,
+            vec![
+                Change::new(Resource::Versioning, Action::Update(vec!["status".into()])),
+                Change::new(
+                    Resource::Encryption,
+                    Action::NeedsConsent(vec!["kms_master_key_id".into()])
+                ),
+                Change::new(
+                    Resource::Ownership,
+                    Action::NeedsConsent(vec!["object_ownership".into()])
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_key_found_by_its_tag_only_gets_its_alias() {
+        let key = KeySpec {
+            alias: "alias/x".into(),
+            policy: json!({"Version": "2012-10-17", "Statement": []}),
+        };
+        let found = KeyActual {
+            arn: "arn:aws:kms:us-east-1:111111111111:key/k".into(),
+            alias_missing: true,
+            policy: Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into()),
+            rotation: true,
+        };
+        let changes: Vec<Change> = diff_key(&key, Some(&found))
+            .into_iter()
+            .filter(Change::is_change)
+            .collect();
+        assert_eq!(
+            changes,
+            vec![Change::new(
+                Resource::KmsKey,
+                Action::Update(vec!["alias".into()])
+            )]
+        );
     }
 }

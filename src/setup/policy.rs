@@ -5,25 +5,75 @@ use serde_json::{json, Map, Value};
 /// The name of the IAM role S3 assumes in every source account to replicate.
 pub const REPLICATION_ROLE: &str = "s3central-replication";
 
+/// The name of the IAM role in every source account that `restore` assumes to copy server-side.
+pub const RESTORE_ROLE: &str = "s3central-restore";
+
 /// The policy language version; without it policy variables such as `${aws:PrincipalAccount}` are literal text.
 pub const POLICY_VERSION: &str = "2012-10-17";
 
-/// The central key's policy: the central account administers it, the organization's replication roles use it through S3.
-pub fn central_key_policy(central_account: &str, org_id: &str) -> Value {
+/// What the central account's documents depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CentralInput<'a> {
+    /// The central account id.
+    pub account: &'a str,
+    /// The organization id (`o-...`).
+    pub org_id: &'a str,
+    /// The central bucket.
+    pub bucket: &'a str,
+    /// The central bucket's region (replicas are encrypted there, so its key lives there).
+    pub region: &'a str,
+}
+
+/// The ARN pattern of an organization account's role of this name, for `aws:PrincipalArn` conditions.
+///
+/// A policy variable sits in a string operator's value, as AWS documents for variables in
+/// conditions (`StringEquals`, not `ArnLike`), so the account part is exactly the caller's own.
+fn own_role_arn(role: &str) -> String {
+    format!("arn:aws:iam::${{aws:PrincipalAccount}}:role/{role}")
+}
+
+/// The `kms:EncryptionContext:aws:s3:arn` values S3 sends for objects of a bucket: the bucket ARN
+/// when S3 Bucket Keys are on, the object ARN otherwise.
+fn s3_encryption_context(bucket: &str, objects: &str) -> Value {
+    json!([
+        format!("arn:aws:s3:::{bucket}"),
+        format!("arn:aws:s3:::{bucket}/{objects}")
+    ])
+}
+
+/// The central key's policy: the central account administers it; the organization's replication
+/// roles encrypt replicas with it and its restore roles decrypt them, only through S3 in the
+/// central region and only for the central bucket.
+pub fn central_key_policy(c: &CentralInput<'_>) -> Value {
+    let via_s3 = format!("s3.{}.amazonaws.com", c.region);
     json!({
         "Version": POLICY_VERSION,
         "Statement": [
-            admin_statement(central_account),
+            admin_statement(c.account),
             {
                 "Sid": "OrganizationReplicationThroughS3",
                 "Effect": "Allow",
                 "Principal": {"AWS": "*"},
-                "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"],
+                // Decrypt too: S3 Bucket Keys and multipart writes need it of the writer
+                // (AWS S3 User Guide, replication-config-for-kms-objects and mpuoverview).
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
                 "Resource": "*",
                 "Condition": {
-                    "StringEquals": {"aws:PrincipalOrgID": org_id},
+                    "StringEquals": {"aws:PrincipalOrgID": c.org_id, "kms:ViaService": via_s3},
                     "ArnLike": {"aws:PrincipalArn": format!("arn:aws:iam::*:role/{REPLICATION_ROLE}")},
-                    "StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": s3_encryption_context(c.bucket, "*")}
+                }
+            },
+            {
+                "Sid": "OrganizationRestoreThroughS3",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:PrincipalOrgID": c.org_id, "kms:ViaService": via_s3},
+                    "ArnLike": {"aws:PrincipalArn": format!("arn:aws:iam::*:role/{RESTORE_ROLE}")},
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": s3_encryption_context(c.bucket, "*")}
                 }
             }
         ]
@@ -48,8 +98,33 @@ fn admin_statement(account: &str) -> Value {
     })
 }
 
-/// The central bucket's policy: each organization account's replication role may write only under its own id.
-pub fn central_bucket_policy(bucket: &str, org_id: &str) -> Value {
+/// Bucket-level and object-level actions no principal outside the central account may take on central.
+const CENTRAL_ONLY_ACTIONS: &[&str] = &[
+    "s3:PutBucketVersioning",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutReplicationConfiguration",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketAcl",
+    "s3:DeleteBucket",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "s3:BypassGovernanceRetention",
+    "s3:ReplicateDelete",
+];
+
+/// The central bucket's policy: each organization account's replication role may write only under
+/// its own id, its restore role may read and list only its own id, and nobody outside the central
+/// account may administer the bucket or delete anything in it.
+pub fn central_bucket_policy(c: &CentralInput<'_>) -> Value {
+    let bucket = c.bucket;
+    let own_prefix_objects = format!("arn:aws:s3:::{bucket}/${{aws:PrincipalAccount}}/*");
     json!({
         "Version": POLICY_VERSION,
         "Statement": [
@@ -58,21 +133,60 @@ pub fn central_bucket_policy(bucket: &str, org_id: &str) -> Value {
                 "Effect": "Allow",
                 "Principal": {"AWS": "*"},
                 "Action": ["s3:ReplicateObject", "s3:ReplicateTags", "s3:ObjectOwnerOverrideToBucketOwner"],
-                "Resource": format!("arn:aws:s3:::{bucket}/${{aws:PrincipalAccount}}/*"),
+                "Resource": own_prefix_objects,
+                "Condition": {"StringEquals": {
+                    "aws:PrincipalOrgID": c.org_id,
+                    "aws:PrincipalArn": own_role_arn(REPLICATION_ROLE)
+                }}
+            },
+            {
+                "Sid": "ReplicationChecksVersioning",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:GetBucketVersioning",
+                "Resource": format!("arn:aws:s3:::{bucket}"),
+                "Condition": {"StringEquals": {
+                    "aws:PrincipalOrgID": c.org_id,
+                    "aws:PrincipalArn": own_role_arn(REPLICATION_ROLE)
+                }}
+            },
+            {
+                "Sid": "RestoreReadsOwnPrefix",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": [
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:GetObjectTagging",
+                    "s3:GetObjectVersionTagging"
+                ],
+                "Resource": own_prefix_objects,
+                "Condition": {"StringEquals": {
+                    "aws:PrincipalOrgID": c.org_id,
+                    "aws:PrincipalArn": own_role_arn(RESTORE_ROLE)
+                }}
+            },
+            {
+                "Sid": "RestoreListsOwnPrefix",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
+                "Resource": format!("arn:aws:s3:::{bucket}"),
                 "Condition": {
-                    "StringEquals": {"aws:PrincipalOrgID": org_id},
-                    "ArnLike": {
-                        "aws:PrincipalArn": format!("arn:aws:iam::${{aws:PrincipalAccount}}:role/{REPLICATION_ROLE}")
-                    }
+                    "StringEquals": {
+                        "aws:PrincipalOrgID": c.org_id,
+                        "aws:PrincipalArn": own_role_arn(RESTORE_ROLE)
+                    },
+                    "StringLike": {"s3:prefix": "${aws:PrincipalAccount}/*"}
                 }
             },
             {
-                "Sid": "ReplicationBucketReads",
-                "Effect": "Allow",
-                "Principal": {"AWS": "*"},
-                "Action": ["s3:GetBucketVersioning", "s3:PutBucketVersioning", "s3:ListBucket"],
-                "Resource": format!("arn:aws:s3:::{bucket}"),
-                "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+                "Sid": "DenyOtherAccountsAdministration",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": CENTRAL_ONLY_ACTIONS,
+                "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+                "Condition": {"StringNotEquals": {"aws:PrincipalAccount": c.account}}
             },
             {
                 "Sid": "DenyInsecureTransport",
@@ -94,6 +208,19 @@ pub fn replication_trust_policy() -> Value {
             "Sid": "S3AssumesReplicationRole",
             "Effect": "Allow",
             "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+/// The restore role's trust policy: the principals the config names (by default the central account).
+pub fn restore_trust_policy(trusted: &[String]) -> Value {
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Sid": "TrustedPrincipalsRestore",
+            "Effect": "Allow",
+            "Principal": {"AWS": trusted},
             "Action": "sts:AssumeRole"
         }]
     })
@@ -172,7 +299,8 @@ pub fn replication_role_policy(input: &RolePolicyInput<'_>) -> Value {
             {
                 "Sid": "EncryptCentral",
                 "Effect": "Allow",
-                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                // Decrypt too: S3 Bucket Keys and multipart writes need it (see central_key_policy).
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
                 "Resource": central_key_arn,
                 "Condition": {"StringLike": {
                     "kms:ViaService": format!("s3.{central_region}.amazonaws.com"),
@@ -181,6 +309,99 @@ pub fn replication_role_policy(input: &RolePolicyInput<'_>) -> Value {
                         format!("arn:aws:s3:::{central_bucket}/{account}/*")
                     ]
                 }}
+            }
+        ]
+    })
+}
+
+/// The restore role's inline policy: read and list only the account's own prefix in central
+/// (decrypting through S3 in the central region), and write restored objects into the account's
+/// own bucket encrypted with its own key, so one identity can copy server-side.
+pub fn restore_role_policy(input: &RolePolicyInput<'_>) -> Value {
+    let RolePolicyInput {
+        account,
+        source_bucket,
+        central_bucket,
+        source_key_arn,
+        central_key_arn,
+        source_region,
+        central_region,
+    } = *input;
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "ListOwnPrefixInCentral",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
+                "Resource": format!("arn:aws:s3:::{central_bucket}"),
+                "Condition": {"StringLike": {"s3:prefix": format!("{account}/*")}}
+            },
+            {
+                "Sid": "ReadOwnPrefixInCentral",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:GetObjectTagging",
+                    "s3:GetObjectVersionTagging"
+                ],
+                "Resource": format!("arn:aws:s3:::{central_bucket}/{account}/*")
+            },
+            {
+                "Sid": "DecryptCentral",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": central_key_arn,
+                "Condition": {"StringEquals": {
+                    "kms:ViaService": format!("s3.{central_region}.amazonaws.com")
+                }, "StringLike": {
+                    "kms:EncryptionContext:aws:s3:arn": s3_encryption_context(central_bucket, &format!("{account}/*"))
+                }}
+            },
+            {
+                "Sid": "InspectOwnBucket",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:ListBucket",
+                    "s3:ListBucketVersions",
+                    "s3:GetBucketVersioning",
+                    "s3:GetEncryptionConfiguration",
+                    "s3:ListBucketMultipartUploads"
+                ],
+                "Resource": format!("arn:aws:s3:::{source_bucket}")
+            },
+            {
+                "Sid": "WriteOwnBucket",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:PutObject",
+                    "s3:PutObjectTagging",
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:GetObjectTagging",
+                    "s3:GetObjectVersionTagging",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts"
+                ],
+                "Resource": format!("arn:aws:s3:::{source_bucket}/*")
+            },
+            {
+                "Sid": "EncryptWithOwnKey",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"],
+                "Resource": source_key_arn,
+                "Condition": {"StringEquals": {
+                    "kms:ViaService": format!("s3.{source_region}.amazonaws.com")
+                }, "StringLike": {
+                    "kms:EncryptionContext:aws:s3:arn": s3_encryption_context(source_bucket, "*")
+                }}
+            },
+            {
+                "Sid": "CheckOwnKey",
+                "Effect": "Allow",
+                "Action": "kms:DescribeKey",
+                "Resource": source_key_arn
             }
         ]
     })
@@ -412,6 +633,15 @@ mod tests {
         }
     }
 
+    fn central_input() -> CentralInput<'static> {
+        CentralInput {
+            account: CENTRAL_ACCOUNT,
+            org_id: ORG,
+            bucket: CENTRAL_BUCKET,
+            region: "us-east-1",
+        }
+    }
+
     fn rule_input() -> RuleInput<'static> {
         RuleInput {
             account: ACCOUNT,
@@ -450,7 +680,7 @@ mod tests {
         check_snapshot(
             "central_key_policy",
             include_str!("snapshots/central_key_policy.json"),
-            &central_key_policy(CENTRAL_ACCOUNT, ORG),
+            &central_key_policy(&central_input()),
         );
     }
 
@@ -468,7 +698,7 @@ mod tests {
         check_snapshot(
             "central_bucket_policy",
             include_str!("snapshots/central_bucket_policy.json"),
-            &central_bucket_policy(CENTRAL_BUCKET, ORG),
+            &central_bucket_policy(&central_input()),
         );
     }
 
@@ -487,6 +717,24 @@ mod tests {
             "replication_role_policy",
             include_str!("snapshots/replication_role_policy.json"),
             &replication_role_policy(&role_input()),
+        );
+    }
+
+    #[test]
+    fn snapshot_restore_role_policy() {
+        check_snapshot(
+            "restore_role_policy",
+            include_str!("snapshots/restore_role_policy.json"),
+            &restore_role_policy(&role_input()),
+        );
+    }
+
+    #[test]
+    fn snapshot_restore_trust_policy() {
+        check_snapshot(
+            "restore_trust_policy",
+            include_str!("snapshots/restore_trust_policy.json"),
+            &restore_trust_policy(&[format!("arn:aws:iam::{CENTRAL_ACCOUNT}:root")]),
         );
     }
 
@@ -609,20 +857,29 @@ mod tests {
             format!("arn:aws:kms:us-east-1:{central}:key/00000000-0000-0000-0000-000000000000");
         let source_key =
             format!("arn:aws:kms:eu-west-1:{account}:key/11111111-1111-1111-1111-111111111111");
+        let c = CentralInput {
+            account: central,
+            org_id: org,
+            bucket,
+            region: "us-east-1",
+        };
+        let role = RolePolicyInput {
+            account,
+            source_bucket: &source_bucket,
+            central_bucket: bucket,
+            source_key_arn: &source_key,
+            central_key_arn: &central_key,
+            source_region: "eu-west-1",
+            central_region: "us-east-1",
+        };
         vec![
-            central_key_policy(central, org),
+            central_key_policy(&c),
             source_key_policy(account),
-            central_bucket_policy(bucket, org),
+            central_bucket_policy(&c),
             replication_trust_policy(),
-            replication_role_policy(&RolePolicyInput {
-                account,
-                source_bucket: &source_bucket,
-                central_bucket: bucket,
-                source_key_arn: &source_key,
-                central_key_arn: &central_key,
-                source_region: "eu-west-1",
-                central_region: "us-east-1",
-            }),
+            replication_role_policy(&role),
+            restore_trust_policy(&[format!("arn:aws:iam::{central}:root")]),
+            restore_role_policy(&role),
         ]
     }
 
@@ -636,8 +893,9 @@ mod tests {
             storage in prop::sample::select(vec!["STANDARD", "STANDARD_IA", "GLACIER_IR"]),
             rtc in any::<bool>(),
         ) {
-            let key_policy = central_key_policy(&central, &org);
-            let bucket_policy = central_bucket_policy(&bucket, &org);
+            let c = CentralInput { account: &central, org_id: &org, bucket: &bucket, region: "us-east-1" };
+            let key_policy = central_key_policy(&c);
+            let bucket_policy = central_bucket_policy(&c);
             let root = format!("arn:aws:iam::{central}:root");
             for doc in [&key_policy, &bucket_policy] {
                 for s in statements(doc).iter().filter(|s| s["Effect"] == "Allow") {
@@ -665,7 +923,9 @@ mod tests {
                         prop_assert!(!acts.iter().any(|a| a == "s3:ReplicateDelete" || a == "s3:*"), "{s}");
                     }
                 }
-                prop_assert!(!doc.to_string().contains("s3:ReplicateDelete"));
+                for s in statements(&doc).iter().filter(|s| s.to_string().contains("s3:ReplicateDelete")) {
+                    prop_assert_eq!(&s["Effect"], &json!("Deny"), "ReplicateDelete outside a Deny: {}", s);
+                }
             }
             let key = format!("arn:aws:kms:us-east-1:{central}:key/0123abcd-0000-0000-0000-000000000000");
             let rule = replication_rule(&RuleInput {

@@ -7,8 +7,12 @@ use aws_sdk_s3::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::error::{Error, Result};
-use crate::setup::plan::{BucketActual, KeyActual, ReplicationSpec, RoleActual};
+use crate::setup::plan::{BucketActual, KeyActual, ReplicationActual, RoleActual};
 use crate::setup::policy::ReplicationRule;
+
+/// The tag setup puts on every key it creates, naming the alias it is meant to carry, so a run
+/// stopped between CreateKey and CreateAlias is finished by the next one instead of orphaning a key.
+pub const ALIAS_TAG: &str = "s3central:alias";
 
 /// Whether an AWS error code means "this resource does not exist".
 pub fn is_absent(code: Option<&str>) -> bool {
@@ -29,10 +33,22 @@ pub fn is_absent(code: Option<&str>) -> bool {
 }
 
 /// The KMS key behind `alias`, with its policy and rotation, or None when the alias does not exist.
+///
+/// A key without the alias but tagged with it (see [`ALIAS_TAG`]) is found too, marked `alias_missing`.
 pub async fn read_key(kms: &aws_sdk_kms::Client, alias: &str) -> Result<Option<KeyActual>> {
-    let described = match kms.describe_key().key_id(alias).send().await {
-        Ok(out) => out,
-        Err(e) if is_absent(e.code()) => return Ok(None),
+    let (described, alias_missing) = match kms.describe_key().key_id(alias).send().await {
+        Ok(out) => (out, false),
+        Err(e) if is_absent(e.code()) => match find_tagged_key(kms, alias).await? {
+            Some(key_id) => (
+                kms.describe_key()
+                    .key_id(&key_id)
+                    .send()
+                    .await
+                    .map_err(|e| Error::from_sdk("kms:DescribeKey", key_id.clone(), e))?,
+                true,
+            ),
+            None => return Ok(None),
+        },
         Err(e) => return Err(Error::from_sdk("kms:DescribeKey", alias.to_owned(), e)),
     };
     let Some(meta) = described.key_metadata() else {
@@ -57,9 +73,62 @@ pub async fn read_key(kms: &aws_sdk_kms::Client, alias: &str) -> Result<Option<K
         .key_rotation_enabled();
     Ok(Some(KeyActual {
         arn: meta.arn().unwrap_or_default().to_owned(),
+        alias_missing,
         policy,
         rotation,
     }))
+}
+
+/// The oldest enabled key tagged `s3central:alias = alias`, if any (keys pending deletion or
+/// disabled are never adopted). Costs one ListResourceTags per key, only when the alias is missing.
+pub async fn find_tagged_key(kms: &aws_sdk_kms::Client, alias: &str) -> Result<Option<String>> {
+    let mut found: Option<(aws_smithy_types::DateTime, String)> = None;
+    let mut pages = kms.list_keys().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::from_sdk("kms:ListKeys", alias.to_owned(), e))?;
+        for key in page.keys() {
+            let Some(key_id) = key.key_id() else { continue };
+            let tags = match kms.list_resource_tags().key_id(key_id).send().await {
+                Ok(out) => out,
+                // AWS-managed keys and keys of others may refuse: they are not ours.
+                Err(e) if matches!(e.code(), Some("AccessDeniedException")) => continue,
+                Err(e) => {
+                    return Err(Error::from_sdk(
+                        "kms:ListResourceTags",
+                        key_id.to_owned(),
+                        e,
+                    ))
+                }
+            };
+            let ours = tags
+                .tags()
+                .iter()
+                .any(|t| t.tag_key() == ALIAS_TAG && t.tag_value() == alias);
+            if !ours {
+                continue;
+            }
+            let meta = kms
+                .describe_key()
+                .key_id(key_id)
+                .send()
+                .await
+                .map_err(|e| Error::from_sdk("kms:DescribeKey", key_id.to_owned(), e))?;
+            let Some(meta) = meta.key_metadata() else {
+                continue;
+            };
+            if !meta.enabled() {
+                continue;
+            }
+            let created = meta
+                .creation_date()
+                .copied()
+                .unwrap_or(aws_smithy_types::DateTime::from_secs(0));
+            if found.as_ref().is_none_or(|(t, _)| created < *t) {
+                found = Some((created, key_id.to_owned()));
+            }
+        }
+    }
+    Ok(found.map(|(_, id)| id))
 }
 
 /// A bucket's settings, or None when it does not exist.
@@ -164,11 +233,23 @@ pub async fn read_role(
     Ok(Some(RoleActual { trust, policy }))
 }
 
-/// The bucket's replication configuration (its first rule), or None when there is none.
+/// A bucket's replication configuration as found: the diffable part and the other rules as AWS
+/// returned them (written back unchanged beside s3central's rule).
+#[derive(Debug, Clone)]
+pub struct ReplicationFound {
+    /// Role, s3central's rule, the other rules' ids and priorities.
+    pub actual: ReplicationActual,
+    /// The other rules, verbatim.
+    pub others: Vec<aws_sdk_s3::types::ReplicationRule>,
+}
+
+/// The bucket's replication configuration, s3central's rule picked out by `rule_id`, or None when
+/// the bucket has no configuration.
 pub async fn read_replication(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
-) -> Result<Option<ReplicationSpec>> {
+    rule_id: &str,
+) -> Result<Option<ReplicationFound>> {
     let out = match s3.get_bucket_replication().bucket(bucket).send().await {
         Ok(out) => out,
         Err(e) if is_absent(e.code()) => return Ok(None),
@@ -183,50 +264,65 @@ pub async fn read_replication(
     let Some(config) = out.replication_configuration() else {
         return Ok(None);
     };
-    let Some(rule) = config.rules().first() else {
-        return Ok(None);
-    };
+    let (ours, others): (Vec<_>, Vec<_>) = config
+        .rules()
+        .iter()
+        .cloned()
+        .partition(|r| r.id() == Some(rule_id));
+    Ok(Some(ReplicationFound {
+        actual: ReplicationActual {
+            role_arn: config.role().to_owned(),
+            rule: ours.first().map(rule_from_sdk),
+            other_ids: others
+                .iter()
+                .map(|r| r.id().unwrap_or("(no id)").to_owned())
+                .collect(),
+            other_priorities: others.iter().filter_map(|r| r.priority()).collect(),
+        },
+        others,
+    }))
+}
+
+/// s3central's view of one SDK replication rule.
+fn rule_from_sdk(rule: &aws_sdk_s3::types::ReplicationRule) -> ReplicationRule {
     let destination = rule.destination();
     let prefix = rule
         .filter()
         .and_then(|f| f.prefix())
         .unwrap_or_default()
         .to_owned();
-    Ok(Some(ReplicationSpec {
-        role_arn: config.role().to_owned(),
-        rule: ReplicationRule {
-            id: rule.id().unwrap_or_default().to_owned(),
-            priority: rule.priority().unwrap_or(0),
-            prefix,
-            delete_marker_replication: rule.delete_marker_replication().and_then(|d| d.status())
-                == Some(&DeleteMarkerReplicationStatus::Enabled),
-            sse_kms_encrypted_objects: rule
-                .source_selection_criteria()
-                .and_then(|c| c.sse_kms_encrypted_objects())
-                .map(|s| s.status() == &SseKmsEncryptedObjectsStatus::Enabled)
-                .unwrap_or(false),
-            destination_bucket_arn: destination
-                .map(|d| d.bucket().to_owned())
-                .unwrap_or_default(),
-            destination_account: destination
-                .and_then(|d| d.account())
-                .unwrap_or_default()
-                .to_owned(),
-            owner_override: destination
-                .and_then(|d| d.access_control_translation())
-                .is_some_and(|a| a.owner().as_str() == "Destination"),
-            replica_kms_key_id: destination
-                .and_then(|d| d.encryption_configuration())
-                .and_then(|e| e.replica_kms_key_id())
-                .unwrap_or_default()
-                .to_owned(),
-            storage_class: destination
-                .and_then(|d| d.storage_class())
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_else(|| "STANDARD".to_owned()),
-            replication_time_control: destination
-                .and_then(|d| d.replication_time())
-                .is_some_and(|r| r.status() == &ReplicationTimeStatus::Enabled),
-        },
-    }))
+    ReplicationRule {
+        id: rule.id().unwrap_or_default().to_owned(),
+        priority: rule.priority().unwrap_or(0),
+        prefix,
+        delete_marker_replication: rule.delete_marker_replication().and_then(|d| d.status())
+            == Some(&DeleteMarkerReplicationStatus::Enabled),
+        sse_kms_encrypted_objects: rule
+            .source_selection_criteria()
+            .and_then(|c| c.sse_kms_encrypted_objects())
+            .map(|s| s.status() == &SseKmsEncryptedObjectsStatus::Enabled)
+            .unwrap_or(false),
+        destination_bucket_arn: destination
+            .map(|d| d.bucket().to_owned())
+            .unwrap_or_default(),
+        destination_account: destination
+            .and_then(|d| d.account())
+            .unwrap_or_default()
+            .to_owned(),
+        owner_override: destination
+            .and_then(|d| d.access_control_translation())
+            .is_some_and(|a| a.owner().as_str() == "Destination"),
+        replica_kms_key_id: destination
+            .and_then(|d| d.encryption_configuration())
+            .and_then(|e| e.replica_kms_key_id())
+            .unwrap_or_default()
+            .to_owned(),
+        storage_class: destination
+            .and_then(|d| d.storage_class())
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_else(|| "STANDARD".to_owned()),
+        replication_time_control: destination
+            .and_then(|d| d.replication_time())
+            .is_some_and(|r| r.status() == &ReplicationTimeStatus::Enabled),
+    }
 }

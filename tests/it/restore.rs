@@ -955,6 +955,8 @@ async fn target_bucket_defaults_to_the_accounts_bucket_in_the_config() {
     )
     .expect("write config");
     let path = config.path().to_str().expect("path");
+    // Everything here lives in the caller's account (setup did not run), so the account's
+    // restore role is not used; setup::restore_runs_as_the_restore_role_setup_made covers it.
     let out = s3central(&[
         "--central-bucket",
         &central,
@@ -965,6 +967,7 @@ async fn target_bucket_defaults_to_the_accounts_bucket_in_the_config() {
         &t,
         "--config",
         path,
+        "--no-restore-role",
     ]);
     out.success();
     let got = read_back(&s3, &target, &format!("{ACCOUNT}/"), &arn).await;

@@ -7,7 +7,7 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use s3central::setup::policy::{
     central_bucket_policy, replication_role_policy, replication_trust_policy, same_policy,
-    RolePolicyInput, REPLICATION_ROLE,
+    CentralInput, RolePolicyInput, REPLICATION_ROLE,
 };
 use tokio::sync::OnceCell;
 
@@ -235,10 +235,20 @@ async fn assert_provisioned(w: &World) {
     let policy = policy.policy().expect("policy text");
     assert!(same_policy(
         policy,
-        &central_bucket_policy(&w.central_bucket, &w.org_id)
+        &central_bucket_policy(&CentralInput {
+            account: CENTRAL_ACCOUNT,
+            org_id: &w.org_id,
+            bucket: &w.central_bucket,
+            region: "us-east-1",
+        })
     ));
     assert!(policy.contains("${aws:PrincipalAccount}"));
-    assert!(!policy.contains("ReplicateDelete"));
+    let parsed: serde_json::Value = serde_json::from_str(policy).expect("policy JSON");
+    for statement in parsed["Statement"].as_array().expect("statements") {
+        if statement.to_string().contains("s3:ReplicateDelete") {
+            assert_eq!(statement["Effect"], "Deny", "{statement}");
+        }
+    }
     // Every source account.
     let discovery = config.discovery.as_ref().expect("discovery");
     for account in &w.accounts {
@@ -721,6 +731,14 @@ async fn two_hundred_listed_accounts_converge() {
     let started = Instant::now();
     let again = setup(&config, &["setup", "--yes", "--concurrency", "16"]);
     assert_eq!(again.code, 0);
+    let pending: Vec<_> = record(&again.stdout, "plan")
+        .into_iter()
+        .filter(|p| p["action"] != "unchanged")
+        .collect();
+    assert!(
+        pending.is_empty(),
+        "the converged re-run planned {pending:?}"
+    );
     assert_eq!(record(&again.stdout, "summary")[0]["writes"], 0);
     eprintln!(
         "200 accounts: first apply {:.1} s, converged re-run {:.1} s",
