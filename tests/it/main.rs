@@ -6,6 +6,7 @@ mod faults;
 mod hostile;
 mod kills;
 mod ls;
+mod matrix;
 mod proxy;
 mod restore;
 mod secrets;

@@ -1,0 +1,829 @@
+//! The permission matrix: every request AWS would make for s3central's org, evaluated on the
+//! policy documents the product writes (built by `s3central::setup::policy`), by a real IAM policy
+//! evaluator (`@cloud-copilot/iam-simulate`, run by `tests/iam/evaluate.mjs`; see
+//! `tests/iam/README.md`). Needs no AWS and no local server: only node and `tests/iam/node_modules`
+//! (installed by `scripts/test`).
+//!
+//! A row is one request: who (the principal and the policies attached to it in its own account),
+//! what (action and resource; the resource brings its own policy: bucket policy, key policy or
+//! trust policy), the request context AWS sets, and the intended decision. Cross-account requests
+//! need an Allow on both sides; the evaluator does that from the principal's and the resource's
+//! accounts, and KMS key policies delegate to IAM policies only where they name the account.
+//!
+//! `KNOWN_FINDINGS` lists the rows that fail against today's documents (issue 8's findings). They
+//! are reported, not failed; a listed row that starts to hold fails the test until it is removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use s3central::setup::policy::{
+    central_bucket_policy, central_key_policy, replication_role_policy, replication_trust_policy,
+    source_key_policy, RolePolicyInput, REPLICATION_ROLE,
+};
+use serde_json::{json, Map, Value};
+
+const CENTRAL: &str = "123456789012";
+const ORG: &str = "o-exampleorg1";
+const CENTRAL_BUCKET: &str = "acme-s3central";
+const CENTRAL_REGION: &str = "us-east-1";
+const CENTRAL_KEY: &str =
+    "arn:aws:kms:us-east-1:123456789012:key/0c3a1b2c-0000-4000-8000-00000000c0de";
+const A: &str = "111111111111";
+const B: &str = "222222222222";
+/// An account outside the organization.
+const OUTSIDER: &str = "999999999999";
+const OTHER_ORG: &str = "o-someoneelse";
+
+/// Rows that fail today, with the issue 8 finding each one demonstrates. Remove an entry when the
+/// product is fixed: the test fails while a listed row already holds.
+const KNOWN_FINDINGS: &[(&str, u32)] = &[
+    // 1: the replication role has no kms:Decrypt on the central key (Bucket Keys, multipart).
+    ("[replicate 111111111111] kms:Decrypt on the central key (Bucket Keys on)", 1),
+    ("[replicate 111111111111] kms:Decrypt on the central key (multipart, object context)", 1),
+    ("[replicate 222222222222] kms:Decrypt on the central key (Bucket Keys on)", 1),
+    ("[replicate 222222222222] kms:Decrypt on the central key (multipart, object context)", 1),
+    // 2: any organization principal may suspend versioning on central and list every prefix.
+    ("[never] 111111111111's admin: s3:PutBucketVersioning on central", 2),
+    ("[never] 111111111111's admin: s3:ListBucket on central, prefix 222222222222/", 2),
+    // 6: the central key is usable by any org replication role in any region, for any bucket.
+    ("[never] 111111111111's widened replication role: kms:GenerateDataKey on the central key via S3 in eu-west-1", 6),
+    ("[never] 111111111111's widened replication role: kms:GenerateDataKey on the central key for another bucket", 6),
+    ("[never] 111111111111's widened replication role: kms:Decrypt on the central key for 222222222222/'s objects", 6),
+    // 10: ArnLike with ${aws:PrincipalAccount} in the value (the evaluator splits it at ':').
+    ("[replicate 111111111111] s3:ReplicateObject into central/111111111111/", 10),
+    ("[replicate 111111111111] s3:ReplicateTags into central/111111111111/", 10),
+    ("[replicate 111111111111] s3:ObjectOwnerOverrideToBucketOwner into central/111111111111/", 10),
+    ("[replicate 222222222222] s3:ReplicateObject into central/222222222222/", 10),
+    ("[replicate 222222222222] s3:ReplicateTags into central/222222222222/", 10),
+    ("[replicate 222222222222] s3:ObjectOwnerOverrideToBucketOwner into central/222222222222/", 10),
+];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Expect {
+    Allow,
+    Deny,
+}
+use Expect::{Allow, Deny};
+
+/// A source account as setup configures it.
+struct Source {
+    account: &'static str,
+    region: &'static str,
+    bucket: String,
+    key_arn: String,
+}
+
+fn sources() -> Vec<Source> {
+    [(A, "eu-west-1"), (B, "us-east-1")]
+        .into_iter()
+        .map(|(account, region)| Source {
+            account,
+            region,
+            bucket: format!("acme-data-{account}"),
+            key_arn: format!(
+                "arn:aws:kms:{region}:{account}:key/5a5a5a5a-0000-4000-8000-{account}"
+            ),
+        })
+        .collect()
+}
+
+fn source(account: &str) -> Source {
+    sources()
+        .into_iter()
+        .find(|s| s.account == account)
+        .expect("a configured source account")
+}
+
+/// The replication role's inline policy, exactly as setup writes it for `account`.
+fn role_policy(account: &str) -> Value {
+    let s = source(account);
+    replication_role_policy(&RolePolicyInput {
+        account: s.account,
+        source_bucket: &s.bucket,
+        central_bucket: CENTRAL_BUCKET,
+        source_key_arn: &s.key_arn,
+        central_key_arn: CENTRAL_KEY,
+        source_region: s.region,
+        central_region: CENTRAL_REGION,
+    })
+}
+
+/// Who makes a request: its ARN, its account and organization, and its identity policies.
+#[derive(Clone)]
+struct Actor {
+    principal: String,
+    principal_arn: Option<String>,
+    account: Option<String>,
+    org: Option<&'static str>,
+    policies: Vec<(String, Value)>,
+}
+
+/// AWS's AdministratorAccess managed policy (what an account admin has), not a product document.
+fn administrator_access() -> Value {
+    json!({"Version": "2012-10-17",
+           "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+}
+
+/// S3 assumed the account's replication role: the session S3 acts as.
+fn replication_role(account: &str) -> Actor {
+    Actor {
+        principal: format!("arn:aws:sts::{account}:assumed-role/{REPLICATION_ROLE}/s3-replication"),
+        principal_arn: Some(format!("arn:aws:iam::{account}:role/{REPLICATION_ROLE}")),
+        account: Some(account.to_owned()),
+        org: Some(ORG),
+        policies: vec![(format!("{REPLICATION_ROLE} (setup)"), role_policy(account))],
+    }
+}
+
+/// The same role after the account's own admin gave it everything (they can: it is their IAM).
+fn widened(mut actor: Actor) -> Actor {
+    actor.policies = vec![(
+        "widened by the account admin".into(),
+        administrator_access(),
+    )];
+    actor
+}
+
+/// An administrator of `account` (AdministratorAccess through an assumed role).
+fn admin(account: &str) -> Actor {
+    Actor {
+        principal: format!("arn:aws:sts::{account}:assumed-role/Admin/alice"),
+        principal_arn: Some(format!("arn:aws:iam::{account}:role/Admin")),
+        account: Some(account.to_owned()),
+        org: Some(ORG),
+        policies: vec![("AdministratorAccess".into(), administrator_access())],
+    }
+}
+
+/// A role named like ours, with every permission, in an account outside the organization.
+fn outsider() -> Actor {
+    Actor {
+        principal: format!("arn:aws:sts::{OUTSIDER}:assumed-role/{REPLICATION_ROLE}/x"),
+        principal_arn: Some(format!("arn:aws:iam::{OUTSIDER}:role/{REPLICATION_ROLE}")),
+        account: Some(OUTSIDER.to_owned()),
+        org: Some(OTHER_ORG),
+        policies: vec![("AdministratorAccess".into(), administrator_access())],
+    }
+}
+
+/// The S3 service itself (it assumes the replication role).
+fn s3_service() -> Actor {
+    Actor {
+        principal: "s3.amazonaws.com".into(),
+        principal_arn: None,
+        account: None,
+        org: None,
+        policies: vec![],
+    }
+}
+
+/// What a request acts on, with the policy AWS evaluates on that resource.
+struct Target {
+    arn: String,
+    account: String,
+    /// (field name in the evaluator's row, policy name, document)
+    policy: Option<(&'static str, String, Value)>,
+}
+
+fn central_bucket() -> Target {
+    Target {
+        arn: format!("arn:aws:s3:::{CENTRAL_BUCKET}"),
+        account: CENTRAL.into(),
+        policy: Some((
+            "resourcePolicy",
+            "central bucket policy".into(),
+            central_bucket_policy(CENTRAL_BUCKET, ORG),
+        )),
+    }
+}
+
+fn central_object(key: &str) -> Target {
+    Target {
+        arn: format!("arn:aws:s3:::{CENTRAL_BUCKET}/{key}"),
+        ..central_bucket()
+    }
+}
+
+/// Source buckets carry no bucket policy (setup writes none).
+fn source_bucket(account: &str) -> Target {
+    Target {
+        arn: format!("arn:aws:s3:::{}", source(account).bucket),
+        account: account.into(),
+        policy: None,
+    }
+}
+
+fn source_object(account: &str, key: &str) -> Target {
+    Target {
+        arn: format!("arn:aws:s3:::{}/{key}", source(account).bucket),
+        ..source_bucket(account)
+    }
+}
+
+fn central_key() -> Target {
+    Target {
+        arn: CENTRAL_KEY.into(),
+        account: CENTRAL.into(),
+        policy: Some((
+            "kmsKeyPolicy",
+            "central key policy".into(),
+            central_key_policy(CENTRAL, ORG),
+        )),
+    }
+}
+
+fn source_key(account: &str) -> Target {
+    Target {
+        arn: source(account).key_arn,
+        account: account.into(),
+        policy: Some((
+            "kmsKeyPolicy",
+            format!("{account} source key policy"),
+            source_key_policy(account),
+        )),
+    }
+}
+
+fn replication_role_resource(account: &str) -> Target {
+    Target {
+        arn: format!("arn:aws:iam::{account}:role/{REPLICATION_ROLE}"),
+        account: account.into(),
+        policy: Some((
+            "resourcePolicy",
+            "replication role trust policy".into(),
+            replication_trust_policy(),
+        )),
+    }
+}
+
+/// Extra request context, beyond what every request of the actor carries.
+type Ctx = Vec<(&'static str, Value)>;
+
+/// A KMS call S3 makes on the caller's behalf: the service and the encryption context S3 sets
+/// (`aws:s3:arn` = the bucket ARN with S3 Bucket Keys on, the object ARN otherwise).
+fn via_s3(region: &str, s3_arn: &str) -> Ctx {
+    vec![
+        (
+            "kms:ViaService",
+            json!(format!("s3.{region}.amazonaws.com")),
+        ),
+        ("kms:EncryptionContext:aws:s3:arn", json!(s3_arn)),
+    ]
+}
+
+fn prefix(p: &str) -> Ctx {
+    vec![("s3:prefix", json!(p))]
+}
+
+fn insecure() -> Ctx {
+    vec![("aws:SecureTransport", json!("false"))]
+}
+
+fn no_ctx() -> Ctx {
+    Vec::new()
+}
+
+fn central_arn() -> String {
+    format!("arn:aws:s3:::{CENTRAL_BUCKET}")
+}
+
+fn central_object_arn(key: &str) -> String {
+    format!("arn:aws:s3:::{CENTRAL_BUCKET}/{key}")
+}
+
+/// One row: `who` does `action` on `on` with the context AWS sets, and should get `expect`.
+fn row(name: String, who: &Actor, action: &str, on: Target, extra: Ctx, expect: Expect) -> Value {
+    let mut ctx = Map::new();
+    ctx.insert("aws:SecureTransport".into(), json!("true"));
+    if let Some(account) = &who.account {
+        ctx.insert("aws:PrincipalAccount".into(), json!(account));
+        if action.starts_with("kms:") {
+            ctx.insert("kms:CallerAccount".into(), json!(account));
+        }
+    }
+    if let Some(arn) = &who.principal_arn {
+        ctx.insert("aws:PrincipalArn".into(), json!(arn));
+    }
+    if let Some(org) = who.org {
+        ctx.insert("aws:PrincipalOrgID".into(), json!(org));
+    }
+    for (k, v) in extra {
+        ctx.insert(k.into(), v);
+    }
+    let mut r = json!({
+        "name": name,
+        "principal": who.principal,
+        "action": action,
+        "resource": on.arn,
+        "resourceAccount": on.account,
+        "context": ctx,
+        "identityPolicies": who.policies.iter()
+            .map(|(n, p)| json!({"name": n, "policy": p})).collect::<Vec<_>>(),
+        "expect": match expect { Allow => "Allow", Deny => "Deny" },
+    });
+    if let Some((field, name, doc)) = on.policy {
+        r[field] = json!({"name": name, "policy": doc});
+    }
+    r
+}
+
+/// Live replication of an SSE-KMS object version from `account`'s bucket into central under
+/// `<account>/`: every request S3 makes as the account's replication role.
+#[rustfmt::skip]
+fn replication_rows(account: &str) -> Vec<Value> {
+    let s = source(account);
+    let role = replication_role(account);
+    let obj = format!("{account}/photos/cat.jpg");
+    let src_obj_arn = format!("arn:aws:s3:::{}/{obj}", s.bucket);
+    let src_bucket_arn = format!("arn:aws:s3:::{}", s.bucket);
+    let n = |what: &str| format!("[replicate {account}] {what}");
+    vec![
+        // S3 assumes the role.
+        row(n("s3.amazonaws.com: sts:AssumeRole on the replication role"), &s3_service(),
+            "sts:AssumeRole", replication_role_resource(account),
+            vec![("aws:SourceAccount", json!(account)), ("aws:SourceArn", json!(src_bucket_arn))], Allow),
+        // Source side (same account).
+        row(n("s3:GetReplicationConfiguration on the source bucket"), &role,
+            "s3:GetReplicationConfiguration", source_bucket(account), no_ctx(), Allow),
+        row(n("s3:ListBucket on the source bucket"), &role,
+            "s3:ListBucket", source_bucket(account), prefix(&format!("{account}/")), Allow),
+        row(n("s3:GetObjectVersionForReplication on the source"), &role,
+            "s3:GetObjectVersionForReplication", source_object(account, &obj), no_ctx(), Allow),
+        row(n("s3:GetObjectVersionTagging on the source"), &role,
+            "s3:GetObjectVersionTagging", source_object(account, &obj), no_ctx(), Allow),
+        row(n("kms:Decrypt on the source key (Bucket Keys on)"), &role,
+            "kms:Decrypt", source_key(account), via_s3(s.region, &src_bucket_arn), Allow),
+        row(n("kms:Decrypt on the source key (Bucket Keys off, object context)"), &role,
+            "kms:Decrypt", source_key(account), via_s3(s.region, &src_obj_arn), Allow),
+        // Destination side (cross-account: the role's policy and central's policies).
+        row(n(&format!("s3:ReplicateObject into central/{account}/")), &role,
+            "s3:ReplicateObject", central_object(&obj), no_ctx(), Allow),
+        row(n(&format!("s3:ReplicateTags into central/{account}/")), &role,
+            "s3:ReplicateTags", central_object(&obj), no_ctx(), Allow),
+        row(n(&format!("s3:ObjectOwnerOverrideToBucketOwner into central/{account}/")), &role,
+            "s3:ObjectOwnerOverrideToBucketOwner", central_object(&obj), no_ctx(), Allow),
+        row(n("kms:GenerateDataKey on the central key (Bucket Keys on)"), &role,
+            "kms:GenerateDataKey", central_key(), via_s3(CENTRAL_REGION, &central_arn()), Allow),
+        row(n("kms:Encrypt on the central key (Bucket Keys on)"), &role,
+            "kms:Encrypt", central_key(), via_s3(CENTRAL_REGION, &central_arn()), Allow),
+        row(n("kms:Decrypt on the central key (Bucket Keys on)"), &role,
+            "kms:Decrypt", central_key(), via_s3(CENTRAL_REGION, &central_arn()), Allow),
+        row(n("kms:GenerateDataKey on the central key (object context)"), &role,
+            "kms:GenerateDataKey", central_key(), via_s3(CENTRAL_REGION, &central_object_arn(&obj)), Allow),
+        row(n("kms:Decrypt on the central key (multipart, object context)"), &role,
+            "kms:Decrypt", central_key(), via_s3(CENTRAL_REGION, &central_object_arn(&obj)), Allow),
+        // The role's own limits, as setup wrote it.
+        row(n("kms:Decrypt on the source key for an object outside the account prefix"), &role,
+            "kms:Decrypt", source_key(account),
+            via_s3(s.region, &format!("{src_bucket_arn}/other/x.bin")), Deny),
+        row(n("kms:Decrypt on the source key through S3 in another region"), &role,
+            "kms:Decrypt", source_key(account),
+            via_s3(if s.region == "eu-west-1" { "us-west-2" } else { "eu-west-1" }, &src_bucket_arn), Deny),
+    ]
+}
+
+/// What must never be possible, whatever the accounts' own admins do with their own IAM.
+#[rustfmt::skip]
+fn must_never_rows() -> Vec<Value> {
+    let n = |what: &str| format!("[never] {what}");
+    let role_a = replication_role(A);
+    let wide_a = widened(replication_role(A));
+    let admin_a = admin(A);
+    let b_obj = format!("{B}/photos/cat.jpg");
+    let a_obj = format!("{A}/photos/cat.jpg");
+    let mut rows = vec![
+        // No account writes outside its own prefix.
+        row(n(&format!("{A}'s replication role: s3:ReplicateObject into central/{B}/")), &role_a,
+            "s3:ReplicateObject", central_object(&b_obj), no_ctx(), Deny),
+        row(n(&format!("{A}'s widened replication role: s3:ReplicateObject into central/{B}/")), &wide_a,
+            "s3:ReplicateObject", central_object(&b_obj), no_ctx(), Deny),
+        row(n(&format!("{A}'s widened replication role: s3:ReplicateTags into central/{B}/")), &wide_a,
+            "s3:ReplicateTags", central_object(&b_obj), no_ctx(), Deny),
+        row(n(&format!("{A}'s admin: s3:PutObject into central/{A}/")), &admin_a,
+            "s3:PutObject", central_object(&a_obj), no_ctx(), Deny),
+        // No account deletes anything in central.
+        row(n(&format!("{A}'s admin: s3:DeleteObjectVersion on central/{A}/")), &admin_a,
+            "s3:DeleteObjectVersion", central_object(&a_obj), no_ctx(), Deny),
+        row(n(&format!("{A}'s admin: s3:DeleteObject on central/{A}/")), &admin_a,
+            "s3:DeleteObject", central_object(&a_obj), no_ctx(), Deny),
+        row(n(&format!("{A}'s replication role: s3:ReplicateDelete into central/{A}/")), &role_a,
+            "s3:ReplicateDelete", central_object(&a_obj), no_ctx(), Deny),
+        row(n(&format!("{A}'s widened replication role: s3:ReplicateDelete into central/{A}/")), &wide_a,
+            "s3:ReplicateDelete", central_object(&a_obj), no_ctx(), Deny),
+        // No account reads or lists another's keys.
+        row(n(&format!("{A}'s admin: s3:ListBucket on central, prefix {B}/")), &admin_a,
+            "s3:ListBucket", central_bucket(), prefix(&format!("{B}/")), Deny),
+        row(n(&format!("{A}'s admin: s3:ListBucketVersions on central, prefix {B}/")), &admin_a,
+            "s3:ListBucketVersions", central_bucket(), prefix(&format!("{B}/")), Deny),
+        row(n(&format!("{A}'s replication role: s3:ListBucket on central, prefix {B}/")), &role_a,
+            "s3:ListBucket", central_bucket(), prefix(&format!("{B}/")), Deny),
+        row(n(&format!("{A}'s admin: s3:GetObject on central/{B}/")), &admin_a,
+            "s3:GetObject", central_object(&b_obj), no_ctx(), Deny),
+        row(n(&format!("{A}'s admin: s3:GetObjectVersion on central/{B}/")), &admin_a,
+            "s3:GetObjectVersion", central_object(&b_obj), no_ctx(), Deny),
+        row(n(&format!("{A}'s widened replication role: s3:GetObjectVersion on central/{B}/")), &wide_a,
+            "s3:GetObjectVersion", central_object(&b_obj), no_ctx(), Deny),
+        row(n(&format!("{A}'s admin: s3:GetObject on {B}'s source bucket")), &admin_a,
+            "s3:GetObject", source_object(B, &b_obj), no_ctx(), Deny),
+        // The central key is for central, through S3 in central's region.
+        row(n(&format!("{A}'s widened replication role: kms:GenerateDataKey on the central key via S3 in eu-west-1")), &wide_a,
+            "kms:GenerateDataKey", central_key(), via_s3("eu-west-1", &central_arn()), Deny),
+        row(n(&format!("{A}'s widened replication role: kms:GenerateDataKey on the central key for another bucket")), &wide_a,
+            "kms:GenerateDataKey", central_key(), via_s3(CENTRAL_REGION, "arn:aws:s3:::not-the-central-bucket"), Deny),
+        row(n(&format!("{A}'s widened replication role: kms:Decrypt on the central key for {B}/'s objects")), &wide_a,
+            "kms:Decrypt", central_key(), via_s3(CENTRAL_REGION, &central_object_arn(&b_obj)), Deny),
+        row(n(&format!("{A}'s admin: kms:Decrypt on the central key directly (not through S3)")), &admin_a,
+            "kms:Decrypt", central_key(), no_ctx(), Deny),
+        row(n(&format!("{A}'s admin: kms:PutKeyPolicy on the central key")), &admin_a,
+            "kms:PutKeyPolicy", central_key(), no_ctx(), Deny),
+        row(n(&format!("{A}'s admin: kms:Decrypt on {B}'s source key via S3")), &admin_a,
+            "kms:Decrypt", source_key(B), via_s3(source(B).region, &format!("arn:aws:s3:::{}", source(B).bucket)), Deny),
+        // Nobody outside the central account changes central's configuration.
+        row(n(&format!("{A}'s admin: s3:PutBucketVersioning on central")), &admin_a,
+            "s3:PutBucketVersioning", central_bucket(), no_ctx(), Deny),
+        row(n(&format!("{A}'s admin: s3:PutBucketPolicy on central")), &admin_a,
+            "s3:PutBucketPolicy", central_bucket(), no_ctx(), Deny),
+        row(n(&format!("{A}'s admin: s3:DeleteBucketPolicy on central")), &admin_a,
+            "s3:DeleteBucketPolicy", central_bucket(), no_ctx(), Deny),
+        row(n(&format!("{A}'s admin: s3:PutLifecycleConfiguration on central")), &admin_a,
+            "s3:PutLifecycleConfiguration", central_bucket(), no_ctx(), Deny),
+        row(n(&format!("{A}'s admin: s3:PutBucketObjectLockConfiguration on central")), &admin_a,
+            "s3:PutBucketObjectLockConfiguration", central_bucket(), no_ctx(), Deny),
+        row(n(&format!("{A}'s admin: s3:PutEncryptionConfiguration on central")), &admin_a,
+            "s3:PutEncryptionConfiguration", central_bucket(), no_ctx(), Deny),
+        // Only S3 assumes the replication role.
+        row(n(&format!("{A}'s admin: sts:AssumeRole on {A}'s replication role")), &admin_a,
+            "sts:AssumeRole", replication_role_resource(A), no_ctx(), Deny),
+        row(n(&format!("{B}'s admin: sts:AssumeRole on {A}'s replication role")), &admin(B),
+            "sts:AssumeRole", replication_role_resource(A), no_ctx(), Deny),
+    ];
+    // Nothing outside the organization uses either key or writes into central.
+    let out = outsider();
+    rows.extend([
+        row(n("outside the org: kms:Decrypt on the central key via S3"), &out,
+            "kms:Decrypt", central_key(), via_s3(CENTRAL_REGION, &central_arn()), Deny),
+        row(n("outside the org: kms:GenerateDataKey on the central key via S3"), &out,
+            "kms:GenerateDataKey", central_key(), via_s3(CENTRAL_REGION, &central_arn()), Deny),
+        row(n(&format!("outside the org: kms:Decrypt on {A}'s source key via S3")), &out,
+            "kms:Decrypt", source_key(A), via_s3(source(A).region, &format!("arn:aws:s3:::{}", source(A).bucket)), Deny),
+        row(n(&format!("outside the org: s3:ReplicateObject into central/{OUTSIDER}/")), &out,
+            "s3:ReplicateObject", central_object(&format!("{OUTSIDER}/x")), no_ctx(), Deny),
+        row(n("outside the org: s3:ListBucket on central"), &out,
+            "s3:ListBucket", central_bucket(), prefix(""), Deny),
+    ]);
+    // No request without TLS, from anyone, the central account included.
+    rows.extend([
+        row(n(&format!("{A}'s replication role without TLS: s3:ReplicateObject into central/{A}/")), &role_a,
+            "s3:ReplicateObject", central_object(&a_obj), insecure(), Deny),
+        row(n(&format!("{A}'s admin without TLS: s3:ListBucket on central, prefix {A}/")), &admin_a,
+            "s3:ListBucket", central_bucket(), [prefix(&format!("{A}/")), insecure()].concat(), Deny),
+        row(n("central admin without TLS: s3:GetObject on central"), &admin(CENTRAL),
+            "s3:GetObject", central_object(&a_obj), insecure(), Deny),
+        row(n("central admin without TLS: s3:PutBucketVersioning on central"), &admin(CENTRAL),
+            "s3:PutBucketVersioning", central_bucket(), insecure(), Deny),
+    ]);
+    rows
+}
+
+/// The central account administers its bucket and key; a source account its own key.
+#[rustfmt::skip]
+fn central_admin_rows() -> Vec<Value> {
+    let n = |what: &str| format!("[central admin] {what}");
+    let adm = admin(CENTRAL);
+    vec![
+        row(n("s3:PutBucketVersioning on central"), &adm,
+            "s3:PutBucketVersioning", central_bucket(), no_ctx(), Allow),
+        row(n("s3:PutBucketPolicy on central"), &adm,
+            "s3:PutBucketPolicy", central_bucket(), no_ctx(), Allow),
+        row(n("s3:ListBucketVersions on central"), &adm,
+            "s3:ListBucketVersions", central_bucket(), prefix(&format!("{A}/")), Allow),
+        row(n(&format!("s3:GetObjectVersion on central/{A}/")), &adm,
+            "s3:GetObjectVersion", central_object(&format!("{A}/photos/cat.jpg")), no_ctx(), Allow),
+        row(n("kms:PutKeyPolicy on the central key"), &adm,
+            "kms:PutKeyPolicy", central_key(), no_ctx(), Allow),
+        row(n("kms:Decrypt on the central key via S3"), &adm,
+            "kms:Decrypt", central_key(), via_s3(CENTRAL_REGION, &central_arn()), Allow),
+        row(format!("[source admin] {A}'s admin: kms:PutKeyPolicy on {A}'s own source key"), &admin(A),
+            "kms:PutKeyPolicy", source_key(A), no_ctx(), Allow),
+    ]
+}
+
+/// Rows about the evaluator itself: each documents one of its limits with the outcome it gives
+/// (not AWS's). If a new version of the evaluator lifts a limit, its canary fails: then drop the
+/// bridge in evaluate.mjs and this row, and update tests/iam/README.md.
+fn canary_rows() -> Vec<Value> {
+    let s = source(A);
+    let mut unbridged = row(
+        "[evaluator canary] without the bridge kms:EncryptionContext:aws:s3:arn is dropped (AWS allows)".into(),
+        &replication_role(A),
+        "kms:Decrypt",
+        source_key(A),
+        via_s3(s.region, &format!("arn:aws:s3:::{}", s.bucket)),
+        Deny,
+    );
+    unbridged["bridge"] = json!(false);
+    unbridged["expectIgnoredContextKeys"] = json!(["kms:EncryptionContext:aws:s3:arn"]);
+    // Not a product document: the smallest policy that shows the ARN-splitting limit.
+    let mut arn_like = row(
+        "[evaluator canary] ArnLike with ${aws:PrincipalAccount} in the value never matches here"
+            .into(),
+        &replication_role(A),
+        "s3:GetObject",
+        central_object(&format!("{A}/x")),
+        no_ctx(),
+        Deny,
+    );
+    arn_like["identityPolicies"] = json!([{"name": "allow", "policy": administrator_access()}]);
+    arn_like["resourcePolicy"] = json!({"name": "ArnLike with a variable", "policy": {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject",
+            "Resource": format!("arn:aws:s3:::{CENTRAL_BUCKET}/*"),
+            "Condition": {"ArnLike": {"aws:PrincipalArn":
+                format!("arn:aws:iam::${{aws:PrincipalAccount}}:role/{REPLICATION_ROLE}")}}
+        }]
+    }});
+    vec![unbridged, arn_like]
+}
+
+fn all_rows() -> Vec<Value> {
+    let mut rows = Vec::new();
+    for s in sources() {
+        rows.extend(replication_rows(s.account));
+    }
+    rows.extend(must_never_rows());
+    rows.extend(central_admin_rows());
+    rows.extend(canary_rows());
+    rows
+}
+
+fn harness_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("iam")
+}
+
+/// Fails with what to do when the evaluator is not installed, or not the pinned version.
+fn check_installed(dir: &Path) {
+    let installed = dir.join("node_modules/@cloud-copilot/iam-simulate/package.json");
+    let help = "run scripts/test (it installs node if needed and runs `npm ci --prefix tests/iam`)";
+    let text = std::fs::read_to_string(&installed).unwrap_or_else(|_| {
+        panic!(
+            "the IAM policy evaluator is not installed ({} is missing): {help}",
+            installed.display()
+        )
+    });
+    let got: Value = serde_json::from_str(&text).expect("iam-simulate's package.json");
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("package.json")).expect("tests/iam/package.json"),
+    )
+    .expect("tests/iam/package.json is JSON");
+    let pinned = &manifest["dependencies"]["@cloud-copilot/iam-simulate"];
+    assert_eq!(
+        &got["version"], pinned,
+        "tests/iam/node_modules holds iam-simulate {} but package.json pins {pinned}: {help}",
+        got["version"]
+    );
+}
+
+/// Runs the evaluator on the rows; one result per row, by name.
+fn evaluate(rows: &[Value]) -> BTreeMap<String, Value> {
+    let dir = harness_dir();
+    check_installed(&dir);
+    let mut child = Command::new("node")
+        .arg(dir.join("evaluate.mjs"))
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run node ({e}): run scripts/test, which installs it"));
+    let input = json!({ "rows": rows }).to_string();
+    // To run the evaluator by hand: S3CENTRAL_MATRIX_ROWS=rows.json cargo test --test it matrix,
+    // then `node tests/iam/evaluate.mjs --explain-all < rows.json`.
+    if let Some(path) = std::env::var_os("S3CENTRAL_MATRIX_ROWS") {
+        std::fs::write(&path, &input).expect("write S3CENTRAL_MATRIX_ROWS");
+    }
+    // The evaluator reads all of stdin before it writes anything: no deadlock.
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write rows to the evaluator");
+    let out = child.wait_with_output().expect("evaluator output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // 0: all rows hold, 1: some do not (still all printed); anything else: unusable input or a crash.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "the evaluator failed ({}):\n{stderr}\n{stdout}",
+        out.status
+    );
+    let mut results = BTreeMap::new();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("evaluator printed a line that is not JSON ({e}): {line}"));
+        let name = v["name"].as_str().expect("result has a name").to_owned();
+        results.insert(name, v);
+    }
+    assert_eq!(
+        results.len(),
+        rows.len(),
+        "one result per row expected; stderr:\n{stderr}"
+    );
+    results
+}
+
+/// The evaluator's explanation of a row, one statement a line.
+fn explain_text(e: &Value) -> String {
+    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    let statement = |s: &Value| {
+        let mut line = format!(
+            "      {} {} [{}]: action {}, resource {}, principal {}, conditions {}",
+            text(&s["effect"]),
+            text(&s["policy"]),
+            text(&s["sid"]),
+            if s["actionMatch"] == true {
+                "matches"
+            } else {
+                "differs"
+            },
+            if s["resourceMatch"] == true {
+                "matches"
+            } else {
+                "differs"
+            },
+            text(&s["principalMatch"]),
+            if s["conditionMatch"] == true {
+                "match"
+            } else {
+                "fail"
+            },
+        );
+        for r in s["resources"].as_array().into_iter().flatten() {
+            line += &format!("\n        resource {}", text(&r["resource"]));
+            if let Some(resolved) = r["resolvedValue"].as_str() {
+                line += &format!(" (resolved: {resolved})");
+            }
+        }
+        for c in s["conditions"].as_array().into_iter().flatten() {
+            let values: Vec<String> = c["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| {
+                    format!(
+                        "{}{}",
+                        text(&v["value"]),
+                        if v["matches"] == true {
+                            " (matches)"
+                        } else {
+                            ""
+                        }
+                    )
+                })
+                .collect();
+            line += &format!(
+                "\n        {} {} {:?}: {}{}",
+                text(&c["operator"]),
+                text(&c["key"]),
+                values,
+                if c["matches"] == true {
+                    "matches"
+                } else {
+                    "fails"
+                },
+                if c["failedBecauseMissing"] == true {
+                    " (key missing from the request)"
+                } else {
+                    ""
+                },
+            );
+        }
+        if let Some(note) = s["note"].as_str() {
+            line += &format!(" ({note})");
+        }
+        line
+    };
+    let mut out = format!(
+        "    same account: {}, identity policies: {}, resource policy: {}{}\n    reasons: {}",
+        e["sameAccount"],
+        text(&e["identityPolicyResult"]),
+        text(&e["resourcePolicyResult"]),
+        e.get("blockedBy")
+            .map(|b| format!(", blocked by {b}"))
+            .unwrap_or_default(),
+        e["reasons"],
+    );
+    let decided: Vec<String> = e["decidingStatements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(statement)
+        .collect();
+    if !decided.is_empty() {
+        out += &format!("\n    deciding statements:\n{}", decided.join("\n"));
+    }
+    let near: Vec<String> = e["nearMisses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(statement)
+        .collect();
+    if !near.is_empty() {
+        out += &format!("\n    statements that came close:\n{}", near.join("\n"));
+    }
+    out
+}
+
+#[test]
+fn permission_matrix_on_the_documents_setup_writes() {
+    let rows = all_rows();
+    let names: BTreeSet<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names.len(), rows.len(), "row names must be unique");
+    let known: BTreeMap<&str, u32> = KNOWN_FINDINGS.iter().copied().collect();
+    let mut problems = Vec::new();
+    for name in known.keys() {
+        if !names.contains(name) {
+            problems.push(format!(
+                "KNOWN_FINDINGS names a row that does not exist: {name:?}"
+            ));
+        }
+    }
+
+    let results = evaluate(&rows);
+    let (mut allow, mut deny, mut findings) = (0, 0, Vec::new());
+    for r in &rows {
+        let name = r["name"].as_str().unwrap_or_default();
+        if r["expect"] == "Allow" {
+            allow += 1;
+        } else {
+            deny += 1;
+        }
+        let res = &results[name];
+        let ok = res["ok"] == true;
+        let summary = format!(
+            "{name}\n    expected {}, evaluator says {} ({}){}{}",
+            res["expect"].as_str().unwrap_or("?"),
+            res["decision"].as_str().unwrap_or("nothing"),
+            res["result"].as_str().unwrap_or("-"),
+            match res["error"].as_str() {
+                Some(e) => format!("\n    error: {e}"),
+                None => String::new(),
+            },
+            match res["unexpectedIgnoredContextKeys"].as_array() {
+                Some(keys) if !keys.is_empty() => format!(
+                    "\n    the evaluator ignored context keys {keys:?} the row does not expect"
+                ),
+                _ => String::new(),
+            },
+        );
+        let explain = res.get("explain").map(explain_text).unwrap_or_default();
+        match (known.get(name), ok) {
+            (None, true) => {}
+            (None, false) => problems.push(format!("{summary}\n{explain}")),
+            (Some(n), true) => problems.push(format!(
+                "{name}\n    listed in KNOWN_FINDINGS (issue 8 finding {n}) but it holds now: \
+                 remove it from the list"
+            )),
+            // A known finding must fail on its decision alone, never on an error or a dropped key.
+            (Some(n), false)
+                if res["matched"] == false
+                    && res.get("error").is_none()
+                    && res["unexpectedIgnoredContextKeys"]
+                        .as_array()
+                        .is_some_and(Vec::is_empty)
+                    && res["missingIgnoredContextKeys"]
+                        .as_array()
+                        .is_some_and(Vec::is_empty) =>
+            {
+                let reasons = res["explain"]["reasons"].to_string();
+                findings.push(format!("finding {n}: {summary}\n    reasons: {reasons}"));
+            }
+            (Some(n), false) => problems.push(format!(
+                "{summary}\n    listed as finding {n}, but it fails for another reason\n{explain}"
+            )),
+        }
+    }
+    let report = format!(
+        "permission matrix: {} rows ({allow} expected Allow, {deny} expected Deny); {} known \
+         findings of issue 8 still fail{}",
+        rows.len(),
+        findings.len(),
+        if findings.is_empty() {
+            String::new()
+        } else {
+            format!(":\n  {}", findings.join("\n  "))
+        }
+    );
+    println!("{report}");
+    assert!(
+        problems.is_empty(),
+        "{} row(s) do not hold:\n\n{}\n\n{report}",
+        problems.len(),
+        problems.join("\n\n")
+    );
+}
