@@ -43,7 +43,8 @@ fn s3_encryption_context(bucket: &str, objects: &str) -> Value {
 
 /// The central key's policy: the central account administers it; the organization's replication
 /// roles encrypt replicas with it and its restore roles decrypt them, only through S3 in the
-/// central region and only for the central bucket.
+/// central region and only for the central bucket (the bucket ARN, as S3 Bucket Keys send it, or
+/// an object under the caller's own account prefix).
 pub fn central_key_policy(c: &CentralInput<'_>) -> Value {
     let via_s3 = format!("s3.{}.amazonaws.com", c.region);
     json!({
@@ -61,7 +62,7 @@ pub fn central_key_policy(c: &CentralInput<'_>) -> Value {
                 "Condition": {
                     "StringEquals": {"aws:PrincipalOrgID": c.org_id, "kms:ViaService": via_s3},
                     "ArnLike": {"aws:PrincipalArn": format!("arn:aws:iam::*:role/{REPLICATION_ROLE}")},
-                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": s3_encryption_context(c.bucket, "*")}
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": s3_encryption_context(c.bucket, "${aws:PrincipalAccount}/*")}
                 }
             },
             {
@@ -73,7 +74,7 @@ pub fn central_key_policy(c: &CentralInput<'_>) -> Value {
                 "Condition": {
                     "StringEquals": {"aws:PrincipalOrgID": c.org_id, "kms:ViaService": via_s3},
                     "ArnLike": {"aws:PrincipalArn": format!("arn:aws:iam::*:role/{RESTORE_ROLE}")},
-                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": s3_encryption_context(c.bucket, "*")}
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": s3_encryption_context(c.bucket, "${aws:PrincipalAccount}/*")}
                 }
             }
         ]

@@ -381,8 +381,14 @@ pub async fn kms_key(label: &str) -> (String, String) {
 pub async fn target_bucket(s3: &Client, label: &str, key: &str) -> String {
     let bucket = unique_bucket(label);
     versioned_bucket(s3, &bucket).await;
+    set_default_key(s3, &bucket, key).await;
+    bucket
+}
+
+/// Sets the bucket's default encryption to SSE-KMS with `key`.
+pub async fn set_default_key(s3: &Client, bucket: &str, key: &str) {
     s3.put_bucket_encryption()
-        .bucket(&bucket)
+        .bucket(bucket)
         .server_side_encryption_configuration(
             ServerSideEncryptionConfiguration::builder()
                 .rules(
@@ -402,5 +408,4 @@ pub async fn target_bucket(s3: &Client, label: &str, key: &str) -> String {
         .send()
         .await
         .unwrap_or_else(|e| panic!("PutBucketEncryption {bucket}: {e:?}"));
-    bucket
 }

@@ -746,3 +746,496 @@ async fn two_hundred_listed_accounts_converge() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// One new organization account, listed in a config of its own: (account, source bucket,
+/// central bucket, config). `extra_central` goes into `[central]`.
+async fn one_account_world(
+    label: &str,
+    extra_central: &str,
+) -> (String, String, String, tempfile::NamedTempFile) {
+    let (org_id, _) = organization().await.clone();
+    let org = aws_sdk_organizations::Client::new(&caller_config().await);
+    let name = unique_bucket(label);
+    let account = org
+        .create_account()
+        .email(format!("{name}@example.com"))
+        .account_name(&name)
+        .send()
+        .await
+        .expect("CreateAccount")
+        .create_account_status()
+        .and_then(|s| s.account_id())
+        .expect("account id")
+        .to_owned();
+    let central = unique_bucket("central");
+    let bucket = unique_bucket("src");
+    let alias = format!("alias/{}", unique_bucket("s3c"));
+    let config = config_file(&format!(
+        "[central]\nbucket = \"{central}\"\nkms_alias = \"{alias}\"\norg_id = \"{org_id}\"\nreplication_time_control = false\n{extra_central}\n[[source]]\naccount = \"{account}\"\nbucket = \"{bucket}\"\n"
+    ));
+    (account, bucket, central, config)
+}
+
+/// The ARN of the key behind `alias` as `config` sees it.
+async fn key_arn(config: &SdkConfig, alias: &str) -> String {
+    aws_sdk_kms::Client::new(config)
+        .describe_key()
+        .key_id(alias)
+        .send()
+        .await
+        .expect("DescribeKey")
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .expect("key ARN")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_runs_as_the_restore_role_setup_made() {
+    let (account, bucket, central, config) = one_account_world("restore-role", "").await;
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // The role exists with the documents setup wrote (read back from the server).
+    let cfg = account_config(&account).await;
+    let iam = aws_sdk_iam::Client::new(&cfg);
+    let role = iam
+        .get_role()
+        .role_name("s3central-restore")
+        .send()
+        .await
+        .expect("restore role");
+    let trust = role
+        .role()
+        .and_then(|r| r.assume_role_policy_document())
+        .expect("trust");
+    assert!(
+        same_policy(
+            trust,
+            &s3central::setup::policy::restore_trust_policy(&[format!(
+                "arn:aws:iam::{CENTRAL_ACCOUNT}:root"
+            )])
+        ),
+        "{trust}"
+    );
+    let source_key = key_arn(&cfg, "alias/s3central-source").await;
+    let central_key = key_arn(
+        &caller_config().await,
+        &s3central::setup::config::load_config(config.path())
+            .expect("config")
+            .central
+            .kms_alias,
+    )
+    .await;
+    let inline = iam
+        .get_role_policy()
+        .role_name("s3central-restore")
+        .policy_name("s3central-restore")
+        .send()
+        .await
+        .expect("restore role policy");
+    let desired = s3central::setup::policy::restore_role_policy(&RolePolicyInput {
+        account: &account,
+        source_bucket: &bucket,
+        central_bucket: &central,
+        source_key_arn: &source_key,
+        central_key_arn: &central_key,
+        source_region: "us-east-1",
+        central_region: "us-east-1",
+    });
+    assert!(same_policy(inline.policy_document(), &desired));
+    // History in central (written by the test: the local server does not replicate).
+    let central_s3 = s3_for(&caller_config().await);
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..5 {
+        let key = format!("{account}/docs/{i}.txt");
+        let body = format!("version one of {i}");
+        central_s3
+            .put_object()
+            .bucket(&central)
+            .key(&key)
+            .body(body.clone().into_bytes().into())
+            .send()
+            .await
+            .expect("put");
+        expected.insert(key, body);
+    }
+    let t = crate::common::cutoff().await;
+    central_s3
+        .put_object()
+        .bucket(&central)
+        .key(format!("{account}/docs/0.txt"))
+        .body(b"encrypted by an attacker".to_vec().into())
+        .send()
+        .await
+        .expect("put");
+    // The README's command: no --to-bucket, no identities; the config names the account.
+    let path = config.path().to_str().expect("path");
+    let out = s3central(&[
+        "--central-bucket",
+        &central,
+        "--output",
+        "json",
+        "restore",
+        "--account",
+        &account,
+        "--at",
+        &t,
+        "--config",
+        path,
+    ]);
+    let stdout = out.success();
+    let summary = json_lines(&stdout)
+        .into_iter()
+        .find(|l| l["record"] == "summary")
+        .expect("summary");
+    assert_eq!(summary["copied"], 5, "{stdout}");
+    let identity = summary["identity"].as_str().expect("identity");
+    assert!(
+        identity.contains(&format!("arn:aws:iam::{account}:role/s3central-restore")),
+        "{identity}"
+    );
+    assert!(identity.contains("server-side"), "{identity}");
+    // Read back as the account: every key, every byte, under the account's own key.
+    let s3 = s3_for(&cfg);
+    for (key, body) in &expected {
+        let got = s3
+            .get_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("restored object");
+        assert_eq!(got.ssekms_key_id(), Some(source_key.as_str()), "{key}");
+        let bytes = got.body.collect().await.expect("body").into_bytes();
+        assert_eq!(bytes.as_ref(), body.as_bytes(), "{key}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn other_replication_rules_are_kept_and_a_foreign_role_is_refused() {
+    let (account, bucket, _central, config) = one_account_world("keep-rules", "").await;
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let s3 = s3_for(&account_config(&account).await);
+    let read = || async {
+        s3.get_bucket_replication()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("replication")
+            .replication_configuration()
+            .expect("config")
+            .clone()
+    };
+    // The account adds its own DR rule (same role), taking priority 1; s3central's rule is last.
+    let ours = read().await.rules()[0].clone();
+    let dr = aws_sdk_s3::types::ReplicationRule::builder()
+        .id("dr-to-backup-region")
+        .priority(1)
+        .status(aws_sdk_s3::types::ReplicationRuleStatus::Enabled)
+        .filter(
+            aws_sdk_s3::types::ReplicationRuleFilter::builder()
+                .prefix("dr/")
+                .build(),
+        )
+        .delete_marker_replication(
+            aws_sdk_s3::types::DeleteMarkerReplication::builder()
+                .status(aws_sdk_s3::types::DeleteMarkerReplicationStatus::Enabled)
+                .build(),
+        )
+        .destination(
+            aws_sdk_s3::types::Destination::builder()
+                .bucket("arn:aws:s3:::some-dr-bucket")
+                .build()
+                .expect("destination"),
+        )
+        .build()
+        .expect("rule");
+    let mut changed = ours.clone();
+    changed.priority = Some(2);
+    changed.destination = Some(
+        aws_sdk_s3::types::Destination::builder()
+            .bucket("arn:aws:s3:::elsewhere")
+            .build()
+            .expect("destination"),
+    );
+    let role = read().await.role().to_owned();
+    s3.put_bucket_replication()
+        .bucket(&bucket)
+        .replication_configuration(
+            aws_sdk_s3::types::ReplicationConfiguration::builder()
+                .role(&role)
+                .rules(dr.clone())
+                .rules(changed)
+                .build()
+                .expect("config"),
+        )
+        .send()
+        .await
+        .expect("put replication");
+    // setup repairs its own rule only, and keeps the DR rule as it was.
+    let plan = setup(&config, &["setup", "--dry-run"]);
+    let pending: Vec<_> = record(&plan.stdout, "plan")
+        .into_iter()
+        .filter(|p| p["action"] != "unchanged")
+        .collect();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["resource"], "replication rule");
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let now = read().await;
+    let ids: Vec<&str> = now.rules().iter().filter_map(|r| r.id()).collect();
+    assert_eq!(
+        ids,
+        ["dr-to-backup-region", &format!("s3central-{account}")]
+    );
+    assert_eq!(
+        now.rules()[0].destination().map(|d| d.bucket()),
+        Some("arn:aws:s3:::some-dr-bucket")
+    );
+    assert_eq!(now.rules()[0].priority(), Some(1));
+    let ours_now = &now.rules()[1];
+    assert_eq!(
+        ours_now.destination().map(|d| d.bucket()),
+        ours.destination().map(|d| d.bucket())
+    );
+    assert_eq!(
+        ours_now.priority(),
+        Some(2),
+        "kept a priority the DR rule does not use"
+    );
+    // A second run changes nothing: s3central's rule is found wherever it is.
+    let again = setup(&config, &["setup", "--yes"]);
+    assert_eq!(
+        record(&again.stdout, "summary")[0]["writes"],
+        0,
+        "{}",
+        again.stdout
+    );
+    // Other rules under another role: S3 allows one role per bucket, so setup refuses this account.
+    s3.put_bucket_replication()
+        .bucket(&bucket)
+        .replication_configuration(
+            aws_sdk_s3::types::ReplicationConfiguration::builder()
+                .role(format!("arn:aws:iam::{account}:role/dr-role"))
+                .rules(dr)
+                .build()
+                .expect("config"),
+        )
+        .send()
+        .await
+        .expect("put replication");
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("dr-to-backup-region") && out.stderr.contains("one role per bucket"),
+        "{}",
+        out.stderr
+    );
+    let ids: Vec<String> = read()
+        .await
+        .rules()
+        .iter()
+        .filter_map(|r| r.id().map(str::to_owned))
+        .collect();
+    assert_eq!(ids, ["dr-to-backup-region"], "the DR rule is left alone");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_created_by_an_interrupted_run_is_adopted_not_duplicated() {
+    let (_account, _bucket, _central, config) = one_account_world("tagged-key", "").await;
+    let alias = s3central::setup::config::load_config(config.path())
+        .expect("config")
+        .central
+        .kms_alias;
+    // What a run killed between CreateKey and CreateAlias leaves: a tagged key without alias.
+    let kms = aws_sdk_kms::Client::new(&caller_config().await);
+    let orphan = kms
+        .create_key()
+        .tags(
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key("s3central:alias")
+                .tag_value(&alias)
+                .build()
+                .expect("tag"),
+        )
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata()
+        .expect("metadata")
+        .key_id()
+        .to_owned();
+    let plan = setup(&config, &["setup", "--dry-run"]);
+    let key_line = record(&plan.stdout, "plan")
+        .into_iter()
+        .find(|p| p["kind"] == "central" && p["resource"] == "kms key")
+        .expect("key line");
+    assert_eq!(key_line["action"], "update", "{key_line}");
+    assert_eq!(key_line["fields"], serde_json::json!(["alias"]));
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let aliased = kms
+        .describe_key()
+        .key_id(&alias)
+        .send()
+        .await
+        .expect("alias")
+        .key_metadata()
+        .expect("m")
+        .key_id()
+        .to_owned();
+    assert_eq!(
+        aliased, orphan,
+        "the alias points at the key the interrupted run made"
+    );
+    // No second key carries the tag.
+    let mut tagged = 0;
+    let mut pages = kms.list_keys().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for key in page.expect("ListKeys").keys() {
+            let tags = kms
+                .list_resource_tags()
+                .key_id(key.key_id().expect("id"))
+                .send()
+                .await
+                .expect("tags");
+            tagged += usize::from(
+                tags.tags()
+                    .iter()
+                    .any(|t| t.tag_key() == "s3central:alias" && t.tag_value() == alias),
+            );
+        }
+    }
+    assert_eq!(tagged, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_existing_bucket_is_changed_only_with_consent() {
+    let (account, bucket, _central, config) = one_account_world("consent", "").await;
+    let cfg = account_config(&account).await;
+    let s3 = s3_for(&cfg);
+    // The account's bucket existed before s3central: its own key, ObjectWriter ownership.
+    let theirs = aws_sdk_kms::Client::new(&cfg)
+        .create_key()
+        .send()
+        .await
+        .expect("their key")
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .expect("arn")
+        .to_owned();
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning");
+    crate::common::set_default_key(&s3, &bucket, &theirs).await;
+    s3.put_bucket_ownership_controls()
+        .bucket(&bucket)
+        .ownership_controls(
+            aws_sdk_s3::types::OwnershipControls::builder()
+                .rules(
+                    aws_sdk_s3::types::OwnershipControlsRule::builder()
+                        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
+                        .build()
+                        .expect("rule"),
+                )
+                .build()
+                .expect("controls"),
+        )
+        .send()
+        .await
+        .expect("ownership");
+    let consent_lines = |stdout: &str| -> Vec<String> {
+        record(stdout, "plan")
+            .into_iter()
+            .filter(|p| p["action"] == "needs_consent")
+            .map(|p| p["resource"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let plan = setup(&config, &["setup", "--dry-run"]);
+    assert_eq!(
+        consent_lines(&plan.stdout),
+        ["default encryption", "object ownership"],
+        "{}",
+        plan.stdout
+    );
+    let table = s3central(&[
+        "setup",
+        "--dry-run",
+        "--config",
+        config.path().to_str().expect("path"),
+    ]);
+    assert!(
+        table.stdout.contains("--allow-bucket-changes"),
+        "{}",
+        table.stdout
+    );
+    // Without consent: everything else converges, the two settings stay the owner's.
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let ownership = || async {
+        s3.get_bucket_ownership_controls()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("ownership")
+            .ownership_controls()
+            .expect("controls")
+            .rules()[0]
+            .object_ownership()
+            .as_str()
+            .to_owned()
+    };
+    let default_key = || async {
+        s3.get_bucket_encryption()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("encryption")
+            .server_side_encryption_configuration()
+            .expect("c")
+            .rules()[0]
+            .apply_server_side_encryption_by_default()
+            .and_then(|d| d.kms_master_key_id())
+            .expect("key")
+            .to_owned()
+    };
+    assert_eq!(ownership().await, "ObjectWriter");
+    assert_eq!(default_key().await, theirs);
+    assert!(
+        s3.get_bucket_replication()
+            .bucket(&bucket)
+            .send()
+            .await
+            .is_ok(),
+        "replication was set up"
+    );
+    // With consent, they change.
+    let out = setup(&config, &["setup", "--yes", "--allow-bucket-changes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(ownership().await, "BucketOwnerEnforced");
+    assert_eq!(
+        default_key().await,
+        key_arn(&cfg, "alias/s3central-source").await
+    );
+    let plan = setup(&config, &["setup", "--dry-run"]);
+    assert!(
+        record(&plan.stdout, "plan")
+            .iter()
+            .all(|p| p["action"] == "unchanged"),
+        "{}",
+        plan.stdout
+    );
+}
