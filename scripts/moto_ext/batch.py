@@ -385,7 +385,7 @@ class Job:
         gt = _text(f, "ObjectSizeGreaterThanBytes")
         lt = _text(f, "ObjectSizeLessThanBytes")
         tasks = []
-        with repl.STORE_LOCK:
+        with repl.bucket_lock(bucket_name):
             entries = [(name, list(vs)) for name, vs in bucket.keys.iterlists()]
         for name, versions in sorted(entries):
             for v in reversed(versions):  # newest stored first, as S3 lists them
@@ -447,7 +447,7 @@ class Job:
         backend = _backend(self.account)
         from moto.s3.exceptions import ObjectNotInActiveTierError
         from moto.s3.models import ARCHIVE_STORAGE_CLASSES
-        with repl.request_scope(), repl.STORE_LOCK:
+        with repl.request_scope(), repl.bucket_lock(target):
             src = backend.get_object(bucket, key, version_id=version_id)
             if src is None:
                 return row("failed", 404, "NoSuchVersion" if version_id else "NoSuchKey",

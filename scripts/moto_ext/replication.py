@@ -69,11 +69,21 @@ import moto.s3.responses as s3responses
 from moto.s3.models import FakeDeleteMarker, FakeKey, s3_backends
 
 # ---------------------------------------------------------------------------------------------
-# One lock for every change to the versions of a key and every listing of them. moto serves
+# One lock per bucket for every change to its versions and every listing of them. moto serves
 # requests in threads and its version lists are read-modify-written (put_object builds a new list
-# and stores it); the replicator writes from its own thread, so without one lock a replica could
-# be lost or a listing could see the key dict change size during iteration.
-STORE_LOCK = threading.RLock()
+# and stores it); the replicator writes from its own thread, so without a lock a replica could be
+# lost or a listing could see the key dict change size during iteration. Per bucket, so listing
+# one bucket never waits for writes into another (restores list central and write elsewhere).
+_locks_guard = threading.Lock()
+_bucket_locks: dict[str, threading.RLock] = {}
+
+
+def bucket_lock(name: Optional[str]) -> threading.RLock:
+    with _locks_guard:
+        lock = _bucket_locks.get(name or "")
+        if lock is None:
+            lock = _bucket_locks[name or ""] = threading.RLock()
+        return lock
 
 ARCHIVE_CLASSES = {"GLACIER", "DEEP_ARCHIVE"}
 STATUS_ATTR = "_s3c_replication_status"  # None | PENDING | COMPLETED | FAILED | REPLICA
@@ -531,7 +541,7 @@ class Replicator:
                     self.cond.notify_all()
 
     def _deliver(self, t: Task) -> None:
-        with STORE_LOCK:
+        with bucket_lock(t.dest_bucket):
             src_bucket = find_bucket(t.src_bucket)
             src = version_of(src_bucket, t.key, t.version_id) if src_bucket is not None else None
             if src is None:
@@ -579,7 +589,7 @@ def _aggregate(dests: dict[str, str]) -> Optional[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Writing into the destination bucket (always under STORE_LOCK).
+# Writing into the destination bucket (always under its bucket_lock).
 def _store(dest: Any, entry: Any) -> None:
     """Store a version at the end of its key's list (it arrives now), or replace a version with
     the same id in place (a batch re-replication)."""
@@ -730,12 +740,23 @@ def _wrap_scoped(cls: Any, name: str) -> None:
     setattr(cls, name, wrapper)
 
 
-def _wrap_locked(cls: Any, name: str, after: Any = None, before: Any = None) -> None:
+def _bucket_arg(*a: Any, **kw: Any) -> Optional[str]:
+    b = kw.get("bucket_name", kw.get("bucket", a[0] if a else None))
+    return b if isinstance(b, str) or b is None else getattr(b, "name", None)  # name or FakeBucket
+
+
+def _key_bucket_arg(*a: Any, **kw: Any) -> Optional[str]:
+    key = kw.get("key", a[0] if a else None)
+    return getattr(key, "bucket_name", None)
+
+
+def _wrap_locked(cls: Any, name: str, after: Any = None, before: Any = None,
+                 name_of: Any = _bucket_arg) -> None:
     orig = getattr(cls, name)
 
     def wrapper(self: Any, *a: Any, **kw: Any) -> Any:
         ctx = before(self, *a, **kw) if before else None
-        with STORE_LOCK:
+        with bucket_lock(name_of(*a, **kw)):
             result = orig(self, *a, **kw)
         if after:
             after(self, result, ctx, *a, **kw)
@@ -816,7 +837,7 @@ def install() -> None:
     B = s3models.S3Backend
     _wrap_locked(B, "put_object", after=_after_put)
     _wrap_locked(B, "_set_delete_marker", after=_after_marker)
-    _wrap_locked(B, "put_object_tagging", after=_after_put_tags)
+    _wrap_locked(B, "put_object_tagging", after=_after_put_tags, name_of=_key_bucket_arg)
     _wrap_locked(B, "delete_object_tagging", before=_before_delete_tags,
                  after=_after_delete_tags)
     for name in ("delete_object", "list_object_versions", "list_objects", "list_objects_v2"):

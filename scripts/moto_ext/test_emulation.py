@@ -66,7 +66,9 @@ def start_server() -> None:
     global PORT, ENDPOINT, _proc
     PORT = _free_port()
     ENDPOINT = f"http://127.0.0.1:{PORT}"
-    env = dict(os.environ, S3_UPLOAD_PART_MIN_SIZE="1024", MOTO_REPLICATION_DELAY_MS="150",
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MOTO_REPLICATION", "MOTO_BATCH"))}  # the caller's settings
+    env.update(S3_UPLOAD_PART_MIN_SIZE="1024", MOTO_REPLICATION_DELAY_MS="150",
                MOTO_REPLICATION_SEED="7")
     log = open(os.path.join(_cfgdir, "moto.log"), "wb")
     _proc = subprocess.Popen([sys.executable, SERVER, "-H", "127.0.0.1", "-p", str(PORT)],
@@ -500,6 +502,29 @@ class Replication(Base):
                          {"SseKmsEncryptedObjects": {"Status": "Enabled"}})
         self.assertEqual(got["Destination"]["EncryptionConfiguration"],
                          {"ReplicaKmsKeyID": self.central_key})
+
+    def test_concurrent_writes_and_listings_lose_nothing(self):
+        import concurrent.futures as cf
+        c, s = self.pair()
+        admin("/moto-api/replication/config", {"delay_ms": 0})
+        central = s3(session())
+        client = s3(self.src_sess)
+
+        def write(t: int) -> list[str]:
+            return [client.put_object(Bucket=s, Key=f"{SRC_ACCOUNT}/c{(t + i) % 5}",
+                                      Body=b"x")["VersionId"] for i in range(15)]
+
+        def listing(_: int) -> int:
+            return len(central.list_object_versions(Bucket=c).get("Versions", []))
+
+        with cf.ThreadPoolExecutor(8) as pool:
+            writes = [pool.submit(write, t) for t in range(6)]
+            lists = [pool.submit(listing, i) for i in range(10)]
+            ids = [v for f in writes for v in f.result()]
+            [f.result() for f in lists]
+        drain()
+        got = [v["VersionId"] for v in versions(self.central, c)]
+        self.assertEqual(sorted(got), sorted(ids))
 
     def test_plain_buckets_unchanged(self):
         b = f"plain-{uid()}"
