@@ -12,7 +12,9 @@ service-2.json, the model aws-sdk-rust is generated from):
             POST /v20180820/jobs, GET /v20180820/jobs/{id}, GET /v20180820/jobs,
             POST /v20180820/jobs/{id}/status?requestedJobStatus=...; account in x-amz-account-id
             (the SDKs also put it in the host name: <account>.<endpoint host>); XML namespace
-            http://awss3control.amazonaws.com/doc/2018-08-20/; lists as <member> elements.
+            http://awss3control.amazonaws.com/doc/2018-08-20/; lists as <member> elements;
+            errors wrapped in <ErrorResponse> (the service's restXml trait has no
+            noErrorWrapping, unlike S3's; seen in the Smithy model aws-sdk-rust is built from).
   [MANIFEST] JobManifestSpec: S3BatchOperations_CSV_20180820, Fields Bucket|Key|VersionId|Ignore;
             CSV without a header, object keys URL-encoded; Location ObjectArn + ETag (the ETag must
             be the manifest object's), optional ObjectVersionId.
@@ -65,7 +67,7 @@ import xml.etree.ElementTree as ET
 from typing import Any, Optional
 from xml.sax.saxutils import escape
 
-from moto.s3.models import FakeDeleteMarker, FakeKey, s3_backends
+from moto.s3.models import FakeKey, s3_backends
 
 from . import replication as repl
 
@@ -569,9 +571,13 @@ def _xml(root: str, inner: str) -> bytes:
 
 
 def error_xml(code: str, message: str) -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(code)}</Code>'
-            f"<Message>{escape(message)}</Message>"
-            f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>").encode("utf-8")
+    # S3 Control's model declares restXml without noErrorWrapping (unlike S3), so errors come
+    # wrapped: <ErrorResponse><Error><Code/><Message/></Error><RequestId/></ErrorResponse>. The
+    # Rust SDK reads the code only from that shape; botocore reads either.
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error>'
+            f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></ErrorResponse>"
+            ).encode("utf-8")
 
 
 JOB_PATH = re.compile(r"^/v20180820/jobs(?:/(?P<id>[^/]+)(?P<status>/status)?)?/?$")
