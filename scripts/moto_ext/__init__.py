@@ -61,6 +61,15 @@ is /v20180820/jobs[/<id>[/status]] are answered here, whatever the Host header s
 whose host is "<account>.localhost:PORT" or "<account>.127.0.0.1:PORT" (what the SDKs build from an
 endpoint URL) is served as long as its connection reaches this port. The account is taken from the
 x-amz-account-id header (else a 12-digit first label of Host).
+
+WHAT AN S3 CONTROL CLIENT NEEDS to reach it. botocore and aws-sdk-rust share the S3 Control
+endpoint rule set: with an endpoint URL http://HOST:PORT they send to http://<account>.HOST:PORT.
+"<account>.127.0.0.1" is not an address; "<account>.localhost" resolves only if the hosts file says
+so (this machine: "hosts: files dns", no *.localhost rule). Either give the client an endpoint
+resolver that returns the endpoint URL unchanged (the account id still travels in
+x-amz-account-id), or add "127.0.0.1 <account>.localhost" to /etc/hosts for every account id the
+tests use and point the client at http://localhost:PORT (one line per account: no wildcards).
+test_emulation.py keeps the SDK's host name in the Host header and connects to 127.0.0.1.
 """
 
 from __future__ import annotations

@@ -315,6 +315,16 @@ class Replication(Base):
         self.assertEqual([x["VersionId"] for x in markers], [m["VersionId"]])
         src_markers = self.src.list_object_versions(Bucket=s)["DeleteMarkers"]
         self.assertEqual(markers[0]["LastModified"], src_markers[0]["LastModified"])
+        # DeleteObjects (bulk) makes markers too; a marker outside the prefix stays put.
+        for k in ("b1", "b2"):
+            self.src.put_object(Bucket=s, Key=f"{SRC_ACCOUNT}/{k}", Body=b"b")
+        self.src.put_object(Bucket=s, Key="other/b3", Body=b"b")
+        r = self.src.delete_objects(Bucket=s, Delete={"Objects": [
+            {"Key": f"{SRC_ACCOUNT}/b1"}, {"Key": f"{SRC_ACCOUNT}/b2"}, {"Key": "other/b3"}]})
+        drain()
+        want = {d["DeleteMarkerVersionId"] for d in r["Deleted"] if d["Key"] != "other/b3"}
+        got = {v["VersionId"] for v in versions(self.central, c) if v["Marker"]}
+        self.assertEqual(got, want | {m["VersionId"]})
 
     def test_out_of_order_delivery_keeps_ids_and_times(self):
         c, s = self.pair()
