@@ -16,12 +16,19 @@ Multipart part size: moto refuses parts under 5 MiB (EntityTooSmall) unless the 
 variable S3_UPLOAD_PART_MIN_SIZE (bytes) is lowered. In 5.1.22 it is read ONCE, when
 moto.settings is imported, so it must be in this process's environment at start; scripts/test
 sets it.
+
+Replication and S3 Batch Operations (S3 Control jobs): emulated by the package moto_ext beside this
+file (scripts/moto_ext/), installed below; its docstring lists every control (environment
+variables and /moto-api/replication/..., /moto-api/batch/... endpoints) and each module says what
+it emulates from which AWS page and what only AWS can prove.
 """
 
 import sys
 
 import moto.s3.responses
 from moto.server import main
+
+import moto_ext  # beside this file (scripts/moto_ext/)
 
 REPLICATION_AS_STORED = """<?xml version="1.0" encoding="UTF-8"?>
 <ReplicationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
@@ -58,4 +65,5 @@ REPLICATION_AS_STORED = """<?xml version="1.0" encoding="UTF-8"?>
 
 if __name__ == "__main__":
     moto.s3.responses.S3_REPLICATION_CONFIG = REPLICATION_AS_STORED
+    moto_ext.install()  # replication and S3 Batch Operations, see moto_ext/__init__.py
     sys.exit(main(sys.argv[1:]))
