@@ -215,13 +215,15 @@ async fn burst_is_flagged_and_last_quiet_moment_is_a_ready_at() {
     )];
     for sec in first..=last {
         let (v, d, b) = counts.get(&sec).copied().unwrap_or_default();
-        lines.push(format!(
+        let line = format!(
             "{:<20}  {v:>8}  {d:>7}  {:>10}  {:<5}  {}",
             t(sec),
             format!("{b} B"),
             if sec == burst_sec { "BURST" } else { "" },
             bar(v + d, 14)
-        ));
+        );
+        // No trailing spaces where the bar is empty.
+        lines.push(line.trim_end().to_owned());
     }
     lines.push(String::new());
     lines.push(format!(
