@@ -30,6 +30,8 @@ pub const MAD_FACTOR: u64 = 5;
 pub const MIN_BASELINE_INTERVALS: usize = 4;
 /// The most intervals one run may draw (memory and screen stay small).
 pub const MAX_INTERVALS: u64 = 10_000;
+/// The longest interval, in seconds (366 days).
+pub const MAX_STEP: i64 = 366 * 86_400;
 /// The default `--every` is the shortest of [`NICE_STEPS`] that gives at most this many intervals.
 pub const TARGET_INTERVALS: i64 = 200;
 /// Interval lengths (seconds) people read easily, shortest first.
@@ -66,6 +68,12 @@ pub enum ActivityError {
     /// `--every` is not a whole number of seconds of at least one second.
     #[error("--every {given} is not a whole number of seconds (at least 1s): try 1m, 1h, 1d")]
     BadStep {
+        /// The step as given.
+        given: String,
+    },
+    /// `--every` is longer than [`MAX_STEP`].
+    #[error("--every {given} is longer than a year: use at most 366d")]
+    StepTooLong {
         /// The step as given.
         given: String,
     },
@@ -135,6 +143,11 @@ impl Grid {
         }
         if step < 1 {
             return Err(ActivityError::BadStep {
+                given: every.to_owned(),
+            });
+        }
+        if step > MAX_STEP {
+            return Err(ActivityError::StepTooLong {
                 given: every.to_owned(),
             });
         }
@@ -476,6 +489,13 @@ mod tests {
             "--every 1s makes 2592001 intervals between --since and --until (at most 10000): \
              use --every 5m or longer, or a shorter window"
         );
+        assert_eq!(
+            Grid::new(t(0), t(5), MAX_STEP + 1, "367d")
+                .unwrap_err()
+                .to_string(),
+            "--every 367d is longer than a year: use at most 366d"
+        );
+        assert!(Grid::new(t(0), t(5), MAX_STEP, "366d").is_ok());
         // The suggestion itself is within the limit.
         assert!(Grid::new(t(0), t(30 * 86_400), 300, "5m").is_ok());
         assert!(Grid::new(t(0), t(9_999), 1, "1s").is_ok());

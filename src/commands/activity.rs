@@ -240,7 +240,7 @@ fn print_report(ctx: &mut Context, args: &ActivityArgs, path: &str, r: &Report) 
                 if path.is_empty() {
                     String::new()
                 } else {
-                    format!(" {path}")
+                    format!(" {}", shell_word(path))
                 }
             ))
         }
@@ -248,5 +248,30 @@ fn print_report(ctx: &mut Context, args: &ActivityArgs, path: &str, r: &Report) 
             "last quiet moment before the first burst: none (nothing was written before it; \
              try an earlier --since)",
         ),
+    }
+}
+
+/// A word as a POSIX shell reads it back: as is when plain, else in single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c));
+    if plain && !s.is_empty() {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("logs/2026-11/"), "logs/2026-11/");
+        assert_eq!(shell_word("my dir/"), "'my dir/'");
+        assert_eq!(shell_word("it's/"), "'it'\\''s/'");
+        assert_eq!(shell_word(""), "''");
     }
 }
