@@ -39,6 +39,8 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'Browse the central bucket: accounts, keys as of any time, version history')
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Restore an account''s objects to their state at a time, into a target bucket')
+            [CompletionResult]::new('activity', 'activity', [CompletionResultType]::ParameterValue, 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at')
+            [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'See the damage: keys added, changed and deleted between two moments')
             [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Provision replication for every account from s3central.toml: plan, then apply the differences')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check every account against the desired state, and the replication status of recent objects')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -96,6 +98,53 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             [CompletionResult]::new('--respect-deletes', '--respect-deletes', [CompletionResultType]::ParameterName, 'A key whose newest version at TIME is a delete marker is not restored (default: markers are ignored)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would be copied, unchanged and extra; write nothing')
             [CompletionResult]::new('--allow-unversioned', '--allow-unversioned', [CompletionResultType]::ParameterName, 'Allow a target bucket without versioning (overwrites would then destroy data)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        's3central;activity' {
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to look at (12 digits)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start of the window (TIME) [default: 7 days before --until]')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'End of the window, inclusive (TIME) [default: now]')
+            [CompletionResult]::new('--every', '--every', [CompletionResultType]::ParameterName, 'Interval length, e.g. 10m, 1h, 1d [default: from the window: 7d -> 1h, 24h -> 10m, 1h -> 30s]')
+            [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Only keys matching this glob (relative to the account prefix). Repeatable')
+            [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out keys matching this glob. Repeatable')
+            [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Entries per listing request (1-1000); for tests and tuning')
+            [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (else from the profile, else us-east-1)')
+            [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)')
+            [CompletionResult]::new('--max-attempts', '--max-attempts', [CompletionResultType]::ParameterName, 'Attempts per AWS request, first try included (adaptive retry with backoff)')
+            [CompletionResult]::new('--retry-mode', '--retry-mode', [CompletionResultType]::ParameterName, 'How failed requests are retried: adaptive also slows the client down when S3 throttles')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format on stdout: aligned table for people, or one JSON object per line')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        's3central;diff' {
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to compare (12 digits)')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'The earlier moment (TIME), e.g. the last quiet moment `activity` printed')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The later moment (TIME) [default: now]')
+            [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Only keys matching this glob (relative to the account prefix). Repeatable')
+            [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out keys matching this glob. Repeatable')
+            [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Entries per listing request (1-1000); for tests and tuning')
+            [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (else from the profile, else us-east-1)')
+            [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)')
+            [CompletionResult]::new('--max-attempts', '--max-attempts', [CompletionResultType]::ParameterName, 'Attempts per AWS request, first try included (adaptive retry with backoff)')
+            [CompletionResult]::new('--retry-mode', '--retry-mode', [CompletionResultType]::ParameterName, 'How failed requests are retried: adaptive also slows the client down when S3 throttles')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format on stdout: aligned table for people, or one JSON object per line')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
@@ -171,6 +220,8 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
         's3central;help' {
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'Browse the central bucket: accounts, keys as of any time, version history')
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Restore an account''s objects to their state at a time, into a target bucket')
+            [CompletionResult]::new('activity', 'activity', [CompletionResultType]::ParameterValue, 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at')
+            [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'See the damage: keys added, changed and deleted between two moments')
             [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Provision replication for every account from s3central.toml: plan, then apply the differences')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check every account against the desired state, and the replication status of recent objects')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -181,6 +232,12 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             break
         }
         's3central;help;restore' {
+            break
+        }
+        's3central;help;activity' {
+            break
+        }
+        's3central;help;diff' {
             break
         }
         's3central;help;setup' {
