@@ -81,6 +81,7 @@ server\t'Server-side copy (CopyObject / UploadPartCopy): the writer must be able
 stream\t'Download and upload through this machine (GetObject -> PutObject / multipart)'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l target-profile -d 'Write the target with this AWS profile (reading central keeps the global credentials)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l target-role-arn -d 'Write the target as this IAM role, assumed from the global credentials' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l restore-role -d 'Act as this role in the account (the one setup makes); used by default when --config lists the account. It reads only the account\'s prefix in central and writes the account\'s bucket, so the copy is server-side; when it cannot read central, the global credentials read and the copy is streamed' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l multipart-threshold -d 'Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed]' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l part-size -d 'Part size for multipart copies (raised automatically to stay within 10,000 parts)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
@@ -95,6 +96,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand restore" -l output -
 json\t'One JSON object per line, snake_case fields'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l respect-deletes -d 'A key whose newest version at TIME is a delete marker is not restored (default: markers are ignored)'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l dry-run -d 'Show what would be copied, unchanged and extra; write nothing'
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l no-restore-role -d 'Never assume the account\'s restore role: the global credentials read and write'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l allow-unversioned -d 'Allow a target bucket without versioning (overwrites would then destroy data)'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
@@ -155,6 +157,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand setup" -l dry-run -d
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l detailed-exitcode -d 'With --dry-run: exit 3 when changes are pending (for CI drift checks)'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s y -l yes -d 'Apply without asking (required when stdin is not a terminal)'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l verify -d 'After applying, write a canary object in each source bucket and wait for its replica in central'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l allow-bucket-changes -d 'Also change the default encryption key and object ownership of source buckets that existed before s3central (the plan shows them as "needs consent"; without this they are left alone)'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'

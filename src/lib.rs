@@ -13,6 +13,7 @@ pub mod listing;
 pub mod output;
 pub mod pit;
 pub mod progress;
+pub mod region;
 pub mod time;
 pub mod version;
 

@@ -113,7 +113,7 @@ pub async fn run(ctx: &mut Context, args: DiffArgs) -> Result<u8> {
     let filter = KeyFilter::new(&args.include, &args.exclude)?;
     let account_prefix = args.account.prefix();
     let path = args.path.clone().unwrap_or_default();
-    let aws = Aws::load(&ctx.aws).await?;
+    let aws = crate::region::for_bucket(&Aws::load(&ctx.aws).await?, &bucket).await;
     let request = ListRequest {
         bucket,
         prefix: format!("{account_prefix}{path}"),

@@ -159,8 +159,9 @@ pub struct BucketSpec {
     pub kms_key_arn: String,
     /// The bucket policy (central bucket only).
     pub policy: Option<Value>,
-    /// Whether an existing bucket's encryption and ownership are the owner's: changed only with
-    /// consent (source buckets). A bucket setup creates gets every setting at once.
+    /// Whether an existing bucket's encryption and ownership are the owner's once it holds
+    /// objects: changed only with consent (source buckets). An empty bucket (one setup created,
+    /// even by a run killed before its settings) gets every setting without asking.
     pub settings_need_consent: bool,
 }
 
@@ -177,6 +178,8 @@ pub struct BucketActual {
     pub ownership: Option<String>,
     /// The bucket policy text.
     pub policy: Option<String>,
+    /// Whether the bucket holds any object version (its owner's data and habits are then at stake).
+    pub has_objects: bool,
 }
 
 /// Diffs a bucket: absent means create (with every setting).
@@ -204,7 +207,9 @@ pub fn diff_bucket(spec: &BucketSpec, actual: Option<&BucketActual>) -> Vec<Chan
         None => enc.push("sse_algorithm".to_owned()),
     }
     let consent = |action: Action| match action {
-        Action::Update(fields) if spec.settings_need_consent => Action::NeedsConsent(fields),
+        Action::Update(fields) if spec.settings_need_consent && a.has_objects => {
+            Action::NeedsConsent(fields)
+        }
         other => other,
     };
     changes.push(Change::new(Resource::Encryption, consent(update(enc))));
@@ -418,6 +423,7 @@ mod tests {
             public_access_block: Some([true; 4]),
             ownership: Some("BucketOwnerEnforced".into()),
             policy: Some(r#"{"Statement":[],"Version":"2012-10-17"}"#.into()),
+            has_objects: false,
         }
     }
 
@@ -542,6 +548,12 @@ mod tests {
             true,
         ));
         found.versioning = false;
+        let mut empty = found.clone();
+        empty.has_objects = false;
+        assert!(diff_bucket(&spec, Some(&empty))
+            .iter()
+            .all(|c| !matches!(c.action, Action::NeedsConsent(_))));
+        found.has_objects = true;
         let changes: Vec<Change> = diff_bucket(&spec, Some(&found))
             .into_iter()
             .filter(Change::is_change)
