@@ -42,6 +42,12 @@ pub enum Resource {
     RestoreRoleTrust,
     /// The restore role's inline policy (own prefix in central, own bucket and key).
     RestoreRolePolicy,
+    /// The `s3central-batch-replication` role S3 Batch Operations assumes for the backfill.
+    BatchRole,
+    /// Who may assume the batch role (batchoperations.s3.amazonaws.com).
+    BatchRoleTrust,
+    /// The batch role's inline policy.
+    BatchRolePolicy,
     /// The source bucket's replication configuration.
     Replication,
 }
@@ -65,6 +71,9 @@ impl Resource {
             Resource::RestoreRole => "restore role",
             Resource::RestoreRoleTrust => "restore role trust policy",
             Resource::RestoreRolePolicy => "restore role policy",
+            Resource::BatchRole => "batch role",
+            Resource::BatchRoleTrust => "batch role trust policy",
+            Resource::BatchRolePolicy => "batch role policy",
             Resource::Replication => "replication rule",
         }
     }
@@ -241,6 +250,8 @@ pub enum RoleKind {
     Replication,
     /// `s3central-restore`, assumed by restore.
     Restore,
+    /// `s3central-batch-replication`, assumed by S3 Batch Operations.
+    BatchReplication,
 }
 
 impl RoleKind {
@@ -252,6 +263,11 @@ impl RoleKind {
                 Resource::RestoreRole,
                 Resource::RestoreRoleTrust,
                 Resource::RestoreRolePolicy,
+            ],
+            RoleKind::BatchReplication => [
+                Resource::BatchRole,
+                Resource::BatchRoleTrust,
+                Resource::BatchRolePolicy,
             ],
         }
     }

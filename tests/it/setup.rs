@@ -1092,6 +1092,14 @@ async fn an_existing_bucket_is_changed_only_with_consent() {
         .send()
         .await
         .expect("ownership");
+    // It holds the account's data: an empty bucket would get every setting without asking.
+    s3.put_object()
+        .bucket(&bucket)
+        .key("app/data.bin")
+        .body(b"theirs".to_vec().into())
+        .send()
+        .await
+        .expect("their object");
     let consent_lines = |stdout: &str| -> Vec<String> {
         record(stdout, "plan")
             .into_iter()
