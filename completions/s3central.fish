@@ -41,7 +41,7 @@ complete -c s3central -n "__fish_s3central_needs_command" -s V -l version -d 'Pr
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "ls" -d 'Browse the central bucket: accounts, keys as of any time, version history'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "restore" -d 'Restore an account\'s objects to their state at a time, into a target bucket'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "setup" -d 'Provision replication for every account from s3central.toml: plan, then apply the differences'
-complete -c s3central -n "__fish_s3central_needs_command" -f -a "status" -d 'Check every account against the desired state, and the replication status of recent objects'
+complete -c s3central -n "__fish_s3central_needs_command" -f -a "status" -d 'Check every account against the desired state and the replication status of recent objects; with --coverage, prove every current object has its replica in central'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l account -d 'Account whose objects to list (12 digits); without it, list the accounts' -r
@@ -79,6 +79,7 @@ server\t'Server-side copy (CopyObject / UploadPartCopy): the writer must be able
 stream\t'Download and upload through this machine (GetObject -> PutObject / multipart)'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l target-profile -d 'Write the target with this AWS profile (reading central keeps the global credentials)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l target-role-arn -d 'Write the target as this IAM role, assumed from the global credentials' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l restore-role -d 'Act as this role in the account (the one setup makes); used by default when --config lists the account. It reads only the account\'s prefix in central and writes the account\'s bucket, so the copy is server-side; when it cannot read central, the global credentials read and the copy is streamed' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l multipart-threshold -d 'Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed]' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l part-size -d 'Part size for multipart copies (raised automatically to stay within 10,000 parts)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
@@ -93,6 +94,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand restore" -l output -
 json\t'One JSON object per line, snake_case fields'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l respect-deletes -d 'A key whose newest version at TIME is a delete marker is not restored (default: markers are ignored)'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l dry-run -d 'Show what would be copied, unchanged and extra; write nothing'
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l no-restore-role -d 'Never assume the account\'s restore role: the global credentials read and write'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l allow-unversioned -d 'Allow a target bucket without versioning (overwrites would then destroy data)'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
@@ -114,6 +116,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand setup" -l dry-run -d
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l detailed-exitcode -d 'With --dry-run: exit 3 when changes are pending (for CI drift checks)'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s y -l yes -d 'Apply without asking (required when stdin is not a terminal)'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l verify -d 'After applying, write a canary object in each source bucket and wait for its replica in central'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l allow-bucket-changes -d 'Also change the default encryption key and object ownership of source buckets that existed before s3central (the plan shows them as "needs consent"; without this they are left alone)'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -121,6 +124,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand setup" -s h -l help 
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l config -d 'The desired state' -r -F
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l recent -d 'How many of the most recent objects per account to check the replication status of' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l concurrency -d 'Accounts read at once' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l gaps -d 'With --coverage: unprotected versions listed per account (the counts are always complete)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
@@ -130,6 +135,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand status" -l retry-mod
 standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l coverage -d 'Prove every current object under each account\'s prefix has its replica in central (same version id): count replicated, pending, failed, missing and objects outside the prefix; exit 1 when anything is unprotected'
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l ignore-outside-prefix -d 'With --coverage: objects outside the account prefix are reported but do not make the exit code 1'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -151,6 +158,6 @@ complete -c s3central -n "__fish_s3central_using_subcommand completions" -s h -l
 complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "ls" -d 'Browse the central bucket: accounts, keys as of any time, version history'
 complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "restore" -d 'Restore an account\'s objects to their state at a time, into a target bucket'
 complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "setup" -d 'Provision replication for every account from s3central.toml: plan, then apply the differences'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "status" -d 'Check every account against the desired state, and the replication status of recent objects'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "status" -d 'Check every account against the desired state and the replication status of recent objects; with --coverage, prove every current object has its replica in central'
 complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -98,7 +98,8 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Provision replication for every account from s3central.toml: plan, then apply the differences.
     Setup(SetupArgs),
-    /// Check every account against the desired state, and the replication status of recent objects.
+    /// Check every account against the desired state and the replication status of recent objects;
+    /// with --coverage, prove every current object has its replica in central.
     Status(StatusArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
@@ -162,6 +163,20 @@ pub struct StatusArgs {
     /// Accounts read at once.
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
+    /// Prove every current object under each account's prefix has its replica in central (same
+    /// version id): count replicated, pending, failed, missing and objects outside the prefix;
+    /// exit 1 when anything is unprotected.
+    #[arg(long)]
+    pub coverage: bool,
+    /// With --coverage: unprotected versions listed per account (the counts are always complete).
+    #[arg(long, default_value_t = 20, value_name = "N", requires = "coverage")]
+    pub gaps: usize,
+    /// With --coverage: objects outside the account prefix are reported but do not make the exit code 1.
+    #[arg(long, requires = "coverage")]
+    pub ignore_outside_prefix: bool,
+    /// Entries per listing request (1-1000); for tests and tuning.
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub page_size: i32,
 }
 
 /// How `restore` moves bytes.

@@ -5,6 +5,7 @@ pub mod account;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod coverage;
 pub mod error;
 pub mod filter;
 pub mod listing;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod coverage;
 mod faults;
 mod hostile;
 mod kills;
