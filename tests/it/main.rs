@@ -6,6 +6,7 @@ mod coverage;
 mod faults;
 mod hostile;
 mod kills;
+mod lock;
 mod ls;
 mod matrix;
 mod proxy;
