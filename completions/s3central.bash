@@ -307,7 +307,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__restore)
-            opts="-v -q -h --account --at --to-bucket --config --to-prefix --kms-key --include --exclude --respect-deletes --concurrency --dry-run --report --copy-mode --target-profile --target-role-arn --restore-role --no-restore-role --multipart-threshold --part-size --allow-unversioned --page-size --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --at --to-bucket --config --to-prefix --kms-key --include --exclude --respect-deletes --concurrency --dry-run --report --copy-mode --target-profile --target-role-arn --restore-role --no-restore-role --multipart-threshold --part-size --allow-unversioned --page-size --archive-restore --archive-days --archive-wait --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -378,6 +378,18 @@ _s3central() {
                     return 0
                     ;;
                 --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --archive-restore)
+                    COMPREPLY=($(compgen -W "Bulk Standard Expedited" -- "${cur}"))
+                    return 0
+                    ;;
+                --archive-days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --archive-wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -83,6 +83,11 @@ complete -c s3central -n "__fish_s3central_using_subcommand restore" -l restore-
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l multipart-threshold -d 'Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed]' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l part-size -d 'Part size for multipart copies (raised automatically to stay within 10,000 parts)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l archive-restore -d 'Restore versions in GLACIER or DEEP_ARCHIVE with this retrieval tier first (RestoreObject), then copy each as it becomes readable; without it such a restore writes nothing and exits 2' -r -f -a "Bulk\t'Cheapest: GLACIER 5-12 h, DEEP_ARCHIVE within 48 h'
+Standard\t'GLACIER 3-5 h, DEEP_ARCHIVE within 12 h'
+Expedited\t'GLACIER 1-5 minutes; not available for DEEP_ARCHIVE'"
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l archive-days -d 'With --archive-restore: days the restored temporary copies stay readable in central' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l archive-wait -d 'With --archive-restore: how long to wait for restores to finish; versions not readable by then are reported failed (run the same command again later: nothing is requested twice)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l region -d 'AWS region (else from the profile, else us-east-1)' -r

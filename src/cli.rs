@@ -270,6 +270,36 @@ pub struct RestoreArgs {
     /// Entries per listing request (1-1000); for tests and tuning.
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub page_size: i32,
+    /// Restore versions in GLACIER or DEEP_ARCHIVE with this retrieval tier first (RestoreObject),
+    /// then copy each as it becomes readable; without it such a restore writes nothing and exits 2.
+    #[arg(long, value_enum, ignore_case = true, value_name = "TIER")]
+    pub archive_restore: Option<ArchiveTier>,
+    /// With --archive-restore: days the restored temporary copies stay readable in central.
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "archive_restore", value_parser = clap::value_parser!(i32).range(1..=365))]
+    pub archive_days: i32,
+    /// With --archive-restore: how long to wait for restores to finish; versions not readable by
+    /// then are reported failed (run the same command again later: nothing is requested twice).
+    #[arg(
+        long,
+        default_value = "48h",
+        value_name = "DURATION",
+        requires = "archive_restore"
+    )]
+    pub archive_wait: humantime::Duration,
+}
+
+/// S3 Glacier retrieval tiers for `restore --archive-restore`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArchiveTier {
+    /// Cheapest: GLACIER 5-12 h, DEEP_ARCHIVE within 48 h.
+    #[value(name = "Bulk")]
+    Bulk,
+    /// GLACIER 3-5 h, DEEP_ARCHIVE within 12 h.
+    #[value(name = "Standard")]
+    Standard,
+    /// GLACIER 1-5 minutes; not available for DEEP_ARCHIVE.
+    #[value(name = "Expedited")]
+    Expedited,
 }
 
 /// Arguments of `ls`.

@@ -1,5 +1,6 @@
 //! Integration tests: the `s3central` binary against a local S3 server (run them with `scripts/test`).
 
+mod archive;
 mod cli;
 mod common;
 mod coverage;
