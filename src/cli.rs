@@ -90,6 +90,8 @@ pub enum OutputFormat {
 }
 
 /// The subcommands.
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Browse the central bucket: accounts, keys as of any time, version history.
