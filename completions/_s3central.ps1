@@ -176,6 +176,7 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Apply without asking (required when stdin is not a terminal)')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'After applying, write a canary object in each source bucket and wait for its replica in central')
             [CompletionResult]::new('--allow-bucket-changes', '--allow-bucket-changes', [CompletionResultType]::ParameterName, 'Also change the default encryption key and object ownership of source buckets that existed before s3central (the plan shows them as "needs consent"; without this they are left alone)')
+            [CompletionResult]::new('--backfill', '--backfill', [CompletionResultType]::ParameterName, 'Also compare every source prefix with central and start an S3 Batch Replication job for what is missing or FAILED (without it, only objects a new rule leaves behind are backfilled)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')

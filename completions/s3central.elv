@@ -168,6 +168,7 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand --yes 'Apply without asking (required when stdin is not a terminal)'
             cand --verify 'After applying, write a canary object in each source bucket and wait for its replica in central'
             cand --allow-bucket-changes 'Also change the default encryption key and object ownership of source buckets that existed before s3central (the plan shows them as "needs consent"; without this they are left alone)'
+            cand --backfill 'Also compare every source prefix with central and start an S3 Batch Replication job for what is missing or FAILED (without it, only objects a new rule leaves behind are backfilled)'
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
             cand -q 'Only errors on stderr; no progress, no summary'

@@ -150,6 +150,10 @@ pub struct SetupArgs {
     /// before s3central (the plan shows them as "needs consent"; without this they are left alone).
     #[arg(long)]
     pub allow_bucket_changes: bool,
+    /// Also compare every source prefix with central and start an S3 Batch Replication job for
+    /// what is missing or FAILED (without it, only objects a new rule leaves behind are backfilled).
+    #[arg(long)]
+    pub backfill: bool,
 }
 
 /// Arguments of `status`.

@@ -1,6 +1,7 @@
 //! `setup`: desired state from the config, actual state from AWS, a plan, and applying the differences.
 
 pub mod apply;
+pub mod backfill;
 pub mod config;
 pub mod plan;
 pub mod policy;
@@ -44,6 +45,9 @@ const BATCH_POLICY_NAME: &str = "s3central-batch-replication";
 pub struct Consent {
     /// Change the default encryption and object ownership of source buckets that existed before.
     pub bucket_changes: bool,
+    /// Also prove coverage (source against central) and backfill every gap, FAILED ones included;
+    /// without it a backfill is planned only for the objects a new replication rule leaves behind.
+    pub backfill: bool,
 }
 
 /// The central account as setup sees it.
@@ -495,6 +499,7 @@ pub async fn plan_source(
     source: &SourceAccount,
     aws: &Aws,
     central_key_arn: &str,
+    consent: Consent,
 ) -> Result<Vec<Change>> {
     let key = state::read_key(&aws.kms(), &source.kms_alias).await?;
     let key_arn = key
@@ -518,11 +523,77 @@ pub async fn plan_source(
     changes.extend(diff_role(&specs.role, role.as_ref()));
     changes.extend(diff_role(&specs.restore_role, restore_role.as_ref()));
     changes.extend(diff_role(&specs.batch_role, batch_role.as_ref()));
-    changes.push(diff_replication(
-        &specs.replication,
-        replication.as_ref().map(|r| &r.actual),
-    ));
+    let rule = diff_replication(&specs.replication, replication.as_ref().map(|r| &r.actual));
+    let rule_is_new = rule_is_new(&rule);
+    changes.push(rule);
+    if bucket.is_some() {
+        let bucket = &config.central.bucket;
+        changes.push(plan_backfill(central, bucket, source, aws, rule_is_new, consent).await?);
+    }
     Ok(changes)
+}
+
+/// Whether s3central's rule is not in the bucket yet (objects already there will never replicate).
+fn rule_is_new(change: &Change) -> bool {
+    matches!(&change.action, Action::Create)
+        || matches!(&change.action, Action::Update(fields) if fields.iter().any(|f| f == "rule"))
+}
+
+/// How many objects a backfill job would replicate now (0 when one is still running).
+async fn backfill_needed(
+    central: &Central,
+    central_bucket: &str,
+    source: &SourceAccount,
+    aws: &Aws,
+    rule_is_new: bool,
+    consent: Consent,
+) -> Result<u64> {
+    let account = source.account.as_str();
+    let prefix = source.account.prefix();
+    if !rule_is_new && !consent.backfill {
+        return Ok(0);
+    }
+    let running = backfill::jobs(aws, account, &source.bucket)
+        .await?
+        .iter()
+        .any(|j| !backfill::is_finished(&j.status));
+    if running {
+        return Ok(0);
+    }
+    if rule_is_new {
+        backfill::existing_objects(&aws.s3(), &source.bucket, &prefix).await
+    } else {
+        backfill::unreplicated_objects(
+            &aws.s3(),
+            &source.bucket,
+            &central.aws.s3(),
+            central_bucket,
+            &prefix,
+        )
+        .await
+    }
+}
+
+/// The plan's backfill line.
+async fn plan_backfill(
+    central: &Central,
+    central_bucket: &str,
+    source: &SourceAccount,
+    aws: &Aws,
+    rule_is_new: bool,
+    consent: Consent,
+) -> Result<Change> {
+    let n = backfill_needed(central, central_bucket, source, aws, rule_is_new, consent).await?;
+    Ok(Change {
+        resource: Resource::Backfill,
+        action: if n == 0 {
+            Action::Unchanged
+        } else {
+            Action::Update(vec![format!(
+                "{n} existing object(s) without a replica: S3 Batch Replication job"
+            )])
+        },
+    })
 }
 
 /// Makes a role as desired; gives the number of its resources changed.
@@ -540,14 +611,21 @@ async fn apply_role(
     {
         changed += 1;
         match change.resource {
-            Resource::Role | Resource::RestoreRole => apply::create_role(iam, spec, writes).await?,
-            Resource::RoleTrust | Resource::RestoreRoleTrust => {
+            Resource::Role | Resource::RestoreRole | Resource::BatchRole => {
+                apply::create_role(iam, spec, writes).await?
+            }
+            Resource::RoleTrust | Resource::RestoreRoleTrust | Resource::BatchRoleTrust => {
                 apply::put_role_trust(iam, spec, writes).await?
             }
-            Resource::RolePolicy | Resource::RestoreRolePolicy => {
+            Resource::RolePolicy | Resource::RestoreRolePolicy | Resource::BatchRolePolicy => {
                 apply::put_role_policy(iam, spec, writes).await?
             }
-            _ => {}
+            other => {
+                return Err(Error::Invalid(format!(
+                    "internal: {} is not a role resource",
+                    other.label()
+                )))
+            }
         }
     }
     Ok(changed)
@@ -590,7 +668,9 @@ pub async fn apply_source(
     let id = rule_id(&source.account);
     let replication = state::read_replication(&s3, &source.bucket, &id).await?;
     fit_rule(&mut specs.replication, replication.as_ref(), &source.bucket)?;
-    if diff_replication(&specs.replication, replication.as_ref().map(|r| &r.actual)).is_change() {
+    let rule_change = diff_replication(&specs.replication, replication.as_ref().map(|r| &r.actual));
+    let rule_was_new = rule_is_new(&rule_change);
+    if rule_change.is_change() {
         changed += 1;
         let others = replication.map(|r| r.others).unwrap_or_default();
         apply::put_replication(&s3, &source.bucket, &specs.replication, &others, writes).await?;
@@ -606,6 +686,17 @@ pub async fn apply_source(
                 source.bucket
             )));
         }
+    }
+    // The rule replicates new writes only: what was there before (or FAILED) needs a job.
+    let central_bucket = &config.central.bucket;
+    if backfill_needed(central, central_bucket, source, aws, rule_was_new, consent).await? > 0 {
+        let generation = backfill::jobs(aws, source.account.as_str(), &source.bucket)
+            .await?
+            .len();
+        writes.add();
+        let job = backfill::start(aws, source.account.as_str(), &source.bucket, generation).await?;
+        tracing::info!(account = %source.account, %job, "backfill job started");
+        changed += 1;
     }
     Ok(changed)
 }

@@ -53,6 +53,9 @@ pub enum Resource {
     BatchRolePolicy,
     /// The source bucket's replication configuration.
     Replication,
+    /// An S3 Batch Replication job for objects live replication does not copy (existing before
+    /// the rule, or FAILED).
+    Backfill,
 }
 
 impl Resource {
@@ -79,6 +82,7 @@ impl Resource {
             Resource::BatchRoleTrust => "batch role trust policy",
             Resource::BatchRolePolicy => "batch role policy",
             Resource::Replication => "replication rule",
+            Resource::Backfill => "backfill",
         }
     }
 }

@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use s3central::setup::policy::{
+    backfill_report_prefix, batch_replication_role_policy, batch_replication_trust_policy,
+    BATCH_REPLICATION_ROLE,
+};
+use s3central::setup::policy::{
     central_bucket_policy, central_key_policy, replication_role_policy, replication_trust_policy,
     restore_role_policy, restore_trust_policy, source_key_policy, CentralInput, RolePolicyInput,
     REPLICATION_ROLE, RESTORE_ROLE,
@@ -572,6 +576,10 @@ fn restore_rows(account: &str) -> Vec<Value> {
             "s3:GetObjectVersion", central_object(&obj), no_ctx(), Allow),
         row(n(&format!("s3:GetObjectVersionTagging on central/{account}/ (tags copied)")), &role,
             "s3:GetObjectVersionTagging", central_object(&obj), no_ctx(), Allow),
+        row(n(&format!("s3:RestoreObject on central/{account}/ (archived versions)")), &role,
+            "s3:RestoreObject", central_object(&obj), no_ctx(), Allow),
+        row(n(&format!("[never] s3:RestoreObject on central/{other}/")), &role,
+            "s3:RestoreObject", central_object(&theirs), no_ctx(), Deny),
         row(n("kms:Decrypt on the central key via S3 (Bucket Keys on)"), &role,
             "kms:Decrypt", central_key(), via_s3(CENTRAL_REGION, &central_arn()), Allow),
         row(n("kms:Decrypt on the central key via S3 (object context)"), &role,
@@ -620,6 +628,51 @@ fn restore_rows(account: &str) -> Vec<Value> {
             "kms:GenerateDataKey", source_key(other), via_s3(source(other).region, &format!("arn:aws:s3:::{}", source(other).bucket)), Deny),
         row(n("[never] s3:PutObject into central without TLS"), &role,
             "s3:PutObject", central_object(&obj), insecure(), Deny),
+    ]
+}
+
+/// S3 Batch Operations as the account's batch replication role: the backfill job of existing
+/// objects (S3ReplicateObject with a generated manifest), then the replication itself, which S3
+/// performs as the replication role (the `[replicate]` rows).
+#[rustfmt::skip]
+fn backfill_rows(account: &str) -> Vec<Value> {
+    let s = source(account);
+    let other = if account == A { B } else { A };
+    let batch = Actor {
+        principal: format!("arn:aws:sts::{account}:assumed-role/{BATCH_REPLICATION_ROLE}/batch"),
+        principal_arn: Some(format!("arn:aws:iam::{account}:role/{BATCH_REPLICATION_ROLE}")),
+        account: Some(account.to_owned()),
+        org: Some(ORG),
+        policies: vec![(format!("{BATCH_REPLICATION_ROLE} (setup)"), batch_replication_role_policy(account, &s.bucket))],
+    };
+    let role_resource = Target {
+        arn: format!("arn:aws:iam::{account}:role/{BATCH_REPLICATION_ROLE}"),
+        account: account.into(),
+        policy: Some(("resourcePolicy", "batch role trust policy".into(), batch_replication_trust_policy())),
+    };
+    let batch_service = Actor { principal: "batchoperations.s3.amazonaws.com".into(), ..s3_service() };
+    let obj = format!("{account}/photos/cat.jpg");
+    let report = format!("{}/job-1/results/x.csv", backfill_report_prefix(account));
+    let n = |what: &str| format!("[backfill {account}] {what}");
+    vec![
+        row(n("batchoperations.s3.amazonaws.com: sts:AssumeRole on the batch role"), &batch_service,
+            "sts:AssumeRole", role_resource, vec![("aws:SourceAccount", json!(account))], Allow),
+        row(n("s3:GetReplicationConfiguration on its bucket"), &batch,
+            "s3:GetReplicationConfiguration", source_bucket(account), no_ctx(), Allow),
+        row(n("s3:PutInventoryConfiguration on its bucket (manifest generator)"), &batch,
+            "s3:PutInventoryConfiguration", source_bucket(account), no_ctx(), Allow),
+        row(n(&format!("s3:InitiateReplication on {account}/ objects")), &batch,
+            "s3:InitiateReplication", source_object(account, &obj), no_ctx(), Allow),
+        row(n("s3:PutObject of the completion report"), &batch,
+            "s3:PutObject", source_object(account, &report), no_ctx(), Allow),
+        row(n("[never] s3:InitiateReplication outside the account prefix"), &batch,
+            "s3:InitiateReplication", source_object(account, "other/x"), no_ctx(), Deny),
+        row(n("[never] s3:PutObject elsewhere in its bucket"), &batch,
+            "s3:PutObject", source_object(account, &obj), no_ctx(), Deny),
+        row(n("[never] s3:ReplicateObject into central"), &batch,
+            "s3:ReplicateObject", central_object(&obj), no_ctx(), Deny),
+        row(n(&format!("[never] s3:InitiateReplication on {other}'s bucket")), &batch,
+            "s3:InitiateReplication", source_object(other, &format!("{other}/x")), no_ctx(), Deny),
     ]
 }
 
@@ -702,6 +755,7 @@ fn all_rows() -> Vec<Value> {
     }
     for s in sources() {
         rows.extend(restore_rows(s.account));
+        rows.extend(backfill_rows(s.account));
     }
     rows.extend(must_never_rows());
     rows.extend(setup_rows());
