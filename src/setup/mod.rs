@@ -20,7 +20,8 @@ use crate::setup::plan::{
     Resource, RoleKind, RoleSpec, PENDING_CENTRAL_KEY,
 };
 use crate::setup::policy::{
-    batch_replication_role_policy, batch_replication_trust_policy, BATCH_REPLICATION_ROLE,
+    batch_replication_role_policy, batch_replication_trust_policy, batch_restore_role_policy,
+    BATCH_REPLICATION_ROLE, BATCH_RESTORE_ROLE,
 };
 use crate::setup::policy::{
     central_bucket_policy, central_key_policy, is_key_arn, replication_role_policy,
@@ -39,6 +40,9 @@ const RESTORE_POLICY_NAME: &str = "s3central-restore";
 
 /// Name of the batch replication role's inline policy.
 const BATCH_POLICY_NAME: &str = "s3central-batch-replication";
+
+/// Name of the batch restore role's inline policy.
+const BATCH_RESTORE_POLICY_NAME: &str = "s3central-batch-restore";
 
 /// What setup may change beyond what it created itself.
 #[derive(Debug, Clone, Copy, Default)]
@@ -391,6 +395,8 @@ pub struct SourceSpecs {
     pub restore_role: RoleSpec,
     /// The batch replication (backfill) role.
     pub batch_role: RoleSpec,
+    /// The batch restore role.
+    pub batch_restore_role: RoleSpec,
     /// The replication configuration.
     pub replication: ReplicationSpec,
 }
@@ -451,6 +457,13 @@ pub fn source_specs(
             trust: batch_replication_trust_policy(),
             policy_name: BATCH_POLICY_NAME.to_owned(),
             policy: batch_replication_role_policy(account, &source.bucket),
+        },
+        batch_restore_role: RoleSpec {
+            kind: RoleKind::BatchRestore,
+            name: BATCH_RESTORE_ROLE.to_owned(),
+            trust: batch_replication_trust_policy(),
+            policy_name: BATCH_RESTORE_POLICY_NAME.to_owned(),
+            policy: batch_restore_role_policy(&role_input),
         },
         replication: ReplicationSpec {
             role_arn: format!("arn:aws:iam::{account}:role/{REPLICATION_ROLE}"),
@@ -513,6 +526,8 @@ pub async fn plan_source(
     let role = state::read_role(&iam, REPLICATION_ROLE, ROLE_POLICY_NAME).await?;
     let restore_role = state::read_role(&iam, RESTORE_ROLE, RESTORE_POLICY_NAME).await?;
     let batch_role = state::read_role(&iam, BATCH_REPLICATION_ROLE, BATCH_POLICY_NAME).await?;
+    let batch_restore_role =
+        state::read_role(&iam, BATCH_RESTORE_ROLE, BATCH_RESTORE_POLICY_NAME).await?;
     let replication = match bucket {
         Some(_) => state::read_replication(&s3, &source.bucket, &rule_id(&source.account)).await?,
         None => None,
@@ -523,6 +538,10 @@ pub async fn plan_source(
     changes.extend(diff_role(&specs.role, role.as_ref()));
     changes.extend(diff_role(&specs.restore_role, restore_role.as_ref()));
     changes.extend(diff_role(&specs.batch_role, batch_role.as_ref()));
+    changes.extend(diff_role(
+        &specs.batch_restore_role,
+        batch_restore_role.as_ref(),
+    ));
     let rule = diff_replication(&specs.replication, replication.as_ref().map(|r| &r.actual));
     let rule_is_new = rule_is_new(&rule);
     changes.push(rule);
@@ -611,15 +630,18 @@ async fn apply_role(
     {
         changed += 1;
         match change.resource {
-            Resource::Role | Resource::RestoreRole | Resource::BatchRole => {
-                apply::create_role(iam, spec, writes).await?
-            }
-            Resource::RoleTrust | Resource::RestoreRoleTrust | Resource::BatchRoleTrust => {
-                apply::put_role_trust(iam, spec, writes).await?
-            }
-            Resource::RolePolicy | Resource::RestoreRolePolicy | Resource::BatchRolePolicy => {
-                apply::put_role_policy(iam, spec, writes).await?
-            }
+            Resource::Role
+            | Resource::RestoreRole
+            | Resource::BatchRole
+            | Resource::BatchRestoreRole => apply::create_role(iam, spec, writes).await?,
+            Resource::RoleTrust
+            | Resource::RestoreRoleTrust
+            | Resource::BatchRoleTrust
+            | Resource::BatchRestoreRoleTrust => apply::put_role_trust(iam, spec, writes).await?,
+            Resource::RolePolicy
+            | Resource::RestoreRolePolicy
+            | Resource::BatchRolePolicy
+            | Resource::BatchRestoreRolePolicy => apply::put_role_policy(iam, spec, writes).await?,
             other => {
                 return Err(Error::Invalid(format!(
                     "internal: {} is not a role resource",
@@ -664,6 +686,13 @@ pub async fn apply_source(
     changed += apply_role(&iam, &specs.role, ROLE_POLICY_NAME, writes).await?;
     changed += apply_role(&iam, &specs.restore_role, RESTORE_POLICY_NAME, writes).await?;
     changed += apply_role(&iam, &specs.batch_role, BATCH_POLICY_NAME, writes).await?;
+    changed += apply_role(
+        &iam,
+        &specs.batch_restore_role,
+        BATCH_RESTORE_POLICY_NAME,
+        writes,
+    )
+    .await?;
     // Versioning is on by now (bucket applied above): replication may be configured.
     let id = rule_id(&source.account);
     let replication = state::read_replication(&s3, &source.bucket, &id).await?;

@@ -51,6 +51,12 @@ pub enum Resource {
     BatchRoleTrust,
     /// The batch role's inline policy.
     BatchRolePolicy,
+    /// The `s3central-batch-restore` role S3 Batch Operations assumes for `restore --engine batch`.
+    BatchRestoreRole,
+    /// Who may assume the batch restore role (batchoperations.s3.amazonaws.com).
+    BatchRestoreRoleTrust,
+    /// The batch restore role's inline policy.
+    BatchRestoreRolePolicy,
     /// The source bucket's replication configuration.
     Replication,
     /// An S3 Batch Replication job for objects live replication does not copy (existing before
@@ -81,6 +87,9 @@ impl Resource {
             Resource::BatchRole => "batch role",
             Resource::BatchRoleTrust => "batch role trust policy",
             Resource::BatchRolePolicy => "batch role policy",
+            Resource::BatchRestoreRole => "batch restore role",
+            Resource::BatchRestoreRoleTrust => "batch restore role trust",
+            Resource::BatchRestoreRolePolicy => "batch restore role policy",
             Resource::Replication => "replication rule",
             Resource::Backfill => "backfill",
         }
@@ -266,6 +275,8 @@ pub enum RoleKind {
     Restore,
     /// `s3central-batch-replication`, assumed by S3 Batch Operations.
     BatchReplication,
+    /// `s3central-batch-restore`, assumed by S3 Batch Operations for batch restores.
+    BatchRestore,
 }
 
 impl RoleKind {
@@ -282,6 +293,11 @@ impl RoleKind {
                 Resource::BatchRole,
                 Resource::BatchRoleTrust,
                 Resource::BatchRolePolicy,
+            ],
+            RoleKind::BatchRestore => [
+                Resource::BatchRestoreRole,
+                Resource::BatchRestoreRoleTrust,
+                Resource::BatchRestoreRolePolicy,
             ],
         }
     }
