@@ -57,6 +57,36 @@ impl KeyFilter {
     }
 }
 
+/// For a key that the include globs left out, a glob that would take it where a `*` could not
+/// cross a `/`: the `**/` form of the first such `--include` glob, checked to match the key.
+pub fn cross_segment_hint(include: &[String], relative_key: &str) -> Option<String> {
+    for glob in include {
+        if !glob.contains('*') || glob.contains("**") {
+            continue;
+        }
+        let loose = GlobBuilder::new(glob)
+            .literal_separator(false)
+            .backslash_escape(true)
+            .build();
+        let Ok(loose) = loose else { continue };
+        if !loose.compile_matcher().is_match(relative_key) {
+            continue;
+        }
+        // `*.json` -> `**/*.json`; `logs/*.json` -> `logs/**/*.json`.
+        let suggestion = match glob.rfind('/') {
+            Some(i) => format!("{}/**/{}", &glob[..i], &glob[i + 1..]),
+            None => format!("**/{glob}"),
+        };
+        let Ok(compiled) = compile("--include", &suggestion) else {
+            continue;
+        };
+        if compiled.compile_matcher().is_match(relative_key) {
+            return Some(suggestion);
+        }
+    }
+    None
+}
+
 /// Compiles the globs of one option into a set.
 fn build_set(option: &'static str, globs: &[String]) -> Result<GlobSet, FilterError> {
     let mut set = GlobSetBuilder::new();
@@ -235,6 +265,25 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("invalid --exclude glob \"{a,b\": unclosed"));
+    }
+
+    #[test]
+    fn hint_suggests_double_star_where_a_star_stopped_at_a_slash() {
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            cross_segment_hint(&own(&["*.json"]), "a/b.json").as_deref(),
+            Some("**/*.json")
+        );
+        assert_eq!(
+            cross_segment_hint(&own(&["*.txt", "logs/*.log"]), "logs/2026/x.log").as_deref(),
+            Some("logs/**/*.log")
+        );
+        // No hint when crossing would not help, or when the glob already crosses.
+        assert_eq!(cross_segment_hint(&own(&["*.json"]), "a/b.txt"), None);
+        assert_eq!(cross_segment_hint(&own(&["**/*.json"]), "a/b.json"), None);
+        assert_eq!(cross_segment_hint(&own(&["exact"]), "a/exact"), None);
+        // The suggestion is checked: `a*b` would need more than a `**/`.
+        assert_eq!(cross_segment_hint(&own(&["a*b"]), "ax/yb"), None);
     }
 
     #[test]

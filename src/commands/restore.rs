@@ -2,23 +2,22 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::time::Duration;
 
 use aws_sdk_s3::types::BucketVersioningStatus;
 use chrono::Utc;
-use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
 
 use crate::aws::Aws;
 use crate::cli::{CopyModeArg, OutputFormat, RestoreArgs};
+use crate::commands::restore_report::{self, DryRunList, KeyLine, RunFacts};
 use crate::commands::Context;
 use crate::error::{Error, Result};
 use crate::filter::KeyFilter;
 use crate::kms;
 use crate::pit::DeleteMode;
+use crate::progress::RestoreProgress;
 use crate::restore::copy::{Copier, CopyMode};
 use crate::restore::plan::KeyMap;
-use crate::restore::{self, KeyReport, RestoreRequest, Summary};
+use crate::restore::{self, KeyReport, RestoreRequest};
 use crate::time::{format_time, parse_time};
 
 /// CopyObject copies at most this much in one request; larger objects need UploadPartCopy.
@@ -164,6 +163,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         concurrency: args.concurrency as usize,
         dry_run: args.dry_run,
         page_size: args.page_size,
+        path: args.path.clone().unwrap_or_default(),
     };
     let copier = Copier {
         reader: reader_s3,
@@ -176,8 +176,19 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         part_size: args.part_size.as_u64(),
     };
     tracing::info!(%central, %target_bucket, at = %format_time(at), ?mode, kms = %kms_key_arn, "restore starting");
-    let bar = progress_bar(ctx.progress);
+    // --- progress, dry-run list, summary (see restore_report.rs) ---
     let json_keys = args.dry_run && ctx.out.format() == OutputFormat::Json;
+    // JSON key lines stream to stdout during the run: a bar beside them only on a terminal.
+    let progress = RestoreProgress::new(
+        if json_keys {
+            ctx.progress_beside_data()
+        } else {
+            ctx.progress
+        },
+        args.dry_run,
+    );
+    let mut dry_list = DryRunList::default();
+    let table_dry_run = args.dry_run && !json_keys;
     let out = &mut ctx.out;
     let stop = async {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -208,7 +219,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     let result = restore::run(
         request,
         copier,
-        bar.clone(),
+        progress.clone(),
         requests,
         stop,
         |key: &KeyReport| {
@@ -222,13 +233,16 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
                     })?;
             }
             if json_keys {
-                bar.suspend(|| out.json(&KeyLine { record: "key", key }))?;
+                out.json(&KeyLine { record: "key", key })?;
+            }
+            if table_dry_run {
+                dry_list.add(key);
             }
             Ok(())
         },
     )
     .await;
-    bar.finish_and_clear();
+    progress.finish();
     if let Some(mut file) = report {
         file.flush().map_err(|source| Error::Io {
             what: "writing the report".into(),
@@ -238,7 +252,24 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     let mut summary = result?;
     summary.interrupted = stopped.load(std::sync::atomic::Ordering::Relaxed);
     summary.identity = identity.describe(mode);
-    print_summary(ctx, &summary, &args, &central, &target_bucket, at)?;
+    if summary.listed == 0 && !summary.interrupted {
+        // Nothing at all under the prefix: most likely a mistyped account (or PATH) in a script.
+        return Err(restore_report::nothing_listed(
+            &caller,
+            &central,
+            &args.account,
+            args.path.as_deref().unwrap_or(""),
+        )
+        .await);
+    }
+    let facts = RunFacts {
+        central: &central,
+        target: &target_bucket,
+        at,
+        kms_key: &kms_key_arn,
+        mode,
+    };
+    restore_report::print_summary(ctx, &summary, &args, &facts, &dry_list)?;
     Ok(if summary.interrupted {
         130
     } else if summary.failed > 0 {
@@ -246,109 +277,6 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     } else {
         0
     })
-}
-
-/// A per-key JSON line of a dry run.
-#[derive(Serialize)]
-struct KeyLine<'a> {
-    record: &'static str,
-    #[serde(flatten)]
-    key: &'a KeyReport,
-}
-
-/// The summary JSON line.
-#[derive(Serialize)]
-struct SummaryLine<'a> {
-    record: &'static str,
-    dry_run: bool,
-    #[serde(flatten)]
-    summary: &'a Summary,
-}
-
-/// Prints the closing summary: one JSON line, or a few lines for people.
-fn print_summary(
-    ctx: &mut Context,
-    s: &Summary,
-    args: &RestoreArgs,
-    central: &str,
-    target: &str,
-    at: chrono::DateTime<Utc>,
-) -> Result<()> {
-    if ctx.out.format() == OutputFormat::Json {
-        return ctx.out.json(&SummaryLine {
-            record: "summary",
-            dry_run: args.dry_run,
-            summary: s,
-        });
-    }
-    if ctx.global.quiet {
-        return Ok(());
-    }
-    let source = format!("s3://{central}/{}", args.account.prefix());
-    let nothing = s.copied + s.unchanged + s.would_copy + s.failed == 0;
-    if nothing {
-        let filtered = if args.include.is_empty() && args.exclude.is_empty() {
-            ""
-        } else {
-            " matching --include/--exclude"
-        };
-        ctx.out.text(&format!(
-            "nothing under {source}{filtered} existed at {}: nothing to restore",
-            format_time(at)
-        ))?;
-    }
-    let lines = if args.dry_run {
-        vec![
-            format!("dry run: {source} at {} -> s3://{target}/", format_time(at)),
-            format!("  as         {}", s.identity),
-            format!(
-                "  to copy    {:>10}  ({})",
-                s.would_copy,
-                HumanBytes(s.bytes)
-            ),
-            format!("  unchanged  {:>10}", s.unchanged),
-            format!(
-                "  extra      {:>10}  (in the target, absent at TIME; left alone)",
-                s.extra
-            ),
-            format!("  failed     {:>10}", s.failed),
-        ]
-    } else {
-        vec![
-            format!("restored {source} at {} -> s3://{target}/", format_time(at)),
-            format!("  as         {}", s.identity),
-            format!("  copied     {:>10}  ({})", s.copied, HumanBytes(s.bytes)),
-            format!("  unchanged  {:>10}", s.unchanged),
-            format!(
-                "  extra      {:>10}  (in the target, absent at TIME; left alone)",
-                s.extra
-            ),
-            format!(
-                "  failed     {:>10}{}",
-                s.failed,
-                if s.failed > 0 {
-                    "  (see --report or -v)"
-                } else {
-                    ""
-                }
-            ),
-            format!(
-                "  {:.1} s, {:.1} objects/s, {} S3 requests{}",
-                s.seconds,
-                s.objects_per_second,
-                s.requests,
-                if s.interrupted {
-                    ", INTERRUPTED: run again to finish"
-                } else {
-                    ""
-                }
-            ),
-        ]
-    };
-    for line in lines {
-        ctx.out.text(&line)?;
-    }
-    Ok(())
 }
 
 /// The account's own bucket as the setup config names it (listed, or by the discovery template).
@@ -494,20 +422,4 @@ async fn check_versioning(s3: &aws_sdk_s3::Client, bucket: &str, allow: bool) ->
     Err(Error::Refused(format!(
         "target bucket {bucket:?} does not have versioning enabled, so a restore could overwrite objects for good: enable versioning, or pass --allow-unversioned"
     )))
-}
-
-/// The restore's progress bar on stderr (hidden unless progress is wanted).
-fn progress_bar(enabled: bool) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-    }
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {pos}/{len} objects ({per_sec}, eta {eta}) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }

@@ -3,13 +3,11 @@
 pub mod copy;
 pub mod plan;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use futures::{Future, StreamExt, TryStreamExt};
-use indicatif::ProgressBar;
+use futures::{Future, SinkExt, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::aws::CountRequests;
@@ -17,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::filter::KeyFilter;
 use crate::listing::{list_versions, ListRequest};
 use crate::pit::{resolve_stream, DeleteMode};
+use crate::progress::{bump, RestoreProgress};
 use crate::restore::copy::Copier;
 use crate::restore::plan::{
     decide, join, Decision, KeyMap, Outcome, Pair, TargetObject, SOURCE_VERSION_META,
@@ -39,6 +38,8 @@ pub struct RestoreRequest {
     pub dry_run: bool,
     /// Entries per listing page.
     pub page_size: i32,
+    /// Only keys under this path (relative to both prefixes) are listed, e.g. `db/`.
+    pub path: String,
 }
 
 /// The fate of one key, as written to `--report` and to JSON output.
@@ -89,15 +90,19 @@ pub struct Summary {
     pub identity: String,
 }
 
+/// Pairs (keys with what is known of them on both sides) the listings may run ahead of the copies
+/// by: enough for the total of most accounts to be known early, a few MB at most.
+pub const LOOKAHEAD: usize = 10_000;
+
 /// Restores the state at `request.at` into the copier's target; `on_key` sees every key's fate.
 ///
-/// Listing and copying overlap; at most `concurrency` keys are in flight and at most two listing
-/// pages per side are buffered, so memory does not grow with the number of keys. `stop` (Ctrl-C)
-/// stops new copies; those in flight finish.
+/// The listings run ahead of the copies by up to [`LOOKAHEAD`] keys, so the progress shows a
+/// real total early; at most `concurrency` keys are in flight, so memory does not grow with the
+/// number of keys. `stop` (Ctrl-C) stops new copies; those in flight finish.
 pub async fn run<F, Stop>(
     request: RestoreRequest,
     copier: Copier,
-    progress: ProgressBar,
+    progress: RestoreProgress,
     requests: impl Fn() -> u64,
     stop: Stop,
     mut on_key: F,
@@ -107,22 +112,20 @@ where
     Stop: Future<Output = ()> + Send,
 {
     let started = Instant::now();
-    let listed = Arc::new(AtomicU64::new(0));
+    let counters = progress.counters();
     let source = {
-        let listed = listed.clone();
+        let listed = progress.shared();
         let filter = request.filter.clone();
         let map = request.key_map.clone();
         let entries = list_versions(
             copier.reader.clone(),
             ListRequest {
                 bucket: copier.source_bucket.clone(),
-                prefix: request.key_map.source_prefix.clone(),
+                prefix: format!("{}{}", request.key_map.source_prefix, request.path),
                 page_size: request.page_size,
             },
         )
-        .inspect(move |_| {
-            listed.fetch_add(1, Ordering::Relaxed);
-        });
+        .inspect(move |_| bump(&listed.listed, 1));
         resolve_stream(entries, request.at, request.delete_mode)
             .try_filter(move |v| futures::future::ready(filter.matches(map.relative(&v.key))))
     };
@@ -133,7 +136,7 @@ where
             copier.writer.clone(),
             ListRequest {
                 bucket: copier.target_bucket.clone(),
-                prefix: request.key_map.target_prefix.clone(),
+                prefix: format!("{}{}", request.key_map.target_prefix, request.path),
                 page_size: request.page_size,
             },
         )
@@ -154,52 +157,92 @@ where
             move |e| e.with_bucket_hint(&bucket, "--to-bucket")
         })
     };
+    // The listings feed a bounded channel, so they run ahead of the copies and count the keys.
+    let (mut ahead, behind) = futures::channel::mpsc::channel::<Result<Pair>>(LOOKAHEAD);
+    let key_map = request.key_map.clone();
+    let listing = async move {
+        let pairs = join(key_map, source, target);
+        futures::pin_mut!(pairs);
+        while let Some(pair) = pairs.next().await {
+            let failed = pair.is_err();
+            if let Ok(Pair::Source { source, .. }) = &pair {
+                bump(&counters.keys, 1);
+                if pair
+                    .as_ref()
+                    .is_ok_and(|p| decide(p) != Decision::Unchanged)
+                {
+                    bump(&counters.to_copy, 1);
+                    bump(&counters.bytes_to_copy, source.size);
+                }
+            }
+            if ahead.send(pair).await.is_err() || failed {
+                break;
+            }
+        }
+        counters.listing_done.store(true, Ordering::Relaxed);
+    };
     let mut summary = Summary::default();
-    let pairs = join(request.key_map.clone(), source, target).take_until(Box::pin(stop));
     let copier = &copier;
     let request = &request;
-    let mut reports = Box::pin(pairs)
-        .map(|pair| async move {
-            match pair {
-                Ok(pair) => Ok(process(copier, request, pair).await),
-                Err(e) => Err(e),
+    let copying = async {
+        let mut reports = behind
+            .take_until(Box::pin(stop))
+            .map(|pair| async move {
+                match pair {
+                    Ok(pair) => {
+                        let planned = matches!(pair, Pair::Source { .. })
+                            && decide(&pair) != Decision::Unchanged;
+                        Ok((process(copier, request, pair).await, planned))
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(request.concurrency.max(1));
+        while let Some(report) = reports.next().await {
+            let (report, planned) = report?;
+            match report.outcome {
+                Outcome::Copied | Outcome::WouldCopy => {
+                    if report.outcome == Outcome::Copied {
+                        summary.copied += 1;
+                    } else {
+                        summary.would_copy += 1;
+                    }
+                    summary.bytes += report.bytes;
+                    bump(&counters.copied, 1);
+                    bump(&counters.bytes_copied, report.bytes);
+                }
+                Outcome::Unchanged => {
+                    summary.unchanged += 1;
+                    bump(&counters.unchanged, 1);
+                    if planned {
+                        // Its metadata showed it in place: one fewer to copy than the listing said.
+                        counters.to_copy.fetch_sub(1, Ordering::Relaxed);
+                        counters
+                            .bytes_to_copy
+                            .fetch_sub(report.bytes, Ordering::Relaxed);
+                    }
+                }
+                Outcome::Extra => summary.extra += 1,
+                Outcome::Failed => {
+                    summary.failed += 1;
+                    bump(&counters.failed, 1);
+                    tracing::warn!(key = %report.key, error = ?report.error, "copy failed");
+                }
             }
-        })
-        .buffer_unordered(request.concurrency.max(1));
-    progress.set_length(0);
-    while let Some(report) = reports.next().await {
-        let report = report?;
-        match report.outcome {
-            Outcome::Copied => {
-                summary.copied += 1;
-                summary.bytes += report.bytes;
-            }
-            Outcome::WouldCopy => {
-                summary.would_copy += 1;
-                summary.bytes += report.bytes;
-            }
-            Outcome::Unchanged => summary.unchanged += 1,
-            Outcome::Extra => summary.extra += 1,
-            Outcome::Failed => {
-                summary.failed += 1;
-                tracing::warn!(key = %report.key, error = ?report.error, "copy failed");
-            }
+            on_key(&report)?;
         }
-        if report.outcome != Outcome::Extra {
-            progress.inc_length(1);
-            progress.inc(1);
+        Ok::<(), Error>(())
+    };
+    {
+        futures::pin_mut!(listing);
+        futures::pin_mut!(copying);
+        // The copies end the run (all done, interrupted, or an error); the listing then stops too.
+        match futures::future::select(listing, copying).await {
+            futures::future::Either::Left(((), copying)) => copying.await?,
+            futures::future::Either::Right((done, _listing)) => done?,
         }
-        progress.set_message(format!(
-            "{} listed, {} copied, {} unchanged, {} failed",
-            listed.load(Ordering::Relaxed),
-            summary.copied,
-            summary.unchanged,
-            summary.failed
-        ));
-        on_key(&report)?;
     }
-    drop(reports);
-    summary.listed = listed.load(Ordering::Relaxed);
+    summary.listed = counters.listed.load(Ordering::Relaxed);
     summary.seconds = started.elapsed().as_secs_f64();
     summary.objects_per_second = if summary.seconds > 0.0 {
         summary.copied as f64 / summary.seconds
