@@ -57,34 +57,57 @@ impl KeyFilter {
     }
 }
 
-/// For a key that the include globs left out, a glob that would take it where a `*` could not
-/// cross a `/`: the `**/` form of the first such `--include` glob, checked to match the key.
-pub fn cross_segment_hint(include: &[String], relative_key: &str) -> Option<String> {
-    for glob in include {
-        if !glob.contains('*') || glob.contains("**") {
-            continue;
-        }
-        let loose = GlobBuilder::new(glob)
-            .literal_separator(false)
-            .backslash_escape(true)
-            .build();
-        let Ok(loose) = loose else { continue };
-        if !loose.compile_matcher().is_match(relative_key) {
-            continue;
-        }
-        // `*.json` -> `**/*.json`; `logs/*.json` -> `logs/**/*.json`.
-        let suggestion = match glob.rfind('/') {
-            Some(i) => format!("{}/**/{}", &glob[..i], &glob[i + 1..]),
-            None => format!("**/{glob}"),
-        };
-        let Ok(compiled) = compile("--include", &suggestion) else {
-            continue;
-        };
-        if compiled.compile_matcher().is_match(relative_key) {
-            return Some(suggestion);
-        }
+/// Include globs with a `*` that cannot cross a `/`, compiled as if it could: finds, among the
+/// keys they left out, one that a `**/` form of the glob would take (the hint of an empty `ls`).
+#[derive(Debug, Clone)]
+pub struct StarHint {
+    /// (the glob as given, its matcher with `*` crossing `/`).
+    loose: Vec<(String, globset::GlobMatcher)>,
+}
+
+impl StarHint {
+    /// The include globs that have a `*` and no `**` (None when there are none).
+    pub fn new(include: &[String]) -> Option<StarHint> {
+        let loose: Vec<(String, globset::GlobMatcher)> = include
+            .iter()
+            .filter(|g| g.contains('*') && !g.contains("**"))
+            .filter_map(|g| {
+                GlobBuilder::new(g)
+                    .literal_separator(false)
+                    .backslash_escape(true)
+                    .build()
+                    .ok()
+                    .map(|m| (g.clone(), m.compile_matcher()))
+            })
+            .collect();
+        (!loose.is_empty()).then_some(StarHint { loose })
     }
-    None
+
+    /// For a key the include globs left out, the `**/` form of the first glob that would take
+    /// it (`*.json` -> `**/*.json`, `logs/*.json` -> `logs/**/*.json`), checked to match it.
+    pub fn hint(&self, relative_key: &str) -> Option<String> {
+        for (glob, loose) in &self.loose {
+            if !relative_key.contains('/') || !loose.is_match(relative_key) {
+                continue;
+            }
+            let suggestion = match glob.rfind('/') {
+                Some(i) => format!("{}/**/{}", &glob[..i], &glob[i + 1..]),
+                None => format!("**/{glob}"),
+            };
+            let Ok(compiled) = compile("--include", &suggestion) else {
+                continue;
+            };
+            if compiled.compile_matcher().is_match(relative_key) {
+                return Some(suggestion);
+            }
+        }
+        None
+    }
+}
+
+/// [`StarHint::hint`] for one key, compiling the globs on the spot.
+pub fn cross_segment_hint(include: &[String], relative_key: &str) -> Option<String> {
+    StarHint::new(include)?.hint(relative_key)
 }
 
 /// Compiles the globs of one option into a set.

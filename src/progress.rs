@@ -254,10 +254,18 @@ pub fn render(s: &RestoreSnapshot, elapsed: Duration, dry_run: bool) -> String {
     line
 }
 
-/// A byte rate in MiB/s, rounded for people: one decimal below 10, none above.
+/// A byte rate in MiB/s, rounded for people: one decimal below 10, none above; below 1 MiB/s in
+/// KiB/s, so that a slow rate never reads as a flat 0.
 pub fn mib_per_second(bytes_per_second: f64) -> String {
     let mib = bytes_per_second / (1024.0 * 1024.0);
-    if mib < 10.0 {
+    if mib < 1.0 {
+        let kib = bytes_per_second / 1024.0;
+        if kib < 10.0 {
+            format!("{kib:.1} KiB/s")
+        } else {
+            format!("{kib:.0} KiB/s")
+        }
+    } else if mib < 10.0 {
         format!("{mib:.1} MiB/s")
     } else {
         format!("{mib:.0} MiB/s")
@@ -443,6 +451,8 @@ mod tests {
         assert_eq!(humane_duration(7300.0), "2h 02m");
         assert_eq!(mib_per_second(1.26 * 1048576.0), "1.3 MiB/s");
         assert_eq!(mib_per_second(123.4 * 1048576.0), "123 MiB/s");
+        assert_eq!(mib_per_second(80.0 * 1024.0), "80 KiB/s");
+        assert_eq!(mib_per_second(512.0), "0.5 KiB/s");
         assert_eq!(per_second(3.04), "3.0 obj/s");
         assert_eq!(per_second(1234.4), "1234 obj/s");
     }

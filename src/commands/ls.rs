@@ -10,7 +10,7 @@ use crate::aws::Aws;
 use crate::cli::{LsArgs, OutputFormat};
 use crate::commands::Context;
 use crate::error::Result;
-use crate::filter::{cross_segment_hint, KeyFilter};
+use crate::filter::{KeyFilter, StarHint};
 use crate::listing::{list_common_prefixes, list_versions, ListRequest};
 use crate::output::{printable, Column, Row};
 use crate::pit::{resolve_stream, resolve_stream_marked, DeleteMode, Resolved};
@@ -122,7 +122,9 @@ async fn list_accounts(ctx: &mut Context, bucket: &str, args: &LsArgs) -> Result
     {
         ctx.out.text("")?;
         ctx.out.text(&format!(
-            "{accounts} accounts, {objects} objects, {} in s3://{bucket} now (delete markers ignored, as a default restore does)",
+            "{}, {}, {} in s3://{bucket} now (delete markers ignored, as a default restore does)",
+            plural(accounts, "account", "accounts"),
+            plural(objects, "object", "objects"),
             HumanBytes(bytes)
         ))?;
     }
@@ -247,8 +249,8 @@ struct KeyTotals {
     bytes: u64,
     /// Rows whose newest entry at TIME is a delete marker (state view), or markers (history).
     deleted: u64,
-    /// A key the include globs left out, kept for the `**/` hint.
-    left_out: Option<String>,
+    /// A key the include globs left out, and the `**/` glob that would take it.
+    hint: Option<(String, String)>,
 }
 
 /// Lists one account's keys as of a time, or every version with `--versions`.
@@ -296,13 +298,15 @@ async fn list_keys(
     };
     futures::pin_mut!(entries);
     let mut t = KeyTotals::default();
+    let star_hint = StarHint::new(&args.include);
     while let Some(entry) = entries.next().await {
         let entry = entry?;
         t.seen += 1;
         let rel = relative(&entry.version.key);
         if !filter.matches(&rel) {
-            if t.left_out.is_none() && !args.include.is_empty() {
-                t.left_out = Some(rel);
+            // Only worth knowing while nothing is shown (an empty result is then explained).
+            if let (Some(star), None, 0) = (&star_hint, &t.hint, t.shown) {
+                t.hint = star.hint(&rel).map(|glob| (rel, glob));
             }
             continue;
         }
@@ -340,11 +344,11 @@ fn key_totals_line(args: &LsArgs, t: &KeyTotals, under: &str, at: DateTime<Utc>)
     };
     if args.versions {
         return format!(
-            "{} entries{filtered} under {under}: {} versions ({}), {} delete markers",
-            t.shown,
-            t.shown - t.deleted,
+            "{}{filtered} under {under}: {} ({}), {}",
+            plural(t.shown, "entry", "entries"),
+            plural(t.shown - t.deleted, "version", "versions"),
             HumanBytes(t.bytes),
-            t.deleted
+            plural(t.deleted, "delete marker", "delete markers"),
         );
     }
     let deleted = if args.respect_deletes {
@@ -358,11 +362,16 @@ fn key_totals_line(args: &LsArgs, t: &KeyTotals, under: &str, at: DateTime<Utc>)
         String::new()
     };
     format!(
-        "{} keys{filtered}, {} under {under} at {}{deleted}",
-        t.shown,
+        "{}{filtered}, {} under {under} at {}{deleted}",
+        plural(t.shown, "key", "keys"),
         HumanBytes(t.bytes),
         format_time(at)
     )
+}
+
+/// `1 key`, `2 keys`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Why a listing of keys printed nothing: nothing there, or the globs took everything out.
@@ -380,11 +389,7 @@ fn empty_reason(args: &LsArgs, t: &KeyTotals, under: &str, at: DateTime<Utc>) ->
         t.seen,
         if args.versions { "entries" } else { "keys" }
     );
-    if let Some(hint) = t
-        .left_out
-        .as_deref()
-        .and_then(|key| cross_segment_hint(&args.include, key).map(|h| (key, h)))
-    {
+    if let Some(hint) = &t.hint {
         line.push_str(&format!(
             "; `*` stays within one /-separated segment, so it cannot match {:?}: use `**/` to cross segments, e.g. --include '{}'",
             hint.0, hint.1

@@ -1038,7 +1038,7 @@ async fn table_output_has_a_header_and_aligned_columns() {
     assert_eq!(got, want, "ls --account --versions --long table");
     assert!(
         table.lines().last().expect("totals").starts_with(&format!(
-            "5 entries under s3://{}/{A}/: 4 versions (2.94 KiB), 1 delete markers",
+            "5 entries under s3://{}/{A}/: 4 versions (2.94 KiB), 1 delete marker",
             h.bucket
         )),
         "{table}"
