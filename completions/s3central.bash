@@ -421,7 +421,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__ls)
-            opts="-v -q -h --account --at --versions --include --exclude --summary --page-size --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --at --versions --include --exclude --summary --respect-deletes --long --page-size --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

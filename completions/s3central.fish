@@ -61,7 +61,9 @@ standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l versions -d 'Show every version and delete marker instead of the state at a time'
-complete -c s3central -n "__fish_s3central_using_subcommand ls" -l summary -d 'With no --account: add object count and bytes (current state) per account'
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l summary -d 'With no --account: add object count and bytes (current state) per account, and a total'
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l respect-deletes -d 'Leave out keys whose newest entry at TIME is a delete marker, as `restore --respect-deletes` does (default: they are listed, marked deleted, with the version a restore would bring back)'
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l long -d 'Full version ids and the storage class (wider than 80 columns)'
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'

@@ -31,6 +31,7 @@ pub struct Cli {
 
 /// Options shared by every command; each can also come from an environment variable.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The central backup bucket.
     #[arg(long, env = "S3CENTRAL_BUCKET", global = true, value_name = "BUCKET")]
@@ -213,14 +214,19 @@ pub enum CopyModeArg {
 #[derive(Debug, Args)]
 #[command(
     after_help = "Safe to re-run: objects already restored from the same version are skipped, so an interrupted restore resumes. Keys in the target that did not exist at TIME are reported, never deleted. Nothing is ever written to the central bucket.\n\n\
-Exit codes: 0 all restored, 1 some keys failed (see --report), 2 nothing could start (bad input, access, KMS).\n\n\
+Exit codes:\n  0    all restored (or nothing to restore at TIME)\n  1    some keys failed (see --report or -v); the others were restored\n  \
+2    nothing could start (bad input, access, KMS), or nothing at all under the account's prefix (a mistyped account lists the ones in central)\n  \
+130  interrupted (Ctrl-C): the copies in flight finished; the summary prints the command that finishes the restore\n\n\
 Examples:\n  s3central restore --account 111111111111 --at 2026-11-01T12:00:00Z --to-bucket prod-data --dry-run\n  \
-s3central restore --account 111111111111 --at '36h ago' --to-bucket prod-data --kms-key alias/prod --report restore.jsonl"
+s3central restore --account 111111111111 db/ --at '36h ago' --to-bucket prod-data --kms-key alias/prod --report restore.jsonl"
 )]
 pub struct RestoreArgs {
     /// Account to restore (12 digits): its prefix in the central bucket.
     #[arg(long, value_name = "ID", value_parser = parse_account)]
     pub account: AccountId,
+    /// Only keys under this path (relative to the account prefix), e.g. `db/`; only it is listed.
+    #[arg(value_name = "PATH")]
+    pub path: Option<String>,
     /// The moment to restore to (RFC 3339, date, 'now', or a duration ago like 36h).
     #[arg(long, value_name = "TIME")]
     pub at: String,
@@ -343,7 +349,9 @@ pub enum ArchiveTier {
 /// Arguments of `ls`.
 #[derive(Debug, Args)]
 #[command(after_help = "Without --account: one row per account backed up.\n\
-With --account: the keys as they were at --at (default now), relative to the account prefix.\n\n\
+With --account: the keys as they were at --at (default now), relative to the account prefix. \
+A key whose newest entry at that time is a delete marker is listed with DELETED yes and the \
+version a default restore brings back; --respect-deletes leaves such keys out, as restore does.\n\n\
 Examples:\n  s3central ls --summary\n  s3central ls --account 111111111111 logs/ --at 2026-11-01\n  \
 s3central ls --account 111111111111 --versions --include '**/*.json'")]
 pub struct LsArgs {
@@ -365,9 +373,16 @@ pub struct LsArgs {
     /// Leave out keys matching this glob. Repeatable.
     #[arg(long, value_name = "GLOB", requires = "account")]
     pub exclude: Vec<String>,
-    /// With no --account: add object count and bytes (current state) per account.
+    /// With no --account: add object count and bytes (current state) per account, and a total.
     #[arg(long, conflicts_with = "account")]
     pub summary: bool,
+    /// Leave out keys whose newest entry at TIME is a delete marker, as `restore --respect-deletes`
+    /// does (default: they are listed, marked deleted, with the version a restore would bring back).
+    #[arg(long, requires = "account", conflicts_with = "versions")]
+    pub respect_deletes: bool,
+    /// Full version ids and the storage class (wider than 80 columns).
+    #[arg(long, requires = "account")]
+    pub long: bool,
     /// Entries per listing request (1-1000); for tests and tuning.
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub page_size: i32,

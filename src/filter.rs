@@ -57,6 +57,59 @@ impl KeyFilter {
     }
 }
 
+/// Include globs with a `*` that cannot cross a `/`, compiled as if it could: finds, among the
+/// keys they left out, one that a `**/` form of the glob would take (the hint of an empty `ls`).
+#[derive(Debug, Clone)]
+pub struct StarHint {
+    /// (the glob as given, its matcher with `*` crossing `/`).
+    loose: Vec<(String, globset::GlobMatcher)>,
+}
+
+impl StarHint {
+    /// The include globs that have a `*` and no `**` (None when there are none).
+    pub fn new(include: &[String]) -> Option<StarHint> {
+        let loose: Vec<(String, globset::GlobMatcher)> = include
+            .iter()
+            .filter(|g| g.contains('*') && !g.contains("**"))
+            .filter_map(|g| {
+                GlobBuilder::new(g)
+                    .literal_separator(false)
+                    .backslash_escape(true)
+                    .build()
+                    .ok()
+                    .map(|m| (g.clone(), m.compile_matcher()))
+            })
+            .collect();
+        (!loose.is_empty()).then_some(StarHint { loose })
+    }
+
+    /// For a key the include globs left out, the `**/` form of the first glob that would take
+    /// it (`*.json` -> `**/*.json`, `logs/*.json` -> `logs/**/*.json`), checked to match it.
+    pub fn hint(&self, relative_key: &str) -> Option<String> {
+        for (glob, loose) in &self.loose {
+            if !relative_key.contains('/') || !loose.is_match(relative_key) {
+                continue;
+            }
+            let suggestion = match glob.rfind('/') {
+                Some(i) => format!("{}/**/{}", &glob[..i], &glob[i + 1..]),
+                None => format!("**/{glob}"),
+            };
+            let Ok(compiled) = compile("--include", &suggestion) else {
+                continue;
+            };
+            if compiled.compile_matcher().is_match(relative_key) {
+                return Some(suggestion);
+            }
+        }
+        None
+    }
+}
+
+/// [`StarHint::hint`] for one key, compiling the globs on the spot.
+pub fn cross_segment_hint(include: &[String], relative_key: &str) -> Option<String> {
+    StarHint::new(include)?.hint(relative_key)
+}
+
 /// Compiles the globs of one option into a set.
 fn build_set(option: &'static str, globs: &[String]) -> Result<GlobSet, FilterError> {
     let mut set = GlobSetBuilder::new();
@@ -235,6 +288,25 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("invalid --exclude glob \"{a,b\": unclosed"));
+    }
+
+    #[test]
+    fn hint_suggests_double_star_where_a_star_stopped_at_a_slash() {
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            cross_segment_hint(&own(&["*.json"]), "a/b.json").as_deref(),
+            Some("**/*.json")
+        );
+        assert_eq!(
+            cross_segment_hint(&own(&["*.txt", "logs/*.log"]), "logs/2026/x.log").as_deref(),
+            Some("logs/**/*.log")
+        );
+        // No hint when crossing would not help, or when the glob already crosses.
+        assert_eq!(cross_segment_hint(&own(&["*.json"]), "a/b.txt"), None);
+        assert_eq!(cross_segment_hint(&own(&["**/*.json"]), "a/b.json"), None);
+        assert_eq!(cross_segment_hint(&own(&["exact"]), "a/exact"), None);
+        // The suggestion is checked: `a*b` would need more than a `**/`.
+        assert_eq!(cross_segment_hint(&own(&["a*b"]), "ax/yb"), None);
     }
 
     #[test]

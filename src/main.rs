@@ -77,7 +77,7 @@ fn init_tracing(verbose: u8, quiet: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(s3central::progress::StderrAroundBar)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbose >= 2)
         .init();

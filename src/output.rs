@@ -138,10 +138,15 @@ pub fn format_cells(columns: &[Column], cells: &[String]) -> String {
     line
 }
 
-/// Writes a line to stdout; a closed pipe (`| head`) is reported as [`Error::Io`] of kind BrokenPipe.
+/// Writes a line to stdout with the visible progress bar cleared around it (so no bar line is
+/// left between data lines); a closed pipe (`| head`) is reported as [`Error::Io`] of kind
+/// BrokenPipe.
 fn write_line(line: &str) -> Result<()> {
-    let mut out = io::stdout().lock();
-    writeln!(out, "{line}").map_err(|source| Error::Io {
+    crate::progress::suspend_active(|| {
+        let mut out = io::stdout().lock();
+        writeln!(out, "{line}").and_then(|()| out.flush())
+    })
+    .map_err(|source| Error::Io {
         what: "writing to stdout".into(),
         source,
     })

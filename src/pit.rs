@@ -30,6 +30,19 @@ struct KeyState {
     /// The newest candidate so far (LastModified <= the time): in [`DeleteMode::Ignore`] the
     /// newest object version, in [`DeleteMode::Respect`] the newest entry of either kind.
     best: Option<ObjectVersion>,
+    /// The newest entry of either kind at or before the time, by the same rule: its
+    /// LastModified, and whether it is a delete marker.
+    newest: Option<(DateTime<Utc>, bool)>,
+}
+
+/// A key present at the time, and whether its newest entry there is a delete marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The version selected (never a delete marker).
+    pub version: ObjectVersion,
+    /// The key's newest entry at the time is a delete marker that [`DeleteMode::Ignore`] skipped
+    /// (the key was deleted, and a default restore brings this version back).
+    pub deleted: bool,
 }
 
 impl Resolver {
@@ -49,15 +62,28 @@ impl Resolver {
     /// (replicas may be stored out of order); between equal LastModified the one listed first
     /// (S3 lists a key's entries newest first) wins, and ties are never re-sorted otherwise.
     pub fn push(&mut self, entry: ObjectVersion) -> Option<ObjectVersion> {
+        self.push_resolved(entry).map(|r| r.version)
+    }
+
+    /// As [`Resolver::push`], telling also whether a newer delete marker shadows the version.
+    pub fn push_resolved(&mut self, entry: ObjectVersion) -> Option<Resolved> {
         let flushed = match &self.current {
             Some(state) if state.key == entry.key => None,
-            _ => self.finish(),
+            _ => self.finish_resolved(),
         };
         let (at, mode) = (self.at, self.mode);
         let state = self.current.get_or_insert_with(|| KeyState {
             key: entry.key.clone(),
             best: None,
+            newest: None,
         });
+        if entry.last_modified <= at
+            && state
+                .newest
+                .is_none_or(|(when, _)| entry.last_modified > when)
+        {
+            state.newest = Some((entry.last_modified, entry.is_delete_marker));
+        }
         let counts =
             entry.last_modified <= at && (mode == DeleteMode::Respect || !entry.is_delete_marker);
         if counts
@@ -73,10 +99,17 @@ impl Resolver {
 
     /// Ends the input: returns the last key's version if it is present, and resets the resolver.
     pub fn finish(&mut self) -> Option<ObjectVersion> {
-        self.current
-            .take()
-            .and_then(|state| state.best)
+        self.finish_resolved().map(|r| r.version)
+    }
+
+    /// As [`Resolver::finish`], telling also whether a newer delete marker shadows the version.
+    pub fn finish_resolved(&mut self) -> Option<Resolved> {
+        let state = self.current.take()?;
+        let deleted = state.newest.is_some_and(|(_, marker)| marker);
+        state
+            .best
             .filter(|v| !v.is_delete_marker)
+            .map(|version| Resolved { version, deleted })
     }
 }
 
@@ -89,6 +122,18 @@ pub fn resolve_stream<S, E>(
     at: DateTime<Utc>,
     mode: DeleteMode,
 ) -> impl Stream<Item = Result<ObjectVersion, E>>
+where
+    S: Stream<Item = Result<ObjectVersion, E>>,
+{
+    resolve_stream_marked(entries, at, mode).map(|r| r.map(|r| r.version))
+}
+
+/// As [`resolve_stream`], each present key with whether its newest entry at `at` is a marker.
+pub fn resolve_stream_marked<S, E>(
+    entries: S,
+    at: DateTime<Utc>,
+    mode: DeleteMode,
+) -> impl Stream<Item = Result<Resolved, E>>
 where
     S: Stream<Item = Result<ObjectVersion, E>>,
 {
@@ -109,7 +154,7 @@ where
         loop {
             match st.entries.next().await {
                 Some(Ok(entry)) => {
-                    if let Some(out) = st.resolver.push(entry) {
+                    if let Some(out) = st.resolver.push_resolved(entry) {
                         return Some((Ok(out), st));
                     }
                 }
@@ -119,7 +164,7 @@ where
                 }
                 None => {
                     st.done = true;
-                    let last = st.resolver.finish();
+                    let last = st.resolver.finish_resolved();
                     return last.map(|v| (Ok(v), st));
                 }
             }
@@ -312,6 +357,59 @@ mod tests {
                 pairs(&[("a", "a1"), ("d", "d1")])
             )
         );
+    }
+
+    /// Resolves in ignore mode with the shadowing flag: `(key, version_id, deleted)`.
+    fn marked(entries: &[ObjectVersion], at: i64) -> Vec<(String, String, bool)> {
+        let mut r = Resolver::new(t(at), DeleteMode::Ignore);
+        let mut out: Vec<Resolved> = entries
+            .iter()
+            .filter_map(|e| r.push_resolved(e.clone()))
+            .collect();
+        out.extend(r.finish_resolved());
+        out.into_iter()
+            .map(|r| (r.version.key, r.version.version_id, r.deleted))
+            .collect()
+    }
+
+    #[test]
+    fn a_newer_marker_is_reported_with_the_version_it_shadows() {
+        let h = [put("a", "v3", 30), del("a", "d", 20), put("a", "v1", 10)];
+        assert_eq!(marked(&h, 15), [("a".into(), "v1".into(), false)]);
+        assert_eq!(marked(&h, 20), [("a".into(), "v1".into(), true)]);
+        assert_eq!(marked(&h, 29), [("a".into(), "v1".into(), true)]);
+        assert_eq!(marked(&h, 30), [("a".into(), "v3".into(), false)]);
+        // Only markers: absent, flagged or not.
+        assert!(marked(&[del("b", "d", 1)], 5).is_empty());
+    }
+
+    #[test]
+    fn marker_flag_follows_the_time_rule_not_the_listing_order() {
+        // Out of order: the marker (t=20) is listed after an older put; it still shadows it.
+        let h = [put("a", "v1", 10), del("a", "d", 20)];
+        assert_eq!(marked(&h, 25), [("a".into(), "v1".into(), true)]);
+        // An older marker listed first shadows nothing newer.
+        let h = [del("a", "d", 5), put("a", "v1", 10)];
+        assert_eq!(marked(&h, 25), [("a".into(), "v1".into(), false)]);
+        // Same second: the one listed first is the newest.
+        let h = [del("a", "d", 10), put("a", "v", 10)];
+        assert_eq!(marked(&h, 10), [("a".into(), "v".into(), true)]);
+        let h = [put("a", "v", 10), del("a", "d", 10)];
+        assert_eq!(marked(&h, 10), [("a".into(), "v".into(), false)]);
+    }
+
+    #[test]
+    fn respect_mode_never_flags_a_key_it_returns() {
+        let h = [del("a", "d", 20), put("a", "v1", 10), put("b", "b1", 10)];
+        let mut r = Resolver::new(t(30), DeleteMode::Respect);
+        let mut out: Vec<Resolved> = h
+            .iter()
+            .filter_map(|e| r.push_resolved(e.clone()))
+            .collect();
+        out.extend(r.finish_resolved());
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].version.key, "b");
+        assert!(!out[0].deleted);
     }
 
     #[test]
@@ -559,6 +657,25 @@ mod tests {
                 .map(|v| (v.key, v.version_id))
                 .collect();
             prop_assert_eq!(got, newest_by_time(&h, &arrival, at, mode));
+        }
+
+        #[test]
+        fn deleted_flag_is_exactly_what_respect_deletes_leaves_out(
+            (h, arrival) in history_and_arrival(),
+            at in -1i64..45,
+        ) {
+            let list = arrival_listing(&h, &arrival);
+            let respect: Vec<(String, String)> = resolve(&list, at, DeleteMode::Respect)
+                .into_iter()
+                .map(|v| (v.key, v.version_id))
+                .collect();
+            let ignore = marked(&list, at);
+            let kept: Vec<(String, String)> = ignore
+                .iter()
+                .filter(|(_, _, deleted)| !deleted)
+                .map(|(k, v, _)| (k.clone(), v.clone()))
+                .collect();
+            prop_assert_eq!(kept, respect);
         }
 
         #[test]

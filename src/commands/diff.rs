@@ -119,7 +119,7 @@ pub async fn run(ctx: &mut Context, args: DiffArgs) -> Result<u8> {
         prefix: format!("{account_prefix}{path}"),
         page_size: args.page_size,
     };
-    let spinner = crate::progress::spinner(ctx.progress, "versions");
+    let spinner = crate::progress::spinner(ctx.progress_beside_data(), "versions");
     let counted = {
         let spinner = spinner.clone();
         list_versions(aws.s3(), request).inspect(move |_| spinner.inc(1))
@@ -132,7 +132,7 @@ pub async fn run(ctx: &mut Context, args: DiffArgs) -> Result<u8> {
         let change = change?;
         totals.add(&change);
         let rel = relative(&change.key);
-        spinner.suspend(|| ctx.out.row(&ChangeRow::new(change, rel)))?;
+        ctx.out.row(&ChangeRow::new(change, rel))?;
     }
     spinner.finish_and_clear();
     let account = args.account.to_string();

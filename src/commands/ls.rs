@@ -7,13 +7,13 @@ use serde::Serialize;
 
 use crate::account::AccountId;
 use crate::aws::{Aws, CountRequests};
-use crate::cli::LsArgs;
+use crate::cli::{LsArgs, OutputFormat};
 use crate::commands::Context;
 use crate::error::Result;
-use crate::filter::KeyFilter;
+use crate::filter::{KeyFilter, StarHint};
 use crate::listing::{list_common_prefixes, list_versions, ListRequest};
 use crate::output::{printable, Column, Row};
-use crate::pit::{resolve_stream, DeleteMode};
+use crate::pit::{resolve_stream, resolve_stream_marked, DeleteMode, Resolved};
 use crate::restore::archive::{self, is_archived, RestoreState};
 use crate::time::{format_time, parse_time};
 use crate::version::ObjectVersion;
@@ -111,10 +111,38 @@ async fn list_accounts(ctx: &mut Context, bucket: &str, args: &LsArgs) -> Result
     }))
     .buffered(SUMMARY_CONCURRENCY);
     futures::pin_mut!(summaries);
+    let (mut accounts, mut objects, mut bytes) = (0u64, 0u64, 0u64);
     while let Some(row) = summaries.next().await {
-        ctx.out.row(&row?)?;
+        let row = row?;
+        accounts += 1;
+        objects += row.objects.unwrap_or(0);
+        bytes += row.bytes.unwrap_or(0);
+        ctx.out.row(&row)?;
+    }
+    if args.summary && accounts > 0 && ctx.out.format() == OutputFormat::Table && !ctx.global.quiet
+    {
+        ctx.out.text("")?;
+        ctx.out.text(&format!(
+            "{}, {}, {} in s3://{bucket} now (delete markers ignored, as a default restore does)",
+            plural(accounts, "account", "accounts"),
+            plural(objects, "object", "objects"),
+            HumanBytes(bytes)
+        ))?;
     }
     Ok(0)
+}
+
+/// Shown version ids are cut to this many characters in the default (80-column) table.
+const SHORT_VERSION: usize = 8;
+
+/// A version id for the default table: the first characters and `…` (full ids with `--long`).
+fn short_version(id: &str) -> String {
+    if id.chars().count() <= SHORT_VERSION + 2 {
+        id.to_owned()
+    } else {
+        let head: String = id.chars().take(SHORT_VERSION).collect();
+        format!("{head}…")
+    }
 }
 
 /// One key in the state at a time, or one entry of its history (`--versions`).
@@ -126,6 +154,10 @@ struct KeyRow {
     size: u64,
     storage_class: Option<String>,
     etag: Option<String>,
+    /// State view: the key's newest entry at TIME is a delete marker (this version is what a
+    /// default restore brings back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     is_latest: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,10 +165,22 @@ struct KeyRow {
     /// Archived versions (GLACIER, DEEP_ARCHIVE) only: whether a readable copy is restored.
     #[serde(skip_serializing_if = "Option::is_none")]
     restore: Option<RestoreState>,
+    /// Table layout: `--long` (full version ids, storage class).
+    #[serde(skip)]
+    long: bool,
 }
 
 impl KeyRow {
-    fn new(v: ObjectVersion, relative: String, history: bool) -> Self {
+    /// A row of the state view.
+    fn state(r: Resolved, relative: String, long: bool) -> Self {
+        KeyRow {
+            deleted: Some(r.deleted),
+            ..KeyRow::history(r.version, relative, long, false)
+        }
+    }
+
+    /// A row of the history view (`history`), or the base of a state row.
+    fn history(v: ObjectVersion, relative: String, long: bool, history: bool) -> Self {
         KeyRow {
             key: relative,
             version_id: v.version_id,
@@ -144,28 +188,34 @@ impl KeyRow {
             size: v.size,
             storage_class: v.storage_class,
             etag: v.etag,
+            deleted: None,
             is_latest: history.then_some(v.is_latest),
             is_delete_marker: history.then_some(v.is_delete_marker),
             restore: None,
+            long,
         }
     }
 }
 
 impl Row for KeyRow {
     fn columns(&self) -> &'static [Column] {
-        const HISTORY: &[Column] = &[
-            Column::left("LAST_MODIFIED", 20),
-            Column::right("SIZE", 11),
-            Column::left("STORAGE_CLASS", 13),
-            Column::left("VERSION_ID", 36),
-            Column::left("LATEST", 6),
-            Column::left("KEY", 0),
-        ];
-        const STATE: &[Column] = &[HISTORY[0], HISTORY[1], HISTORY[2], HISTORY[3], HISTORY[5]];
-        if self.is_latest.is_some() {
-            HISTORY
-        } else {
-            STATE
+        const TIME: Column = Column::left("LAST_MODIFIED", 20);
+        const SIZE: Column = Column::right("SIZE", 11);
+        const CLASS: Column = Column::left("STORAGE_CLASS", 13);
+        const LONG_ID: Column = Column::left("VERSION_ID", 36);
+        const ID: Column = Column::left("VERSION", SHORT_VERSION + 1);
+        const DELETED: Column = Column::left("DELETED", 7);
+        const LATEST: Column = Column::left("LATEST", 6);
+        const KEY: Column = Column::left("KEY", 0);
+        const STATE: &[Column] = &[TIME, SIZE, ID, DELETED, KEY];
+        const STATE_LONG: &[Column] = &[TIME, SIZE, CLASS, LONG_ID, DELETED, KEY];
+        const HISTORY: &[Column] = &[TIME, SIZE, ID, LATEST, KEY];
+        const HISTORY_LONG: &[Column] = &[TIME, SIZE, CLASS, LONG_ID, LATEST, KEY];
+        match (self.is_latest.is_some(), self.long) {
+            (false, false) => STATE,
+            (false, true) => STATE_LONG,
+            (true, false) => HISTORY,
+            (true, true) => HISTORY_LONG,
         }
     }
 
@@ -175,22 +225,41 @@ impl Row for KeyRow {
         } else {
             HumanBytes(self.size).to_string()
         };
-        let mut cells = vec![
-            self.last_modified.clone(),
-            size,
-            match (&self.storage_class, &self.restore) {
+        let mut cells = vec![self.last_modified.clone(), size];
+        if self.long {
+            cells.push(match (&self.storage_class, &self.restore) {
                 (Some(class), Some(state)) => format!("{class} ({})", state.label()),
                 (Some(class), None) => class.clone(),
                 (None, _) => "-".into(),
-            },
-            self.version_id.clone(),
-        ];
+            });
+            cells.push(self.version_id.clone());
+        } else {
+            cells.push(short_version(&self.version_id));
+        }
+        if let Some(deleted) = self.deleted {
+            cells.push(if deleted { "yes" } else { "" }.into());
+        }
         if let Some(latest) = self.is_latest {
             cells.push(if latest { "yes" } else { "" }.into());
         }
         cells.push(printable(&self.key));
         cells
     }
+}
+
+/// What a listing of keys counted, for its totals line and its explanation of an empty result.
+#[derive(Debug, Default)]
+struct KeyTotals {
+    /// Entries (state view: keys present at TIME) before the globs.
+    seen: u64,
+    /// Rows printed.
+    shown: u64,
+    /// Bytes of the rows printed.
+    bytes: u64,
+    /// Rows whose newest entry at TIME is a delete marker (state view), or markers (history).
+    deleted: u64,
+    /// A key the include globs left out, and the `**/` glob that would take it.
+    hint: Option<(String, String)>,
 }
 
 /// Lists one account's keys as of a time, or every version with `--versions`.
@@ -207,7 +276,8 @@ async fn list_keys(
     };
     let filter = KeyFilter::new(&args.include, &args.exclude)?;
     let account_prefix = account.prefix();
-    let prefix = format!("{account_prefix}{}", args.path.as_deref().unwrap_or(""));
+    let path = args.path.as_deref().unwrap_or("");
+    let prefix = format!("{account_prefix}{path}");
     let aws = crate::region::for_bucket(&Aws::load(&ctx.aws).await?, bucket).await;
     let s3 = aws.s3();
     let request = ListRequest {
@@ -215,50 +285,132 @@ async fn list_keys(
         prefix,
         page_size: args.page_size,
     };
-    let spinner = crate::progress::spinner(ctx.progress, "versions");
+    let spinner = crate::progress::spinner(ctx.progress_beside_data(), "versions");
     let counted = {
         let spinner = spinner.clone();
         list_versions(aws.s3(), request).inspect(move |_| spinner.inc(1))
     };
     let relative = |key: &str| key.strip_prefix(&account_prefix).unwrap_or(key).to_owned();
-    let entries = if args.versions {
-        counted.boxed()
+    let mode = if args.respect_deletes {
+        DeleteMode::Respect
     } else {
-        resolve_stream(counted, at, DeleteMode::Ignore).boxed()
+        DeleteMode::Ignore
+    };
+    let entries = if args.versions {
+        counted
+            .map_ok(|v| Resolved {
+                deleted: v.is_delete_marker,
+                version: v,
+            })
+            .boxed()
+    } else {
+        resolve_stream_marked(counted, at, mode).boxed()
     };
     futures::pin_mut!(entries);
+    let mut t = KeyTotals::default();
+    let star_hint = StarHint::new(&args.include);
     while let Some(entry) = entries.next().await {
         let entry = entry?;
-        let rel = relative(&entry.key);
-        if filter.matches(&rel) {
-            // Only archived versions cost a request: HeadObject's x-amz-restore.
-            let restore = if !entry.is_delete_marker && is_archived(entry.storage_class.as_deref())
-            {
-                Some(archive::state(&s3, bucket, &entry, &CountRequests::default()).await?)
-            } else {
-                None
-            };
-            let row = KeyRow {
-                restore,
-                ..KeyRow::new(entry, rel, args.versions)
-            };
-            spinner.suspend(|| ctx.out.row(&row))?;
+        t.seen += 1;
+        let rel = relative(&entry.version.key);
+        if !filter.matches(&rel) {
+            // Only worth knowing while nothing is shown (an empty result is then explained).
+            if let (Some(star), None, 0) = (&star_hint, &t.hint, t.shown) {
+                t.hint = star.hint(&rel).map(|glob| (rel, glob));
+            }
+            continue;
         }
+        t.shown += 1;
+        t.deleted += u64::from(entry.deleted);
+        t.bytes += entry.version.size;
+        // Only archived versions cost a request: HeadObject's x-amz-restore.
+        let v = &entry.version;
+        let restore = if !v.is_delete_marker && is_archived(v.storage_class.as_deref()) {
+            Some(archive::state(&s3, bucket, v, &CountRequests::default()).await?)
+        } else {
+            None
+        };
+        let row = if args.versions {
+            KeyRow::history(entry.version, rel, args.long, true)
+        } else {
+            KeyRow::state(entry, rel, args.long)
+        };
+        ctx.out.row(&KeyRow { restore, ..row })?;
     }
     spinner.finish_and_clear();
-    if ctx.out.rows() == 0 && !ctx.global.quiet {
-        if args.versions {
-            eprintln!(
-                "no versions under s3://{bucket}/{account_prefix}{}",
-                args.path.as_deref().unwrap_or("")
-            );
-        } else {
-            eprintln!(
-                "no keys under s3://{bucket}/{account_prefix}{} at {}",
-                args.path.as_deref().unwrap_or(""),
-                format_time(at)
-            );
+    let under = format!("s3://{bucket}/{account_prefix}{path}");
+    if t.shown == 0 {
+        if !ctx.global.quiet {
+            eprintln!("{}", empty_reason(args, &t, &under, at));
         }
+        return Ok(0);
+    }
+    if ctx.out.format() == OutputFormat::Table && !ctx.global.quiet {
+        ctx.out.text("")?;
+        ctx.out.text(&key_totals_line(args, &t, &under, at))?;
     }
     Ok(0)
+}
+
+/// The totals line under a table of keys.
+fn key_totals_line(args: &LsArgs, t: &KeyTotals, under: &str, at: DateTime<Utc>) -> String {
+    let filtered = if t.shown < t.seen {
+        format!(" (of {} before --include/--exclude)", t.seen)
+    } else {
+        String::new()
+    };
+    if args.versions {
+        return format!(
+            "{}{filtered} under {under}: {} ({}), {}",
+            plural(t.shown, "entry", "entries"),
+            plural(t.shown - t.deleted, "version", "versions"),
+            HumanBytes(t.bytes),
+            plural(t.deleted, "delete marker", "delete markers"),
+        );
+    }
+    let deleted = if args.respect_deletes {
+        " (keys whose newest entry is a delete marker left out: --respect-deletes)".to_owned()
+    } else if t.deleted > 0 {
+        format!(
+            "; {} of them deleted at that time (DELETED yes: a restore brings them back unless --respect-deletes)",
+            t.deleted
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{}{filtered}, {} under {under} at {}{deleted}",
+        plural(t.shown, "key", "keys"),
+        HumanBytes(t.bytes),
+        format_time(at)
+    )
+}
+
+/// `1 key`, `2 keys`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Why a listing of keys printed nothing: nothing there, or the globs took everything out.
+fn empty_reason(args: &LsArgs, t: &KeyTotals, under: &str, at: DateTime<Utc>) -> String {
+    let what = if args.versions {
+        format!("no versions under {under}")
+    } else {
+        format!("no keys under {under} at {}", format_time(at))
+    };
+    if t.seen == 0 {
+        return what;
+    }
+    let mut line = format!(
+        "{what} match --include/--exclude ({} {} there before the globs; they match the key relative to the account prefix)",
+        t.seen,
+        if args.versions { "entries" } else { "keys" }
+    );
+    if let Some(hint) = &t.hint {
+        line.push_str(&format!(
+            "; `*` stays within one /-separated segment, so it cannot match {:?}: use `**/` to cross segments, e.g. --include '{}'",
+            hint.0, hint.1
+        ));
+    }
+    line
 }

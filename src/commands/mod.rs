@@ -5,6 +5,7 @@ pub mod completions;
 pub mod diff;
 pub mod ls;
 pub mod restore;
+pub mod restore_report;
 pub mod setup;
 pub mod status;
 
@@ -33,6 +34,14 @@ impl Context {
             Some(b) if !b.trim().is_empty() => Ok(b.trim().to_owned()),
             _ => Err(Error::NoCentralBucket),
         }
+    }
+
+    /// Whether a bar may be drawn while data rows stream to stdout: only when stdout is the
+    /// terminal too, so that the bar can clear itself around each row. When stdout is piped
+    /// (`| grep`, `| head`), whatever reads it writes to the terminal behind the bar's back and
+    /// would leave stale bar lines between its output.
+    pub fn progress_beside_data(&self) -> bool {
+        self.progress && std::io::IsTerminal::is_terminal(&std::io::stdout())
     }
 }
 

@@ -3,24 +3,25 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use aws_sdk_s3::types::BucketVersioningStatus;
 use chrono::Utc;
-use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
 
 use crate::aws::Aws;
 use crate::cli::{CopyModeArg, EngineArg, OutputFormat, RestoreArgs};
+use crate::commands::restore_report::{self, DryRunList, KeyLine, RunFacts};
 use crate::commands::Context;
 use crate::error::{Error, Result};
 use crate::filter::KeyFilter;
 use crate::kms;
 use crate::pit::DeleteMode;
+use crate::progress::RestoreProgress;
 use crate::restore::copy::{Copier, CopyMode};
 use crate::restore::plan::KeyMap;
 use crate::restore::{self, KeyReport, RestoreRequest, Summary};
 use crate::time::{format_time, parse_time};
+use indicatif::HumanBytes;
+use serde::Serialize;
 
 /// CopyObject copies at most this much in one request; larger objects need UploadPartCopy.
 const MAX_SINGLE_COPY: u64 = 5 << 30;
@@ -168,6 +169,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         archive: None,
         archived: 0,
         batch_ineligible_only: false,
+        path: args.path.clone().unwrap_or_default(),
     };
     let copier = Copier {
         reader: reader_s3,
@@ -192,8 +194,19 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         return run_batch(ctx, &args, request, copier, &writer, at, report, identity).await;
     }
     tracing::info!(%central, %target_bucket, at = %format_time(at), ?mode, kms = %kms_key_arn, "restore starting");
-    let bar = progress_bar(ctx.progress);
+    // --- progress, dry-run list, summary (see restore_report.rs) ---
     let json_keys = args.dry_run && ctx.out.format() == OutputFormat::Json;
+    // JSON key lines stream to stdout during the run: a bar beside them only on a terminal.
+    let progress = RestoreProgress::new(
+        if json_keys {
+            ctx.progress_beside_data()
+        } else {
+            ctx.progress
+        },
+        args.dry_run,
+    );
+    let mut dry_list = DryRunList::default();
+    let table_dry_run = args.dry_run && !json_keys;
     let out = &mut ctx.out;
     let stop = async {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -224,7 +237,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     let result = restore::run(
         request,
         copier,
-        bar.clone(),
+        progress.clone(),
         requests,
         stop,
         |key: &KeyReport| {
@@ -238,13 +251,16 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
                     })?;
             }
             if json_keys {
-                bar.suspend(|| out.json(&KeyLine { record: "key", key }))?;
+                out.json(&KeyLine { record: "key", key })?;
+            }
+            if table_dry_run {
+                dry_list.add(key);
             }
             Ok(())
         },
     )
     .await;
-    bar.finish_and_clear();
+    progress.finish();
     if let Some(mut file) = report {
         file.flush().map_err(|source| Error::Io {
             what: "writing the report".into(),
@@ -257,7 +273,24 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     summary.archived = scan.total();
     summary.archive_requested = scan.requested;
     summary.archive_in_progress = scan.in_progress;
-    print_summary(ctx, &summary, &args, &central, &target_bucket, at)?;
+    if summary.listed == 0 && !summary.interrupted {
+        // Nothing at all under the prefix: most likely a mistyped account (or PATH) in a script.
+        return Err(restore_report::nothing_listed(
+            &caller,
+            &central,
+            &args.account,
+            args.path.as_deref().unwrap_or(""),
+        )
+        .await);
+    }
+    let facts = RunFacts {
+        central: &central,
+        target: &target_bucket,
+        at,
+        kms_key: &kms_key_arn,
+        mode,
+    };
+    restore_report::print_summary(ctx, &summary, &args, &facts, &dry_list)?;
     Ok(if summary.interrupted {
         130
     } else if summary.failed > 0 {
@@ -315,6 +348,7 @@ async fn run_batch(
         batch::target_key_prefix(&source_prefix, &target_prefix).map_err(Error::Refused)?;
     let central = copier.source_bucket.clone();
     let target = copier.target_bucket.clone();
+    let kms_key = copier.kms_key_arn.clone();
     let at_text = format_time(at);
     let request_id = RequestId {
         central: &central,
@@ -375,11 +409,10 @@ async fn run_batch(
             let mut manifest = ManifestWriter::create(&path)?;
             let mut plan = request.clone();
             plan.dry_run = true;
-            let hidden = ProgressBar::hidden();
             let planned = restore::run(
                 plan,
                 copier.clone(),
-                hidden,
+                RestoreProgress::new(false, true),
                 || 0,
                 futures::future::pending::<()>(),
                 |key: &KeyReport| {
@@ -453,7 +486,14 @@ async fn run_batch(
                 }
                 summary.identity = identity;
                 summary.seconds = started.elapsed().as_secs_f64();
-                print_summary(ctx, &summary, args, &central, &target, at)?;
+                let facts = RunFacts {
+                    central: &central,
+                    target: &target,
+                    at,
+                    kms_key: &copier.kms_key_arn,
+                    mode: copier.mode,
+                };
+                restore_report::print_summary(ctx, &summary, args, &facts, &DryRunList::default())?;
                 return Ok(0);
             }
             summary.bytes = bytes;
@@ -471,7 +511,7 @@ async fn run_batch(
         }
     };
     if !job_id.is_empty() {
-        let bar = progress_bar(ctx.progress);
+        let bar = crate::progress::counter(ctx.progress, 0, "tasks of the batch job");
         bar.set_message(format!("batch job {job_id}"));
         let state = batch::wait(writer, &account, &job_id, |s| {
             bar.set_length(s.total.max(0) as u64);
@@ -517,7 +557,7 @@ async fn run_batch(
         let done = restore::run(
             rest,
             copier,
-            ProgressBar::hidden(),
+            RestoreProgress::new(false, false),
             || 0,
             futures::future::pending::<()>(),
             |key: &KeyReport| {
@@ -540,128 +580,15 @@ async fn run_batch(
     }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.objects_per_second = summary.copied as f64 / summary.seconds.max(1e-9);
-    print_summary(ctx, &summary, args, &central, &target, at)?;
-    Ok(u8::from(summary.failed > 0))
-}
-
-/// A per-key JSON line of a dry run.
-#[derive(Serialize)]
-struct KeyLine<'a> {
-    record: &'static str,
-    #[serde(flatten)]
-    key: &'a KeyReport,
-}
-
-/// The summary JSON line.
-#[derive(Serialize)]
-struct SummaryLine<'a> {
-    record: &'static str,
-    dry_run: bool,
-    #[serde(flatten)]
-    summary: &'a Summary,
-}
-
-/// Prints the closing summary: one JSON line, or a few lines for people.
-fn print_summary(
-    ctx: &mut Context,
-    s: &Summary,
-    args: &RestoreArgs,
-    central: &str,
-    target: &str,
-    at: chrono::DateTime<Utc>,
-) -> Result<()> {
-    if ctx.out.format() == OutputFormat::Json {
-        return ctx.out.json(&SummaryLine {
-            record: "summary",
-            dry_run: args.dry_run,
-            summary: s,
-        });
-    }
-    if ctx.global.quiet {
-        return Ok(());
-    }
-    let source = format!("s3://{central}/{}", args.account.prefix());
-    let nothing = s.copied + s.unchanged + s.would_copy + s.failed == 0;
-    if nothing {
-        let filtered = if args.include.is_empty() && args.exclude.is_empty() {
-            ""
-        } else {
-            " matching --include/--exclude"
-        };
-        ctx.out.text(&format!(
-            "nothing under {source}{filtered} existed at {}: nothing to restore",
-            format_time(at)
-        ))?;
-    }
-    let lines = if args.dry_run {
-        vec![
-            format!("dry run: {source} at {} -> s3://{target}/", format_time(at)),
-            format!("  as         {}", s.identity),
-            format!(
-                "  to copy    {:>10}  ({})",
-                s.would_copy,
-                HumanBytes(s.bytes)
-            ),
-            format!("  unchanged  {:>10}", s.unchanged),
-            format!(
-                "  extra      {:>10}  (in the target, absent at TIME; left alone)",
-                s.extra
-            ),
-            format!("  failed     {:>10}", s.failed),
-        ]
-    } else {
-        vec![
-            format!("restored {source} at {} -> s3://{target}/", format_time(at)),
-            format!("  as         {}", s.identity),
-            format!("  copied     {:>10}  ({})", s.copied, HumanBytes(s.bytes)),
-            format!("  unchanged  {:>10}", s.unchanged),
-            format!(
-                "  extra      {:>10}  (in the target, absent at TIME; left alone)",
-                s.extra
-            ),
-            format!(
-                "  failed     {:>10}{}",
-                s.failed,
-                if s.failed > 0 {
-                    "  (see --report or -v)"
-                } else {
-                    ""
-                }
-            ),
-            format!(
-                "  {:.1} s, {:.1} objects/s, {} S3 requests{}",
-                s.seconds,
-                s.objects_per_second,
-                s.requests,
-                if s.interrupted {
-                    ", INTERRUPTED: run again to finish"
-                } else {
-                    ""
-                }
-            ),
-        ]
+    let facts = RunFacts {
+        central: &central,
+        target: &target,
+        at,
+        kms_key: &kms_key,
+        mode: CopyMode::Server,
     };
-    let mut lines = lines;
-    if s.archived > 0 {
-        lines.insert(
-            3,
-            if args.dry_run {
-                format!(
-                    "  archived   {:>10}  (GLACIER/DEEP_ARCHIVE: restored first with --archive-restore)",
-                    s.archived
-                )
-            } else {
-                format!(
-                    "  archived   {:>10}  ({} restore(s) requested now, {} already in progress, {} ready, {} copied)",
-                    s.archived, s.archive_requested, s.archive_in_progress, s.archive_ready, s.archive_copied
-                )
-            },
-        );
-    }
-    for line in lines {
-        ctx.out.text(&line)?;
-    }
-    Ok(())
+    restore_report::print_summary(ctx, &summary, args, &facts, &DryRunList::default())?;
+    Ok(u8::from(summary.failed > 0))
 }
 
 /// Before the first write: finds the archived versions (GLACIER, DEEP_ARCHIVE) the restore must
@@ -860,20 +787,4 @@ async fn check_versioning(s3: &aws_sdk_s3::Client, bucket: &str, allow: bool) ->
     Err(Error::Refused(format!(
         "target bucket {bucket:?} does not have versioning enabled, so a restore could overwrite objects for good: enable versioning, or pass --allow-unversioned"
     )))
-}
-
-/// The restore's progress bar on stderr (hidden unless progress is wanted).
-fn progress_bar(enabled: bool) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-    }
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {pos}/{len} objects ({per_sec}, eta {eta}) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }

@@ -6,12 +6,10 @@ pub mod copy;
 pub mod plan;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures::{Future, StreamExt, TryStreamExt};
-use indicatif::ProgressBar;
+use futures::{Future, SinkExt, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::aws::CountRequests;
@@ -19,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::filter::KeyFilter;
 use crate::listing::{list_versions, ListRequest};
 use crate::pit::{resolve_stream, DeleteMode};
+use crate::progress::{bump, RestoreProgress};
 use crate::restore::archive::{is_archived, ArchiveOptions, Requested};
 use crate::restore::copy::Copier;
 use crate::restore::plan::{
@@ -49,6 +48,8 @@ pub struct RestoreRequest {
     /// Only the versions a batch job cannot copy (above 5 GiB, or archived): the local pass of
     /// `--engine batch`.
     pub batch_ineligible_only: bool,
+    /// Only keys under this path (relative to both prefixes) are listed, e.g. `db/`.
+    pub path: String,
 }
 
 /// The fate of one key, as written to `--report` and to JSON output.
@@ -138,7 +139,7 @@ impl ArchiveScan {
 fn selected(
     copier: &Copier,
     request: &RestoreRequest,
-    listed: Arc<AtomicU64>,
+    on_listed: impl Fn() + Send + 'static,
 ) -> impl futures::Stream<Item = Result<crate::version::ObjectVersion>> + Send + 'static {
     let filter = request.filter.clone();
     let map = request.key_map.clone();
@@ -146,13 +147,11 @@ fn selected(
         copier.reader.clone(),
         ListRequest {
             bucket: copier.source_bucket.clone(),
-            prefix: request.key_map.source_prefix.clone(),
+            prefix: format!("{}{}", request.key_map.source_prefix, request.path),
             page_size: request.page_size,
         },
     )
-    .inspect(move |_| {
-        listed.fetch_add(1, Ordering::Relaxed);
-    });
+    .inspect(move |_| on_listed());
     let ineligible_only = request.batch_ineligible_only;
     resolve_stream(entries, request.at, request.delete_mode).try_filter(move |v| {
         let eligible = v.size <= batch::MAX_COPY_BYTES && !is_archived(v.storage_class.as_deref());
@@ -173,7 +172,7 @@ fn target_objects(
         copier.writer.clone(),
         ListRequest {
             bucket: copier.target_bucket.clone(),
-            prefix: request.key_map.target_prefix.clone(),
+            prefix: format!("{}{}", request.key_map.target_prefix, request.path),
             page_size: request.page_size,
         },
     )
@@ -205,7 +204,7 @@ pub async fn scan_archived(
     request: &RestoreRequest,
     options: Option<&ArchiveOptions>,
 ) -> Result<ArchiveScan> {
-    let any = Box::pin(selected(copier, request, Arc::new(AtomicU64::new(0))))
+    let any = Box::pin(selected(copier, request, || {}))
         .try_filter(|v| futures::future::ready(is_archived(v.storage_class.as_deref())))
         .try_next()
         .await?;
@@ -214,7 +213,7 @@ pub async fn scan_archived(
     }
     let pairs = join(
         request.key_map.clone(),
-        selected(copier, request, Arc::new(AtomicU64::new(0))),
+        selected(copier, request, || {}),
         target_objects(copier, request),
     );
     let count = CountRequests::default();
@@ -279,15 +278,19 @@ pub async fn scan_archived(
     Ok(scan)
 }
 
+/// Pairs (keys with what is known of them on both sides) the listings may run ahead of the copies
+/// by: enough for the total of most accounts to be known early, a few MB at most.
+pub const LOOKAHEAD: usize = 10_000;
+
 /// Restores the state at `request.at` into the copier's target; `on_key` sees every key's fate.
 ///
-/// Listing and copying overlap; at most `concurrency` keys are in flight and at most two listing
-/// pages per side are buffered, so memory does not grow with the number of keys. `stop` (Ctrl-C)
-/// stops new copies; those in flight finish.
+/// The listings run ahead of the copies by up to [`LOOKAHEAD`] keys, so the progress shows a
+/// real total early; at most `concurrency` keys are in flight, so memory does not grow with the
+/// number of keys. `stop` (Ctrl-C) stops new copies; those in flight finish.
 pub async fn run<F, Stop>(
     request: RestoreRequest,
     copier: Copier,
-    progress: ProgressBar,
+    progress: RestoreProgress,
     requests: impl Fn() -> u64,
     stop: Stop,
     mut on_key: F,
@@ -297,8 +300,11 @@ where
     Stop: Future<Output = ()> + Send,
 {
     let started = Instant::now();
-    let listed = Arc::new(AtomicU64::new(0));
-    let source = selected(&copier, &request, listed.clone());
+    let counters = progress.counters();
+    let source = {
+        let shared = progress.shared();
+        selected(&copier, &request, move || bump(&shared.listed, 1))
+    };
     let target = target_objects(&copier, &request);
     let deadline = request
         .archive
@@ -307,65 +313,98 @@ where
         .unwrap_or(started + Duration::ZERO);
     let ready = AtomicU64::new(0);
     let ready = &ready;
+    // The listings feed a bounded channel, so they run ahead of the copies and count the keys.
+    let (mut ahead, behind) = futures::channel::mpsc::channel::<Result<Pair>>(LOOKAHEAD);
+    let key_map = request.key_map.clone();
+    let listing = async move {
+        let pairs = join(key_map, source, target);
+        futures::pin_mut!(pairs);
+        while let Some(pair) = pairs.next().await {
+            let failed = pair.is_err();
+            if let Ok(Pair::Source { source, .. }) = &pair {
+                bump(&counters.keys, 1);
+                if pair
+                    .as_ref()
+                    .is_ok_and(|p| decide(p) != Decision::Unchanged)
+                {
+                    bump(&counters.to_copy, 1);
+                    bump(&counters.bytes_to_copy, source.size);
+                }
+            }
+            if ahead.send(pair).await.is_err() || failed {
+                break;
+            }
+        }
+        counters.listing_done.store(true, Ordering::Relaxed);
+    };
     let mut summary = Summary::default();
-    let pairs = join(request.key_map.clone(), source, target).take_until(Box::pin(stop));
     let copier = &copier;
     let request = &request;
-    let mut reports = Box::pin(pairs)
-        .map(|pair| async move {
-            match pair {
-                Ok(pair) => Ok(process(copier, request, pair, deadline, ready).await),
-                Err(e) => Err(e),
+    let copying = async {
+        let mut reports = behind
+            .take_until(Box::pin(stop))
+            .map(|pair| async move {
+                match pair {
+                    Ok(pair) => {
+                        let planned = matches!(pair, Pair::Source { .. })
+                            && decide(&pair) != Decision::Unchanged;
+                        Ok((
+                            process(copier, request, pair, deadline, ready).await,
+                            planned,
+                        ))
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(request.concurrency.max(1));
+        while let Some(report) = reports.next().await {
+            let (report, planned) = report?;
+            match report.outcome {
+                Outcome::Copied | Outcome::WouldCopy => {
+                    if report.outcome == Outcome::Copied {
+                        summary.copied += 1;
+                    } else {
+                        summary.would_copy += 1;
+                    }
+                    summary.bytes += report.bytes;
+                    bump(&counters.copied, 1);
+                    bump(&counters.bytes_copied, report.bytes);
+                }
+                Outcome::Unchanged => {
+                    summary.unchanged += 1;
+                    bump(&counters.unchanged, 1);
+                    if planned {
+                        // Its metadata showed it in place: one fewer to copy than the listing said.
+                        counters.to_copy.fetch_sub(1, Ordering::Relaxed);
+                        counters
+                            .bytes_to_copy
+                            .fetch_sub(report.bytes, Ordering::Relaxed);
+                    }
+                }
+                Outcome::Extra => summary.extra += 1,
+                Outcome::Failed => {
+                    summary.failed += 1;
+                    bump(&counters.failed, 1);
+                    tracing::warn!(key = %report.key, error = ?report.error, "copy failed");
+                }
             }
-        })
-        .buffer_unordered(request.concurrency.max(1));
-    progress.set_length(0);
-    while let Some(report) = reports.next().await {
-        let report = report?;
-        match report.outcome {
-            Outcome::Copied => {
-                summary.copied += 1;
-                summary.bytes += report.bytes;
+            if report.archive.is_some() && report.outcome == Outcome::Copied {
+                summary.archive_copied += 1;
             }
-            Outcome::WouldCopy => {
-                summary.would_copy += 1;
-                summary.bytes += report.bytes;
-            }
-            Outcome::Unchanged => summary.unchanged += 1,
-            Outcome::Extra => summary.extra += 1,
-            Outcome::Failed => {
-                summary.failed += 1;
-                tracing::warn!(key = %report.key, error = ?report.error, "copy failed");
-            }
+            on_key(&report)?;
         }
-        if report.archive.is_some() && report.outcome == Outcome::Copied {
-            summary.archive_copied += 1;
+        Ok::<(), Error>(())
+    };
+    {
+        futures::pin_mut!(listing);
+        futures::pin_mut!(copying);
+        // The copies end the run (all done, interrupted, or an error); the listing then stops too.
+        match futures::future::select(listing, copying).await {
+            futures::future::Either::Left(((), copying)) => copying.await?,
+            futures::future::Either::Right((done, _listing)) => done?,
         }
-        if report.outcome != Outcome::Extra {
-            progress.inc_length(1);
-            progress.inc(1);
-        }
-        let archived = if request.archived > 0 {
-            format!(
-                ", archived: {} requested / {} ready / {} copied",
-                request.archived,
-                ready.load(Ordering::Relaxed),
-                summary.archive_copied
-            )
-        } else {
-            String::new()
-        };
-        progress.set_message(format!(
-            "{} listed, {} copied, {} unchanged, {} failed{archived}",
-            listed.load(Ordering::Relaxed),
-            summary.copied,
-            summary.unchanged,
-            summary.failed
-        ));
-        on_key(&report)?;
     }
-    drop(reports);
-    summary.listed = listed.load(Ordering::Relaxed);
+    summary.listed = counters.listed.load(Ordering::Relaxed);
     summary.archive_ready = ready.load(Ordering::Relaxed);
     summary.seconds = started.elapsed().as_secs_f64();
     summary.objects_per_second = if summary.seconds > 0.0 {

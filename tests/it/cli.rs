@@ -326,3 +326,204 @@ fn completions_in_the_repo_are_up_to_date() {
         stale.join("\n")
     );
 }
+
+/// Where a heading line (`Options:`, `Global options:`) starts in a help text.
+fn heading(help: &str, name: &str) -> Option<usize> {
+    help.lines()
+        .scan(0usize, |at, line| {
+            let start = *at;
+            *at += line.len() + 1;
+            Some((start, line))
+        })
+        .find(|(_, line)| *line == name)
+        .map(|(start, _)| start)
+}
+
+#[test]
+fn each_command_shows_its_own_options_before_the_global_ones() {
+    for (command, own) in [
+        ("restore", ["--account", "--at", "--to-bucket", "--dry-run"]),
+        (
+            "ls",
+            ["--account", "--at", "--versions", "--respect-deletes"],
+        ),
+        ("diff", ["--account", "--from", "--to", "--include"]),
+    ] {
+        for flag in ["--help", "-h"] {
+            let out = run(bare_command(&[command, flag]));
+            let help = out.success();
+            let options = heading(help, "Options:").unwrap_or_else(|| panic!("{help}"));
+            let global = heading(help, "Global options:").unwrap_or_else(|| panic!("{help}"));
+            assert!(
+                options < global,
+                "{command} {flag}: own options first\n{help}"
+            );
+            let global_part = &help[global..];
+            let own_part = &help[options..global];
+            for option in own {
+                assert!(
+                    own_part.lines().any(|l| l
+                        .split_whitespace()
+                        .any(|w| w.trim_end_matches(',') == option)),
+                    "{command} {flag}: {option} not among its own options\n{help}"
+                );
+                assert!(
+                    !global_part
+                        .lines()
+                        .any(|l| l.split_whitespace().next() == Some(option)),
+                    "{command} {flag}: {option} under Global options\n{help}"
+                );
+            }
+            for option in [
+                "--central-bucket",
+                "--endpoint-url",
+                "--output",
+                "--no-progress",
+            ] {
+                assert!(
+                    global_part.contains(option),
+                    "{command} {flag}: {option} not under Global options\n{help}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn restore_help_lists_the_exit_codes() {
+    for flag in ["--help", "-h"] {
+        let out = run(bare_command(&["restore", flag]));
+        let help = out.success();
+        let codes = &help[help.find("Exit codes:").unwrap_or_else(|| panic!("{help}"))..];
+        for code in ["0 ", "1 ", "2 ", "130 "] {
+            assert!(
+                codes.lines().any(|l| l.trim_start().starts_with(code)),
+                "restore {flag}: no exit code {code:?}\n{codes}"
+            );
+        }
+        assert!(codes.contains("interrupted"), "{codes}");
+    }
+}
+
+/// The rows of the README's "Global options" table: (option, env var or None).
+fn readme_option_rows() -> Vec<(String, Option<String>)> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## Global options")
+        .nth(1)
+        .expect("a Global options section")
+        .split("\n## ")
+        .next()
+        .unwrap_or("");
+    let ticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|s| s.to_owned())
+            .collect()
+    };
+    section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let option = ticked(cells[0])[0]
+                .split_whitespace()
+                .next()
+                .expect("option")
+                .to_owned();
+            let env = ticked(cells[1]).into_iter().next();
+            (option, env)
+        })
+        .collect()
+}
+
+#[test]
+fn readme_option_table_matches_the_cli() {
+    use clap::CommandFactory;
+    let cmd = s3central::cli::Cli::command();
+    let rows = readme_option_rows();
+    assert!(rows.len() >= 8, "{rows:?}");
+    let mut seen = Vec::new();
+    for (option, env) in &rows {
+        let arg = cmd
+            .get_arguments()
+            .find(|a| {
+                a.get_long().map(|l| format!("--{l}")).as_deref() == Some(option.as_str())
+                    || a.get_short().map(|s| format!("-{s}")).as_deref() == Some(option.as_str())
+            })
+            .unwrap_or_else(|| panic!("README lists {option}, which is not a global option"));
+        let real = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+        assert_eq!(&real, env, "README's env for {option}");
+        seen.push(arg.get_id().to_string());
+    }
+    for arg in cmd.get_arguments().filter(|a| a.is_global_set()) {
+        assert!(
+            seen.contains(&arg.get_id().to_string()),
+            "global option {:?} is missing from the README's table",
+            arg.get_long()
+        );
+    }
+}
+
+#[test]
+fn man_pages_in_the_repo_are_up_to_date() {
+    use clap::CommandFactory;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let fresh = tempfile::tempdir().expect("temp dir");
+    clap_mangen::generate_to(s3central::cli::Cli::command(), fresh.path()).expect("generate");
+    let names = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let generated = names(fresh.path());
+    assert!(
+        generated.contains(&"s3central.1".to_owned()),
+        "{generated:?}"
+    );
+    assert!(
+        generated.contains(&"s3central-restore.1".to_owned()),
+        "{generated:?}"
+    );
+    if std::env::var_os("S3CENTRAL_UPDATE_MAN").is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("man/");
+        for name in &generated {
+            std::fs::copy(fresh.path().join(name), dir.join(name)).expect("copy a man page");
+        }
+    }
+    let mut stale = Vec::new();
+    if names(&dir) != generated {
+        stale.push(format!(
+            "man/ holds {:?}, the CLI makes {generated:?}",
+            names(&dir)
+        ));
+    }
+    for name in &generated {
+        let want = std::fs::read(fresh.path().join(name)).expect("generated page");
+        match std::fs::read(dir.join(name)) {
+            Ok(kept) if kept == want => {}
+            Ok(_) => stale.push(format!("man/{name} is out of date")),
+            Err(e) => stale.push(format!("man/{name}: {e}")),
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "{}\nregenerate them with:\n  S3CENTRAL_UPDATE_MAN=1 cargo test --test it \
+         cli::man_pages_in_the_repo_are_up_to_date",
+        stale.join("\n")
+    );
+    let restore = std::fs::read_to_string(dir.join("s3central-restore.1")).expect("restore page");
+    assert!(
+        restore.contains("Exit codes"),
+        "the restore page lists the exit codes"
+    );
+}

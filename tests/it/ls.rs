@@ -147,29 +147,27 @@ impl History {
 
     /// What `ls --account` must print after the first `phases` phases (`usize::MAX`: all writes).
     ///
-    /// Replays the writes in order: a key shows its newest object version; delete markers are
-    /// ignored (ls resolves with "ignore deletes"); keys come in S3's (byte) order.
+    /// Replays the writes in order: a key shows its newest object version, marked deleted when a
+    /// delete marker came after it (ls resolves with "ignore deletes"); keys come in S3's (byte)
+    /// order.
     fn state(&self, account: &str, phases: usize, lm: &HashMap<String, String>) -> Vec<Value> {
-        let mut state: BTreeMap<String, Write> = BTreeMap::new();
-        for w in self.account_writes(account) {
-            if w.phase < phases && !w.is_marker {
-                state.insert(w.key.clone(), w);
-            }
-        }
-        state.values().map(|w| state_row(w, lm)).collect()
+        let writes: Vec<Write> = self
+            .account_writes(account)
+            .into_iter()
+            .filter(|w| w.phase < phases)
+            .collect();
+        replay(writes, lm)
     }
 
     /// What `ls --account --at TIME` must print, from the server's LastModified of each write.
     fn state_at(&self, account: &str, time: &str, lm: &HashMap<String, String>) -> Vec<Value> {
         let time = DateTime::parse_from_rfc3339(time).expect("RFC 3339");
-        let mut state: BTreeMap<String, Write> = BTreeMap::new();
-        for w in self.account_writes(account) {
-            let at = DateTime::parse_from_rfc3339(&lm[&w.version_id]).expect("RFC 3339");
-            if at <= time && !w.is_marker {
-                state.insert(w.key.clone(), w);
-            }
-        }
-        state.values().map(|w| state_row(w, lm)).collect()
+        let writes: Vec<Write> = self
+            .account_writes(account)
+            .into_iter()
+            .filter(|w| DateTime::parse_from_rfc3339(&lm[&w.version_id]).expect("RFC 3339") <= time)
+            .collect();
+        replay(writes, lm)
     }
 
     /// What `ls --account --versions` must print: per key, newest first, the first one latest.
@@ -188,7 +186,30 @@ impl History {
     }
 }
 
-/// A line of `ls --account --output json` for one object version.
+/// The state after `writes` (in the order they happened), as `ls --account` JSON rows: each key
+/// with its newest object version, `deleted` when a delete marker came after it.
+fn replay(writes: Vec<Write>, lm: &HashMap<String, String>) -> Vec<Value> {
+    let mut state: BTreeMap<String, (Write, bool)> = BTreeMap::new();
+    for w in writes {
+        if w.is_marker {
+            if let Some(entry) = state.get_mut(&w.key) {
+                entry.1 = true;
+            }
+        } else {
+            state.insert(w.key.clone(), (w, false));
+        }
+    }
+    state
+        .values()
+        .map(|(w, deleted)| {
+            let mut row = state_row(w, lm);
+            row["deleted"] = json!(deleted);
+            row
+        })
+        .collect()
+}
+
+/// The fields of one object version in `ls --account --output json` (state rows add `deleted`).
 fn state_row(w: &Write, lm: &HashMap<String, String>) -> Value {
     assert!(!w.is_marker);
     json!({
@@ -811,7 +832,12 @@ enum Align {
 /// A left-aligned cell must start at its heading's first character, a right-aligned one must end
 /// at its heading's last; the last column runs to the end of the line.
 fn table_cells(stdout: &str, columns: &[(&str, Align)]) -> Vec<Vec<String>> {
-    let lines: Vec<Vec<char>> = stdout.lines().map(|l| l.chars().collect()).collect();
+    // The table ends at the first empty line (the totals line follows it).
+    let lines: Vec<Vec<char>> = stdout
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.chars().collect())
+        .collect();
     assert!(!lines.is_empty(), "no table: {stdout:?}");
     let header: String = lines[0].iter().collect();
     let mut spans = Vec::new();
@@ -889,16 +915,82 @@ async fn table_output_has_a_header_and_aligned_columns() {
     let size_text = HashMap::from([(3000, "2.93 KiB"), (5, "5 B"), (0, "0 B"), (10, "10 B")]);
 
     use Align::{Left, Right};
+    let short = |id: &str| -> String {
+        if id.chars().count() <= 10 {
+            id.to_owned()
+        } else {
+            format!("{}…", id.chars().take(8).collect::<String>())
+        }
+    };
+    let yes = |b: bool| if b { "yes" } else { "" }.to_owned();
+
+    // The default view fits 80 columns with short version ids and a DELETED column.
     let state_columns = [
+        ("LAST_MODIFIED", Left),
+        ("SIZE", Right),
+        ("VERSION", Left),
+        ("DELETED", Left),
+        ("KEY", Left),
+    ];
+    let table = ls_table(&h.bucket, &["--account", A]);
+    let got = table_cells(&table, &state_columns);
+    let state = h.state(A, usize::MAX, &lm);
+    let want: Vec<Vec<String>> = state
+        .iter()
+        .map(|r| {
+            vec![
+                r["last_modified"].as_str().expect("time").to_owned(),
+                size_text[&r["size"].as_u64().expect("size")].to_owned(),
+                short(r["version_id"].as_str().expect("id")),
+                yes(r["deleted"] == true),
+                r["key"].as_str().expect("key").to_owned(),
+            ]
+        })
+        .collect();
+    assert_eq!(want.len(), 4, "the test's own model");
+    assert_eq!(
+        want.iter().filter(|r| r[3] == "yes").count(),
+        1,
+        "the test's own model: small.txt is deleted"
+    );
+    assert_eq!(got, want, "ls --account table");
+    // Every row but the key fits in 80 columns: the key column starts before column 57.
+    let key_at = table
+        .lines()
+        .next()
+        .expect("header")
+        .find("KEY")
+        .expect("KEY");
+    assert!(key_at <= 56, "key column at {key_at}:\n{table}");
+    for line in table.lines().filter(|l| !l.contains("ünïcode")) {
+        assert!(
+            line.chars().count() <= 80 || line.starts_with("4 keys"),
+            "{line}"
+        );
+    }
+    let totals = table.lines().last().expect("totals");
+    assert!(
+        totals.starts_with(&format!(
+            "4 keys, 2.94 KiB under s3://{}/{A}/ at ",
+            h.bucket
+        )) && totals.contains("1 of them deleted at that time"),
+        "{table}"
+    );
+
+    // --long: full version ids and the storage class.
+    let long_columns = [
         ("LAST_MODIFIED", Left),
         ("SIZE", Right),
         ("STORAGE_CLASS", Left),
         ("VERSION_ID", Left),
+        ("DELETED", Left),
         ("KEY", Left),
     ];
-    let got = table_cells(&ls_table(&h.bucket, &["--account", A]), &state_columns);
-    let want: Vec<Vec<String>> = h
-        .state(A, usize::MAX, &lm)
+    let got = table_cells(
+        &ls_table(&h.bucket, &["--account", A, "--long"]),
+        &long_columns,
+    );
+    let want: Vec<Vec<String>> = state
         .iter()
         .map(|r| {
             vec![
@@ -906,12 +998,12 @@ async fn table_output_has_a_header_and_aligned_columns() {
                 size_text[&r["size"].as_u64().expect("size")].to_owned(),
                 "STANDARD".to_owned(),
                 r["version_id"].as_str().expect("id").to_owned(),
+                yes(r["deleted"] == true),
                 r["key"].as_str().expect("key").to_owned(),
             ]
         })
         .collect();
-    assert_eq!(want.len(), 4, "the test's own model");
-    assert_eq!(got, want, "ls --account table");
+    assert_eq!(got, want, "ls --account --long table");
 
     let history_columns = [
         ("LAST_MODIFIED", Left),
@@ -921,10 +1013,8 @@ async fn table_output_has_a_header_and_aligned_columns() {
         ("LATEST", Left),
         ("KEY", Left),
     ];
-    let got = table_cells(
-        &ls_table(&h.bucket, &["--account", A, "--versions"]),
-        &history_columns,
-    );
+    let table = ls_table(&h.bucket, &["--account", A, "--versions", "--long"]);
+    let got = table_cells(&table, &history_columns);
     let want: Vec<Vec<String>> = h
         .versions(A, &lm)
         .iter()
@@ -939,24 +1029,137 @@ async fn table_output_has_a_header_and_aligned_columns() {
                 },
                 if marker { "-" } else { "STANDARD" }.to_owned(),
                 r["version_id"].as_str().expect("id").to_owned(),
-                if r["is_latest"] == true { "yes" } else { "" }.to_owned(),
+                yes(r["is_latest"] == true),
                 r["key"].as_str().expect("key").to_owned(),
             ]
         })
         .collect();
     assert_eq!(want.len(), 5, "the test's own model");
-    assert_eq!(got, want, "ls --account --versions table");
+    assert_eq!(got, want, "ls --account --versions --long table");
+    assert!(
+        table.lines().last().expect("totals").starts_with(&format!(
+            "5 entries under s3://{}/{A}/: 4 versions (2.94 KiB), 1 delete marker",
+            h.bucket
+        )),
+        "{table}"
+    );
+    let got = table_cells(
+        &ls_table(&h.bucket, &["--account", A, "--versions"]),
+        &[
+            ("LAST_MODIFIED", Left),
+            ("SIZE", Right),
+            ("VERSION", Left),
+            ("LATEST", Left),
+            ("KEY", Left),
+        ],
+    );
+    assert_eq!(got.len(), 5);
+    for (row, want) in got.iter().zip(&want) {
+        assert_eq!(row[2], short(&want[3]), "short id of {}", want[5]);
+    }
 
     let got = table_cells(&ls_table(&h.bucket, &[]), &[("ACCOUNT", Left)]);
     assert_eq!(got, [[A], ["222222222222"]].map(|r| r.map(String::from)));
+    let table = ls_table(&h.bucket, &["--summary"]);
     let got = table_cells(
-        &ls_table(&h.bucket, &["--summary"]),
+        &table,
         &[("ACCOUNT", Left), ("OBJECTS", Right), ("SIZE", Right)],
     );
     // 111111111111: big.bin, the unicode key, empty and small.txt (deletes are ignored).
     assert_eq!(
         got,
         [[A, "4", "2.94 KiB"], ["222222222222", "1", "10 B"]].map(|r| r.map(String::from))
+    );
+    assert!(
+        table.lines().last().expect("totals").starts_with(&format!(
+            "2 accounts, 5 objects, 2.95 KiB in s3://{} now",
+            h.bucket
+        )),
+        "{table}"
+    );
+}
+
+#[tokio::test]
+async fn deleted_keys_are_marked_and_respect_deletes_leaves_them_out() {
+    let mut h = History::new("ls-deleted").await;
+    h.put(&k("kept"), "kept").await;
+    h.put(&k("gone"), "gone v1").await;
+    h.put(&k("back"), "back v1").await;
+    sleep_past_second().await;
+    h.delete(&k("gone")).await;
+    h.delete(&k("back")).await;
+    let t = h.cutoff().await;
+    h.put(&k("back"), "back v2").await;
+    let lm = h.last_modified().await;
+    for (at, phases) in [(None, usize::MAX), (Some(t.as_str()), 1)] {
+        let mut args = vec!["--account", A];
+        args.extend(at.iter().flat_map(|t| ["--at", *t]));
+        let want = h.state(A, phases, &lm);
+        let got = ls_json(&h.bucket, &args);
+        assert_rows(&got, &want, &format!("{args:?}"));
+        let deleted: Vec<&str> = got
+            .iter()
+            .filter(|r| r["deleted"] == true)
+            .map(|r| r["key"].as_str().expect("key"))
+            .collect();
+        assert_eq!(
+            deleted,
+            if at.is_some() {
+                vec!["back", "gone"]
+            } else {
+                vec!["gone"]
+            },
+            "{args:?}"
+        );
+        // --respect-deletes: exactly the rows not marked deleted, as a restore would see them.
+        args.push("--respect-deletes");
+        let kept: Vec<Value> = want.into_iter().filter(|r| r["deleted"] == false).collect();
+        assert_rows(&ls_json(&h.bucket, &args), &kept, &format!("{args:?}"));
+    }
+}
+
+#[tokio::test]
+async fn an_empty_result_that_the_globs_made_says_so_with_a_double_star_hint() {
+    let mut h = History::new("ls-glob-empty").await;
+    h.put(&k("logs/2026/a.json"), "{}").await;
+    h.put(&k("logs/2026/b.txt"), "b").await;
+    let out = s3central(&[
+        "--central-bucket",
+        &h.bucket,
+        "ls",
+        "--account",
+        A,
+        "--include",
+        "*.json",
+    ]);
+    assert_eq!(out.success(), "");
+    assert!(
+        out.stderr
+            .contains("match --include/--exclude (2 keys there before the globs")
+            && out.stderr.contains("--include '**/*.json'"),
+        "{}",
+        out.stderr
+    );
+    // A glob that could not match anyway gets no hint; an empty prefix says nothing of globs.
+    let out = s3central(&[
+        "--central-bucket",
+        &h.bucket,
+        "ls",
+        "--account",
+        A,
+        "--include",
+        "*.csv",
+    ]);
+    assert!(
+        out.stderr.contains("before the globs") && !out.stderr.contains("**/"),
+        "{}",
+        out.stderr
+    );
+    let out = s3central(&["--central-bucket", &h.bucket, "ls", "--account", A, "none/"]);
+    assert!(
+        out.stderr.contains("no keys under") && !out.stderr.contains("--include"),
+        "{}",
+        out.stderr
     );
 }
 
@@ -1005,6 +1208,7 @@ async fn objects_from_before_versioning_are_listed_with_version_null() {
             "size": size,
             "storage_class": "STANDARD",
             "etag": etag,
+            "deleted": rel == "b",
         })
     };
     let want = vec![
@@ -1015,6 +1219,7 @@ async fn objects_from_before_versioning_are_listed_with_version_null() {
             "size": 6,
             "storage_class": "STANDARD",
             "etag": a2.etag,
+            "deleted": false,
         }),
         null_row("b"),
         null_row("c"),

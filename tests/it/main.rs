@@ -14,5 +14,6 @@ mod ls;
 mod matrix;
 mod proxy;
 mod restore;
+mod restore_ux;
 mod secrets;
 mod setup;

@@ -1,0 +1,439 @@
+//! What `restore` tells the person running it: the dry-run list, the summary (with the command
+//! that finishes an interrupted run), and the refusal of an account with nothing in central.
+
+use chrono::{DateTime, Utc};
+use indicatif::HumanBytes;
+use serde::Serialize;
+
+use crate::account::AccountId;
+use crate::aws::Aws;
+use crate::cli::{OutputFormat, RestoreArgs};
+use crate::commands::Context;
+use crate::error::{Error, Result};
+use crate::restore::copy::CopyMode;
+use crate::restore::plan::Outcome;
+use crate::restore::{KeyReport, Summary};
+use crate::time::format_time;
+
+/// Keys a dry run lists in a table (all of them with `--output json`).
+pub const DRY_RUN_SHOWN: usize = 20;
+
+/// Account ids named when the asked-for account has nothing in central.
+pub const ACCOUNTS_SHOWN: usize = 20;
+
+/// The first keys a dry run would copy, and how many more.
+#[derive(Debug, Default)]
+pub struct DryRunList {
+    /// (relative key, target key, bytes) of the first [`DRY_RUN_SHOWN`] keys to copy.
+    pub first: Vec<(String, String, u64)>,
+    /// Keys to copy beyond those.
+    pub more: u64,
+}
+
+impl DryRunList {
+    /// Notes one key's fate: only keys that would be copied are listed.
+    pub fn add(&mut self, key: &KeyReport) {
+        if key.outcome != Outcome::WouldCopy {
+            return;
+        }
+        if self.first.len() < DRY_RUN_SHOWN {
+            self.first
+                .push((key.key.clone(), key.target_key.clone(), key.bytes));
+        } else {
+            self.more += 1;
+        }
+    }
+}
+
+/// A per-key JSON line of a dry run.
+#[derive(Serialize)]
+pub struct KeyLine<'a> {
+    /// Always `key`.
+    pub record: &'static str,
+    /// The key's fate.
+    #[serde(flatten)]
+    pub key: &'a KeyReport,
+}
+
+/// The summary JSON line.
+#[derive(Serialize)]
+struct SummaryLine<'a> {
+    record: &'static str,
+    dry_run: bool,
+    at: String,
+    to_bucket: &'a str,
+    kms_key: &'a str,
+    copy_mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resume_command: Option<String>,
+    #[serde(flatten)]
+    summary: &'a Summary,
+}
+
+/// What the summary needs besides the totals.
+#[derive(Debug)]
+pub struct RunFacts<'a> {
+    /// The central bucket.
+    pub central: &'a str,
+    /// The target bucket.
+    pub target: &'a str,
+    /// The resolved TIME.
+    pub at: DateTime<Utc>,
+    /// The KMS key restored objects are (or would be) encrypted with.
+    pub kms_key: &'a str,
+    /// How bytes travel.
+    pub mode: CopyMode,
+}
+
+/// The copy mode in words, for people.
+fn mode_words(mode: CopyMode) -> &'static str {
+    match mode {
+        CopyMode::Server => "server-side (CopyObject; UploadPartCopy in parts above the threshold)",
+        CopyMode::Stream => "streamed through this machine (GetObject -> PutObject / multipart)",
+    }
+}
+
+/// The copy mode as one word, for JSON.
+fn mode_word(mode: CopyMode) -> &'static str {
+    match mode {
+        CopyMode::Server => "server",
+        CopyMode::Stream => "stream",
+    }
+}
+
+/// Prints the closing summary: one JSON line, or a few lines for people.
+pub fn print_summary(
+    ctx: &mut Context,
+    s: &Summary,
+    args: &RestoreArgs,
+    facts: &RunFacts<'_>,
+    dry: &DryRunList,
+) -> Result<()> {
+    let resume = s
+        .interrupted
+        .then(|| resume_command(&std::env::args().collect::<Vec<_>>(), facts.at));
+    let at = facts.at;
+    if ctx.out.format() == OutputFormat::Json {
+        return ctx.out.json(&SummaryLine {
+            record: "summary",
+            dry_run: args.dry_run,
+            at: format_time(at),
+            to_bucket: facts.target,
+            kms_key: facts.kms_key,
+            copy_mode: mode_word(facts.mode),
+            resume_command: resume,
+            summary: s,
+        });
+    }
+    if ctx.global.quiet {
+        return Ok(());
+    }
+    let path = args.path.as_deref().unwrap_or("");
+    let source = format!("s3://{}/{}{path}", facts.central, args.account.prefix());
+    let nothing = s.copied + s.unchanged + s.would_copy + s.failed == 0;
+    if nothing && !s.interrupted {
+        let filtered = if args.include.is_empty() && args.exclude.is_empty() {
+            ""
+        } else {
+            " matching --include/--exclude"
+        };
+        ctx.out.text(&format!(
+            "nothing under {source}{filtered} existed at {}: nothing to restore",
+            format_time(at)
+        ))?;
+    }
+    let target = facts.target;
+    let mut lines = if args.dry_run {
+        vec![
+            format!("dry run: {source} at {} -> s3://{target}/", format_time(at)),
+            format!("  as         {}", s.identity),
+            format!("  copy mode  {}", mode_words(facts.mode)),
+            format!("  kms key    {}", facts.kms_key),
+            format!(
+                "  to copy    {:>10}  ({})",
+                s.would_copy,
+                HumanBytes(s.bytes)
+            ),
+            format!("  unchanged  {:>10}", s.unchanged),
+            format!(
+                "  extra      {:>10}  (in the target, absent at TIME; left alone)",
+                s.extra
+            ),
+            format!("  failed     {:>10}", s.failed),
+        ]
+    } else {
+        let head = if s.interrupted {
+            "INTERRUPTED restore of"
+        } else {
+            "restored"
+        };
+        vec![
+            format!("{head} {source} at {} -> s3://{target}/", format_time(at)),
+            format!("  as         {}", s.identity),
+            format!("  kms key    {}", facts.kms_key),
+            format!("  copied     {:>10}  ({})", s.copied, HumanBytes(s.bytes)),
+            format!("  unchanged  {:>10}", s.unchanged),
+            format!(
+                "  extra      {:>10}  (in the target, absent at TIME; left alone)",
+                s.extra
+            ),
+            format!(
+                "  failed     {:>10}{}",
+                s.failed,
+                if s.failed > 0 {
+                    "  (see --report or -v)"
+                } else {
+                    ""
+                }
+            ),
+            format!(
+                "  {:.1} s, {}, {}, {} S3 requests",
+                s.seconds,
+                crate::progress::per_second(s.objects_per_second),
+                crate::progress::mib_per_second(if s.seconds > 0.0 {
+                    s.bytes as f64 / s.seconds
+                } else {
+                    0.0
+                }),
+                s.requests,
+            ),
+        ]
+    };
+    if args.dry_run && !dry.first.is_empty() {
+        lines.push(String::new());
+        lines.push("would copy:".into());
+        let width = dry
+            .first
+            .iter()
+            .map(|(k, _, _)| crate::output::printable(k).chars().count())
+            .max()
+            .unwrap_or(0);
+        for (key, target_key, bytes) in &dry.first {
+            lines.push(format!(
+                "  {:<width$}  -> s3://{target}/{}  ({})",
+                crate::output::printable(key),
+                crate::output::printable(target_key),
+                HumanBytes(*bytes)
+            ));
+        }
+        if dry.more > 0 {
+            lines.push(format!(
+                "  ... and {} more (all of them: --output json)",
+                dry.more
+            ));
+        }
+    }
+    if let Some(command) = resume {
+        lines.push(String::new());
+        lines.push(
+            "interrupted: the copies in flight finished; to finish the restore (what is in place is not copied again), run:"
+                .into(),
+        );
+        lines.push(format!("  {command}"));
+    }
+    if s.archived > 0 {
+        lines.insert(
+            3.min(lines.len()),
+            if args.dry_run {
+                format!(
+                    "  archived   {:>10}  (GLACIER/DEEP_ARCHIVE: restored first with --archive-restore)",
+                    s.archived
+                )
+            } else {
+                format!(
+                    "  archived   {:>10}  ({} restore(s) requested now, {} already in progress, {} ready, {} copied)",
+                    s.archived, s.archive_requested, s.archive_in_progress, s.archive_ready, s.archive_copied
+                )
+            },
+        );
+    }
+    for line in lines {
+        ctx.out.text(&line)?;
+    }
+    Ok(())
+}
+
+/// The command line to run again to finish an interrupted restore: the same arguments, with
+/// `--at` replaced by the absolute time it resolved to (a relative `--at '36h ago'` would mean
+/// another moment by then), each shell-quoted.
+pub fn resume_command(argv: &[String], at: DateTime<Utc>) -> String {
+    let at = format_time(at);
+    let mut out: Vec<String> = Vec::with_capacity(argv.len());
+    let mut iter = argv.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--at" {
+            out.push(arg.clone());
+            if iter.next().is_some() {
+                out.push(at.clone());
+            }
+        } else if arg.starts_with("--at=") {
+            out.push(format!("--at={at}"));
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    out.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Quotes one argument for a POSIX shell, leaving plain words as they are.
+pub fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if plain {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// The refusal of a restore that found nothing at all under the account's prefix (+ PATH): the
+/// account ids that do exist in central, from one ListObjectsV2 with Delimiter "/".
+pub async fn nothing_listed(caller: &Aws, central: &str, account: &AccountId, path: &str) -> Error {
+    let under = format!("s3://{central}/{}{path}", account.prefix());
+    let in_region = crate::region::for_bucket(caller, central).await;
+    let listed = in_region
+        .s3()
+        .list_objects_v2()
+        .bucket(central)
+        .delimiter("/")
+        .max_keys(1000)
+        .send()
+        .await;
+    let accounts: Vec<AccountId> = match listed {
+        Ok(page) => page
+            .common_prefixes()
+            .iter()
+            .filter_map(|p| p.prefix())
+            .filter_map(AccountId::from_prefix)
+            .collect(),
+        Err(e) => {
+            tracing::debug!(error = ?e, "cannot list the accounts in central");
+            return Error::Refused(format!(
+                "nothing under {under}: is the account id (or PATH) right?"
+            ));
+        }
+    };
+    if !path.is_empty() && accounts.contains(account) {
+        return Error::Refused(format!(
+            "nothing under {under}: account {account} has objects in central, but none under PATH {path:?} (PATH is relative to the account prefix; see s3central ls --account {account})"
+        ));
+    }
+    Error::Refused(accounts_message(&under, account, &accounts))
+}
+
+/// The message naming the accounts in central, at most [`ACCOUNTS_SHOWN`] of them.
+pub fn accounts_message(under: &str, account: &AccountId, accounts: &[AccountId]) -> String {
+    if accounts.is_empty() {
+        return format!("nothing under {under}: the central bucket holds no account prefixes");
+    }
+    let shown: Vec<String> = accounts
+        .iter()
+        .take(ACCOUNTS_SHOWN)
+        .map(ToString::to_string)
+        .collect();
+    let more = match accounts.len().saturating_sub(ACCOUNTS_SHOWN) {
+        0 => String::new(),
+        n => format!(" and {n} more (s3central ls)"),
+    };
+    format!(
+        "nothing under {under}: no account {account} in central; it holds {}{more}",
+        shown.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn resume_command_pins_the_resolved_time_and_quotes() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 30, 14, 59, 59).unwrap();
+        let got = resume_command(
+            &argv(&[
+                "s3central",
+                "--central-bucket",
+                "backups",
+                "restore",
+                "--account",
+                "111111111111",
+                "--at",
+                "36h ago",
+                "--include",
+                "db/**",
+                "--to-prefix",
+                "it's/",
+            ]),
+            at,
+        );
+        assert_eq!(
+            got,
+            "s3central --central-bucket backups restore --account 111111111111 --at \
+             2026-11-30T14:59:59Z --include 'db/**' --to-prefix 'it'\\''s/'"
+        );
+        let got = resume_command(&argv(&["s3central", "restore", "--at=3d"]), at);
+        assert_eq!(got, "s3central restore --at=2026-11-30T14:59:59Z");
+    }
+
+    #[test]
+    fn shell_quote_leaves_plain_words() {
+        assert_eq!(shell_quote("s3://b/k"), "s3://b/k");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("*.json"), "'*.json'");
+    }
+
+    #[test]
+    fn accounts_message_is_bounded() {
+        let ids: Vec<AccountId> = (0..25)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i).parse().unwrap())
+            .collect();
+        let asked: AccountId = "999999999999".parse().unwrap();
+        let m = accounts_message("s3://c/999999999999/", &asked, &ids);
+        assert!(m.contains("no account 999999999999"), "{m}");
+        assert!(m.contains("100000000000, 100000000001"), "{m}");
+        assert!(m.contains("100000000019"), "{m}");
+        assert!(!m.contains("100000000020"), "{m}");
+        assert!(m.contains("and 5 more"), "{m}");
+        assert!(accounts_message("u", &asked, &[]).contains("no account prefixes"));
+    }
+
+    #[test]
+    fn dry_run_list_keeps_the_first_and_counts_the_rest() {
+        let mut list = DryRunList::default();
+        for i in 0..(DRY_RUN_SHOWN + 3) {
+            list.add(&KeyReport {
+                archive: None,
+                key: format!("k{i}"),
+                version_id: "v".into(),
+                target_key: format!("t/k{i}"),
+                bytes: 1,
+                outcome: Outcome::WouldCopy,
+                requests: 0,
+                error: None,
+            });
+        }
+        list.add(&KeyReport {
+            archive: None,
+            key: "same".into(),
+            version_id: "v".into(),
+            target_key: "t/same".into(),
+            bytes: 1,
+            outcome: Outcome::Unchanged,
+            requests: 0,
+            error: None,
+        });
+        assert_eq!(list.first.len(), DRY_RUN_SHOWN);
+        assert_eq!(list.first[0].0, "k0");
+        assert_eq!(list.more, 3);
+    }
+}
