@@ -884,7 +884,7 @@ async fn restore_runs_as_the_restore_role_setup_made() {
         path,
     ]);
     let stdout = out.success();
-    let summary = json_lines(&stdout)
+    let summary = json_lines(stdout)
         .into_iter()
         .find(|l| l["record"] == "summary")
         .expect("summary");
