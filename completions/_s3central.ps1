@@ -39,6 +39,8 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'Browse the central bucket: accounts, keys as of any time, version history')
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Restore an account''s objects to their state at a time, into a target bucket')
+            [CompletionResult]::new('activity', 'activity', [CompletionResultType]::ParameterValue, 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at')
+            [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'See the damage: keys added, changed and deleted between two moments')
             [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Provision replication for every account from s3central.toml: plan, then apply the differences')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check every account against the desired state, and the replication status of recent objects')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -83,6 +85,7 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             [CompletionResult]::new('--copy-mode', '--copy-mode', [CompletionResultType]::ParameterName, 'How bytes travel')
             [CompletionResult]::new('--target-profile', '--target-profile', [CompletionResultType]::ParameterName, 'Write the target with this AWS profile (reading central keeps the global credentials)')
             [CompletionResult]::new('--target-role-arn', '--target-role-arn', [CompletionResultType]::ParameterName, 'Write the target as this IAM role, assumed from the global credentials')
+            [CompletionResult]::new('--restore-role', '--restore-role', [CompletionResultType]::ParameterName, 'Act as this role in the account (the one setup makes); used by default when --config lists the account. It reads only the account''s prefix in central and writes the account''s bucket, so the copy is server-side; when it cannot read central, the global credentials read and the copy is streamed')
             [CompletionResult]::new('--multipart-threshold', '--multipart-threshold', [CompletionResultType]::ParameterName, 'Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed]')
             [CompletionResult]::new('--part-size', '--part-size', [CompletionResultType]::ParameterName, 'Part size for multipart copies (raised automatically to stay within 10,000 parts)')
             [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Entries per listing request (1-1000); for tests and tuning')
@@ -95,7 +98,55 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format on stdout: aligned table for people, or one JSON object per line')
             [CompletionResult]::new('--respect-deletes', '--respect-deletes', [CompletionResultType]::ParameterName, 'A key whose newest version at TIME is a delete marker is not restored (default: markers are ignored)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would be copied, unchanged and extra; write nothing')
+            [CompletionResult]::new('--no-restore-role', '--no-restore-role', [CompletionResultType]::ParameterName, 'Never assume the account''s restore role: the global credentials read and write')
             [CompletionResult]::new('--allow-unversioned', '--allow-unversioned', [CompletionResultType]::ParameterName, 'Allow a target bucket without versioning (overwrites would then destroy data)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        's3central;activity' {
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to look at (12 digits)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start of the window (TIME) [default: 7 days before --until]')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'End of the window, inclusive (TIME) [default: now]')
+            [CompletionResult]::new('--every', '--every', [CompletionResultType]::ParameterName, 'Interval length, e.g. 10m, 1h, 1d [default: from the window: 7d -> 1h, 24h -> 10m, 1h -> 30s]')
+            [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Only keys matching this glob (relative to the account prefix). Repeatable')
+            [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out keys matching this glob. Repeatable')
+            [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Entries per listing request (1-1000); for tests and tuning')
+            [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (else from the profile, else us-east-1)')
+            [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)')
+            [CompletionResult]::new('--max-attempts', '--max-attempts', [CompletionResultType]::ParameterName, 'Attempts per AWS request, first try included (adaptive retry with backoff)')
+            [CompletionResult]::new('--retry-mode', '--retry-mode', [CompletionResultType]::ParameterName, 'How failed requests are retried: adaptive also slows the client down when S3 throttles')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format on stdout: aligned table for people, or one JSON object per line')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        's3central;diff' {
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to compare (12 digits)')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'The earlier moment (TIME), e.g. the last quiet moment `activity` printed')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The later moment (TIME) [default: now]')
+            [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Only keys matching this glob (relative to the account prefix). Repeatable')
+            [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out keys matching this glob. Repeatable')
+            [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Entries per listing request (1-1000); for tests and tuning')
+            [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (else from the profile, else us-east-1)')
+            [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)')
+            [CompletionResult]::new('--max-attempts', '--max-attempts', [CompletionResultType]::ParameterName, 'Attempts per AWS request, first try included (adaptive retry with backoff)')
+            [CompletionResult]::new('--retry-mode', '--retry-mode', [CompletionResultType]::ParameterName, 'How failed requests are retried: adaptive also slows the client down when S3 throttles')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format on stdout: aligned table for people, or one JSON object per line')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
@@ -121,6 +172,7 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Apply without asking (required when stdin is not a terminal)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Apply without asking (required when stdin is not a terminal)')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'After applying, write a canary object in each source bucket and wait for its replica in central')
+            [CompletionResult]::new('--allow-bucket-changes', '--allow-bucket-changes', [CompletionResultType]::ParameterName, 'Also change the default encryption key and object ownership of source buckets that existed before s3central (the plan shows them as "needs consent"; without this they are left alone)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
@@ -171,6 +223,8 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
         's3central;help' {
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'Browse the central bucket: accounts, keys as of any time, version history')
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Restore an account''s objects to their state at a time, into a target bucket')
+            [CompletionResult]::new('activity', 'activity', [CompletionResultType]::ParameterValue, 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at')
+            [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'See the damage: keys added, changed and deleted between two moments')
             [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Provision replication for every account from s3central.toml: plan, then apply the differences')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check every account against the desired state, and the replication status of recent objects')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -181,6 +235,12 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             break
         }
         's3central;help;restore' {
+            break
+        }
+        's3central;help;activity' {
+            break
+        }
+        's3central;help;diff' {
             break
         }
         's3central;help;setup' {

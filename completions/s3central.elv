@@ -36,6 +36,8 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand --version 'Print version'
             cand ls 'Browse the central bucket: accounts, keys as of any time, version history'
             cand restore 'Restore an account''s objects to their state at a time, into a target bucket'
+            cand activity 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at'
+            cand diff 'See the damage: keys added, changed and deleted between two moments'
             cand setup 'Provision replication for every account from s3central.toml: plan, then apply the differences'
             cand status 'Check every account against the desired state, and the replication status of recent objects'
             cand completions 'Print a shell completion script'
@@ -78,6 +80,7 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand --copy-mode 'How bytes travel'
             cand --target-profile 'Write the target with this AWS profile (reading central keeps the global credentials)'
             cand --target-role-arn 'Write the target as this IAM role, assumed from the global credentials'
+            cand --restore-role 'Act as this role in the account (the one setup makes); used by default when --config lists the account. It reads only the account''s prefix in central and writes the account''s bucket, so the copy is server-side; when it cannot read central, the global credentials read and the copy is streamed'
             cand --multipart-threshold 'Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed]'
             cand --part-size 'Part size for multipart copies (raised automatically to stay within 10,000 parts)'
             cand --page-size 'Entries per listing request (1-1000); for tests and tuning'
@@ -90,7 +93,53 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand --output 'Output format on stdout: aligned table for people, or one JSON object per line'
             cand --respect-deletes 'A key whose newest version at TIME is a delete marker is not restored (default: markers are ignored)'
             cand --dry-run 'Show what would be copied, unchanged and extra; write nothing'
+            cand --no-restore-role 'Never assume the account''s restore role: the global credentials read and write'
             cand --allow-unversioned 'Allow a target bucket without versioning (overwrites would then destroy data)'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress, no summary'
+            cand --quiet 'Only errors on stderr; no progress, no summary'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'s3central;activity'= {
+            cand --account 'Account to look at (12 digits)'
+            cand --since 'Start of the window (TIME) [default: 7 days before --until]'
+            cand --until 'End of the window, inclusive (TIME) [default: now]'
+            cand --every 'Interval length, e.g. 10m, 1h, 1d [default: from the window: 7d -> 1h, 24h -> 10m, 1h -> 30s]'
+            cand --include 'Only keys matching this glob (relative to the account prefix). Repeatable'
+            cand --exclude 'Leave out keys matching this glob. Repeatable'
+            cand --page-size 'Entries per listing request (1-1000); for tests and tuning'
+            cand --central-bucket 'The central backup bucket'
+            cand --profile 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)'
+            cand --region 'AWS region (else from the profile, else us-east-1)'
+            cand --endpoint-url 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)'
+            cand --max-attempts 'Attempts per AWS request, first try included (adaptive retry with backoff)'
+            cand --retry-mode 'How failed requests are retried: adaptive also slows the client down when S3 throttles'
+            cand --output 'Output format on stdout: aligned table for people, or one JSON object per line'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress, no summary'
+            cand --quiet 'Only errors on stderr; no progress, no summary'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'s3central;diff'= {
+            cand --account 'Account to compare (12 digits)'
+            cand --from 'The earlier moment (TIME), e.g. the last quiet moment `activity` printed'
+            cand --to 'The later moment (TIME) [default: now]'
+            cand --include 'Only keys matching this glob (relative to the account prefix). Repeatable'
+            cand --exclude 'Leave out keys matching this glob. Repeatable'
+            cand --page-size 'Entries per listing request (1-1000); for tests and tuning'
+            cand --central-bucket 'The central backup bucket'
+            cand --profile 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)'
+            cand --region 'AWS region (else from the profile, else us-east-1)'
+            cand --endpoint-url 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)'
+            cand --max-attempts 'Attempts per AWS request, first try included (adaptive retry with backoff)'
+            cand --retry-mode 'How failed requests are retried: adaptive also slows the client down when S3 throttles'
+            cand --output 'Output format on stdout: aligned table for people, or one JSON object per line'
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
             cand -q 'Only errors on stderr; no progress, no summary'
@@ -115,6 +164,7 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand -y 'Apply without asking (required when stdin is not a terminal)'
             cand --yes 'Apply without asking (required when stdin is not a terminal)'
             cand --verify 'After applying, write a canary object in each source bucket and wait for its replica in central'
+            cand --allow-bucket-changes 'Also change the default encryption key and object ownership of source buckets that existed before s3central (the plan shows them as "needs consent"; without this they are left alone)'
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
             cand -q 'Only errors on stderr; no progress, no summary'
@@ -162,6 +212,8 @@ set edit:completion:arg-completer[s3central] = {|@words|
         &'s3central;help'= {
             cand ls 'Browse the central bucket: accounts, keys as of any time, version history'
             cand restore 'Restore an account''s objects to their state at a time, into a target bucket'
+            cand activity 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at'
+            cand diff 'See the damage: keys added, changed and deleted between two moments'
             cand setup 'Provision replication for every account from s3central.toml: plan, then apply the differences'
             cand status 'Check every account against the desired state, and the replication status of recent objects'
             cand completions 'Print a shell completion script'
@@ -170,6 +222,10 @@ set edit:completion:arg-completer[s3central] = {|@words|
         &'s3central;help;ls'= {
         }
         &'s3central;help;restore'= {
+        }
+        &'s3central;help;activity'= {
+        }
+        &'s3central;help;diff'= {
         }
         &'s3central;help;setup'= {
         }

@@ -40,6 +40,8 @@ complete -c s3central -n "__fish_s3central_needs_command" -s h -l help -d 'Print
 complete -c s3central -n "__fish_s3central_needs_command" -s V -l version -d 'Print version'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "ls" -d 'Browse the central bucket: accounts, keys as of any time, version history'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "restore" -d 'Restore an account\'s objects to their state at a time, into a target bucket'
+complete -c s3central -n "__fish_s3central_needs_command" -f -a "activity" -d 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at'
+complete -c s3central -n "__fish_s3central_needs_command" -f -a "diff" -d 'See the damage: keys added, changed and deleted between two moments'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "setup" -d 'Provision replication for every account from s3central.toml: plan, then apply the differences'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "status" -d 'Check every account against the desired state, and the replication status of recent objects'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -79,6 +81,7 @@ server\t'Server-side copy (CopyObject / UploadPartCopy): the writer must be able
 stream\t'Download and upload through this machine (GetObject -> PutObject / multipart)'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l target-profile -d 'Write the target with this AWS profile (reading central keeps the global credentials)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l target-role-arn -d 'Write the target as this IAM role, assumed from the global credentials' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l restore-role -d 'Act as this role in the account (the one setup makes); used by default when --config lists the account. It reads only the account\'s prefix in central and writes the account\'s bucket, so the copy is server-side; when it cannot read central, the global credentials read and the copy is streamed' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l multipart-threshold -d 'Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed]' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l part-size -d 'Part size for multipart copies (raised automatically to stay within 10,000 parts)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
@@ -93,11 +96,51 @@ complete -c s3central -n "__fish_s3central_using_subcommand restore" -l output -
 json\t'One JSON object per line, snake_case fields'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l respect-deletes -d 'A key whose newest version at TIME is a delete marker is not restored (default: markers are ignored)'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l dry-run -d 'Show what would be copied, unchanged and extra; write nothing'
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l no-restore-role -d 'Never assume the account\'s restore role: the global credentials read and write'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l allow-unversioned -d 'Allow a target bucket without versioning (overwrites would then destroy data)'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l account -d 'Account to look at (12 digits)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l since -d 'Start of the window (TIME) [default: 7 days before --until]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l until -d 'End of the window, inclusive (TIME) [default: now]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l every -d 'Interval length, e.g. 10m, 1h, 1d [default: from the window: 7d -> 1h, 24h -> 10m, 1h -> 30s]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l include -d 'Only keys matching this glob (relative to the account prefix). Repeatable' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l central-bucket -d 'The central backup bucket' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
+standard\t'Exponential backoff with jitter only'"
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l account -d 'Account to compare (12 digits)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l from -d 'The earlier moment (TIME), e.g. the last quiet moment `activity` printed' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l to -d 'The later moment (TIME) [default: now]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l include -d 'Only keys matching this glob (relative to the account prefix). Repeatable' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l central-bucket -d 'The central backup bucket' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
+standard\t'Exponential backoff with jitter only'"
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l config -d 'The desired state (see the README for every key)' -r -F
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l verify-timeout -d 'How long --verify waits for each replica' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l concurrency -d 'Accounts read or changed at once' -r
@@ -114,6 +157,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand setup" -l dry-run -d
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l detailed-exitcode -d 'With --dry-run: exit 3 when changes are pending (for CI drift checks)'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s y -l yes -d 'Apply without asking (required when stdin is not a terminal)'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l verify -d 'After applying, write a canary object in each source bucket and wait for its replica in central'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l allow-bucket-changes -d 'Also change the default encryption key and object ownership of source buckets that existed before s3central (the plan shows them as "needs consent"; without this they are left alone)'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -148,9 +192,11 @@ complete -c s3central -n "__fish_s3central_using_subcommand completions" -s v -l
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "ls" -d 'Browse the central bucket: accounts, keys as of any time, version history'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "restore" -d 'Restore an account\'s objects to their state at a time, into a target bucket'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "setup" -d 'Provision replication for every account from s3central.toml: plan, then apply the differences'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "status" -d 'Check every account against the desired state, and the replication status of recent objects'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore setup status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "ls" -d 'Browse the central bucket: accounts, keys as of any time, version history'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "restore" -d 'Restore an account\'s objects to their state at a time, into a target bucket'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "activity" -d 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "diff" -d 'See the damage: keys added, changed and deleted between two moments'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "setup" -d 'Provision replication for every account from s3central.toml: plan, then apply the differences'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "status" -d 'Check every account against the desired state, and the replication status of recent objects'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

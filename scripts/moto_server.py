@@ -63,7 +63,40 @@ REPLICATION_AS_STORED = """<?xml version="1.0" encoding="UTF-8"?>
 </ReplicationConfiguration>
 """
 
+def conditional_statements_skipped():
+    """Test-only fix: moto evaluates a bucket policy's statements on object calls but ignores their
+    Condition blocks, so a statement such as "Deny s3:* when aws:SecureTransport is false" (which
+    every central bucket policy has) denies every request, and "Allow ... when aws:PrincipalOrgID"
+    allows everyone. moto cannot evaluate conditions, so statements that carry one are left out of
+    its check here; unconditional statements keep moto's behaviour (the tests use an unconditional
+    Deny to make one key fail). Permissions are proven on a real policy evaluator instead
+    (tests/it/matrix.rs), never on this server."""
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self, action, resource):
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        try:
+            doc = json.loads(self.policy.decode())
+        except ValueError:
+            return PermissionResult.NEUTRAL
+        statements = doc.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        kept = [s for s in statements if not s.get("Condition")]
+        if not kept:
+            return PermissionResult.NEUTRAL
+        doc["Statement"] = kept
+        return IAMPolicy(json.dumps(doc)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
+
+
 if __name__ == "__main__":
     moto.s3.responses.S3_REPLICATION_CONFIG = REPLICATION_AS_STORED
+    conditional_statements_skipped()
     moto_ext.install()  # replication and S3 Batch Operations, see moto_ext/__init__.py
     sys.exit(main(sys.argv[1:]))

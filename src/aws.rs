@@ -148,6 +148,20 @@ impl Aws {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    /// An S3 Control client (Batch Operations jobs). With a custom endpoint, requests go to that
+    /// URL as given, the account id travelling in the `x-amz-account-id` header: the SDK would
+    /// otherwise put the account id in front of the host name, as AWS's own endpoints are named
+    /// (the S3 Control equivalent of path-style addressing).
+    pub fn s3control(&self) -> aws_sdk_s3control::Client {
+        let mut conf = aws_sdk_s3control::config::Builder::from(&self.config)
+            .interceptor(self.refused.clone())
+            .retry_classifier(self.refused.clone());
+        if let Some(url) = self.config.endpoint_url().filter(|_| self.path_style) {
+            conf = conf.endpoint_resolver(FixedEndpoint(url.to_owned()));
+        }
+        aws_sdk_s3control::Client::from_conf(conf.build())
+    }
+
     /// A KMS client.
     pub fn kms(&self) -> aws_sdk_kms::Client {
         let conf = aws_sdk_kms::config::Builder::from(&self.config)
@@ -222,6 +236,23 @@ impl Aws {
         out.account()
             .map(str::to_owned)
             .ok_or_else(|| Error::Invalid("STS GetCallerIdentity returned no account".into()))
+    }
+}
+
+/// An S3 Control endpoint that is exactly the configured URL (see [`Aws::s3control`]).
+#[derive(Debug, Clone)]
+struct FixedEndpoint(String);
+
+impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedEndpoint {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        _params: &'a aws_sdk_s3control::config::endpoint::Params,
+    ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
+        aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(
+            aws_smithy_types::endpoint::Endpoint::builder()
+                .url(self.0.clone())
+                .build(),
+        ))
     }
 }
 

@@ -96,6 +96,10 @@ pub enum Command {
     Ls(LsArgs),
     /// Restore an account's objects to their state at a time, into a target bucket.
     Restore(RestoreArgs),
+    /// Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at.
+    Activity(ActivityArgs),
+    /// See the damage: keys added, changed and deleted between two moments.
+    Diff(DiffArgs),
     /// Provision replication for every account from s3central.toml: plan, then apply the differences.
     Setup(SetupArgs),
     /// Check every account against the desired state, and the replication status of recent objects.
@@ -285,6 +289,80 @@ pub struct LsArgs {
     /// With no --account: add object count and bytes (current state) per account.
     #[arg(long, conflicts_with = "account")]
     pub summary: bool,
+    /// Entries per listing request (1-1000); for tests and tuning.
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub page_size: i32,
+}
+
+/// Arguments of `activity`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "One listing pass; memory grows with the number of intervals, never with the keys. \
+--since and --until are rounded out to whole intervals, aligned to the clock (1h starts on the hour).\n\n\
+Burst: an interval whose changes (versions + delete markers) are at least 10, more than 3 x the \
+median of the non-empty intervals, and more than that median + 5 x their median absolute deviation \
+(with fewer than 4 non-empty intervals, at least 10 alone). The last quiet moment is the \
+LastModified of the latest entry before the first burst: a ready `restore --at`.\n\n\
+Examples:\n  s3central activity --account 111111111111\n  \
+s3central activity --account 111111111111 --since 2026-11-30 --until 2026-12-01 --every 10m\n  \
+s3central activity --account 111111111111 db/ --since '3d ago' --output json"
+)]
+pub struct ActivityArgs {
+    /// Account to look at (12 digits).
+    #[arg(long, value_name = "ID", value_parser = parse_account)]
+    pub account: AccountId,
+    /// Only keys under this path (relative to the account prefix), e.g. `logs/`.
+    #[arg(value_name = "PATH")]
+    pub path: Option<String>,
+    /// Start of the window (TIME) [default: 7 days before --until].
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// End of the window, inclusive (TIME) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Interval length, e.g. 10m, 1h, 1d [default: from the window: 7d -> 1h, 24h -> 10m, 1h -> 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<humantime::Duration>,
+    /// Only keys matching this glob (relative to the account prefix). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Leave out keys matching this glob. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Entries per listing request (1-1000); for tests and tuning.
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub page_size: i32,
+}
+
+/// Arguments of `diff`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "A key's state at a moment is its newest entry at or before it. \
+added: absent (or deleted) at --from, present at --to; changed: another version at --to; \
+deleted: its newest entry at --to is a delete marker. Deletes are shown as they are in central; \
+a default restore ignores delete markers, so deleted keys come back unless --respect-deletes.\n\n\
+Examples:\n  s3central diff --account 111111111111 --from 2026-11-30T14:59:59Z\n  \
+s3central diff --account 111111111111 logs/ --from 2026-11-30 --to 2026-12-01 --include '**/*.json'"
+)]
+pub struct DiffArgs {
+    /// Account to compare (12 digits).
+    #[arg(long, value_name = "ID", value_parser = parse_account)]
+    pub account: AccountId,
+    /// Only keys under this path (relative to the account prefix), e.g. `logs/`.
+    #[arg(value_name = "PATH")]
+    pub path: Option<String>,
+    /// The earlier moment (TIME), e.g. the last quiet moment `activity` printed.
+    #[arg(long, value_name = "TIME")]
+    pub from: String,
+    /// The later moment (TIME) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Only keys matching this glob (relative to the account prefix). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Leave out keys matching this glob. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
     /// Entries per listing request (1-1000); for tests and tuning.
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub page_size: i32,

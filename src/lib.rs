@@ -2,15 +2,18 @@
 //! any account to any point in time. A pure core (time, pit, filter, policies) and a thin I/O shell.
 
 pub mod account;
+pub mod activity;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod diff;
 pub mod error;
 pub mod filter;
 pub mod listing;
 pub mod output;
 pub mod pit;
 pub mod progress;
+pub mod region;
 pub mod time;
 pub mod version;
 

@@ -131,6 +131,10 @@ pub fn format_cells(columns: &[Column], cells: &[String]) -> String {
             line.push_str(&format!("{cell:<w$}", w = col.width));
         }
     }
+    // An empty last cell (an empty bar) leaves no padding behind it.
+    if cells.len() == columns.len() && cells.last().is_some_and(String::is_empty) {
+        line.truncate(line.trim_end_matches(' ').len());
+    }
     line
 }
 
@@ -185,6 +189,13 @@ mod tests {
         ];
         let line = format_cells(&cols, &["x".into(), "12".into(), "k".into()]);
         assert_eq!(line, "x        12  k");
+    }
+
+    #[test]
+    fn an_empty_last_cell_leaves_no_trailing_spaces() {
+        let cols = [Column::left("A", 4), Column::left("BAR", 0)];
+        assert_eq!(format_cells(&cols, &["x".into(), String::new()]), "x");
+        assert_eq!(format_cells(&cols, &["x".into(), "█".into()]), "x     █");
     }
 
     #[test]

@@ -27,10 +27,9 @@ pub struct Resolver {
 #[derive(Debug, Clone)]
 struct KeyState {
     key: String,
-    /// Whether the key's outcome is settled; later (older) entries of the key are then skipped.
-    decided: bool,
-    /// The chosen version once decided, `None` while undecided or when the key is absent.
-    chosen: Option<ObjectVersion>,
+    /// The newest candidate so far (LastModified <= the time): in [`DeleteMode::Ignore`] the
+    /// newest object version, in [`DeleteMode::Respect`] the newest entry of either kind.
+    best: Option<ObjectVersion>,
 }
 
 impl Resolver {
@@ -45,8 +44,10 @@ impl Resolver {
 
     /// Feeds the next entry; on a key change, returns the previous key's version if it is present.
     ///
-    /// Entries must come in S3's listing order: keys ascending, each key's entries newest first.
-    /// Within a key the input order is trusted, even between entries with equal timestamps.
+    /// Entries must come grouped by key, keys ascending, as S3 lists them. Within a key the
+    /// entry with the greatest LastModified at or before the time wins, wherever it is listed
+    /// (replicas may be stored out of order); between equal LastModified the one listed first
+    /// (S3 lists a key's entries newest first) wins, and ties are never re-sorted otherwise.
     pub fn push(&mut self, entry: ObjectVersion) -> Option<ObjectVersion> {
         let flushed = match &self.current {
             Some(state) if state.key == entry.key => None,
@@ -55,25 +56,27 @@ impl Resolver {
         let (at, mode) = (self.at, self.mode);
         let state = self.current.get_or_insert_with(|| KeyState {
             key: entry.key.clone(),
-            decided: false,
-            chosen: None,
+            best: None,
         });
-        if !state.decided && entry.last_modified <= at {
-            match (entry.is_delete_marker, mode) {
-                (false, _) => {
-                    state.decided = true;
-                    state.chosen = Some(entry);
-                }
-                (true, DeleteMode::Respect) => state.decided = true,
-                (true, DeleteMode::Ignore) => {}
-            }
+        let counts =
+            entry.last_modified <= at && (mode == DeleteMode::Respect || !entry.is_delete_marker);
+        if counts
+            && state
+                .best
+                .as_ref()
+                .is_none_or(|best| entry.last_modified > best.last_modified)
+        {
+            state.best = Some(entry);
         }
         flushed
     }
 
     /// Ends the input: returns the last key's version if it is present, and resets the resolver.
     pub fn finish(&mut self) -> Option<ObjectVersion> {
-        self.current.take().and_then(|state| state.chosen)
+        self.current
+            .take()
+            .and_then(|state| state.best)
+            .filter(|v| !v.is_delete_marker)
     }
 }
 
@@ -264,6 +267,21 @@ mod tests {
     }
 
     #[test]
+    fn a_newer_replica_listed_after_an_older_one_wins() {
+        // Replicas arrived out of order: the older version was stored last, so S3 lists it first.
+        let list = vec![put("k", "old", 1), put("k", "new", 5), del("k", "m", 3)];
+        assert_eq!(
+            both(&list, 10),
+            (pairs(&[("k", "new")]), pairs(&[("k", "new")]))
+        );
+        assert_eq!(both(&list, 4), (pairs(&[("k", "old")]), pairs(&[])));
+        assert_eq!(
+            both(&list, 2),
+            (pairs(&[("k", "old")]), pairs(&[("k", "old")]))
+        );
+    }
+
+    #[test]
     fn same_second_ties_follow_input_order() {
         // Two puts in one second: the first listed is the newest.
         let h = [put("a", "second", 10), put("a", "first", 10)];
@@ -400,8 +418,9 @@ mod tests {
                 ops.into_iter()
                     .enumerate()
                     .map(|(i, (k, is_put, step))| {
-                        // Step 0 (a tie) is twice as likely as each other step.
-                        sec += step.saturating_sub(1);
+                        // Step 0 (a tie) is twice as likely as a step of one second; S3 stamps
+                        // writes in the order they happen, so seconds never go back here.
+                        sec += (step - 1).max(0);
                         Write {
                             key: KEYS[k].to_string(),
                             is_put,
@@ -455,6 +474,62 @@ mod tests {
             .collect()
     }
 
+    /// The listing of a bucket whose entries arrived in `arrival` order (replicas, which S3 does
+    /// not deliver in write order): keys ascending, each key's entries last-arrived first.
+    fn arrival_listing(history: &[Write], arrival: &[usize]) -> Vec<ObjectVersion> {
+        let arrived: Vec<&Write> = arrival.iter().map(|&i| &history[i]).collect();
+        let mut by_key: BTreeMap<&str, Vec<&Write>> = BTreeMap::new();
+        for w in arrived {
+            by_key.entry(w.key.as_str()).or_default().push(w);
+        }
+        let mut out = Vec::new();
+        for writes in by_key.values() {
+            for w in writes.iter().rev() {
+                out.push(if w.is_put {
+                    put(&w.key, &w.version_id, w.sec)
+                } else {
+                    del(&w.key, &w.version_id, w.sec)
+                });
+            }
+        }
+        out
+    }
+
+    /// Reference model for any arrival order: per key, the candidate (at or before `at`; object
+    /// versions only when ignoring deletes) with the greatest second, the last-arrived among ties.
+    fn newest_by_time(
+        history: &[Write],
+        arrival: &[usize],
+        at: i64,
+        mode: DeleteMode,
+    ) -> Vec<(String, String)> {
+        let mut best: BTreeMap<String, (i64, usize, &Write)> = BTreeMap::new();
+        for (rank, &i) in arrival.iter().enumerate() {
+            let w = &history[i];
+            if w.sec > at || (mode == DeleteMode::Ignore && !w.is_put) {
+                continue;
+            }
+            let better = best
+                .get(&w.key)
+                .is_none_or(|(sec, r, _)| (w.sec, rank) > (*sec, *r));
+            if better {
+                best.insert(w.key.clone(), (w.sec, rank, w));
+            }
+        }
+        best.into_iter()
+            .filter(|(_, (_, _, w))| w.is_put)
+            .map(|(k, (_, _, w))| (k, w.version_id.clone()))
+            .collect()
+    }
+
+    /// A history with an arrival order: a shuffle of its indexes.
+    fn history_and_arrival() -> impl Strategy<Value = (Vec<Write>, Vec<usize>)> {
+        history().prop_flat_map(|h| {
+            let n = h.len();
+            (Just(h), Just((0..n).collect::<Vec<usize>>()).prop_shuffle())
+        })
+    }
+
     fn mode() -> impl Strategy<Value = DeleteMode> {
         prop_oneof![Just(DeleteMode::Ignore), Just(DeleteMode::Respect)]
     }
@@ -470,6 +545,26 @@ mod tests {
                 .map(|v| (v.key, v.version_id))
                 .collect();
             prop_assert_eq!(got, replay(&h, at_offset, mode));
+        }
+
+        #[test]
+        fn out_of_order_arrival_picks_the_greatest_last_modified(
+            (h, arrival) in history_and_arrival(),
+            at in -1i64..45,
+            mode in mode(),
+        ) {
+            let list = arrival_listing(&h, &arrival);
+            let got: Vec<(String, String)> = resolve(&list, at, mode)
+                .into_iter()
+                .map(|v| (v.key, v.version_id))
+                .collect();
+            prop_assert_eq!(got, newest_by_time(&h, &arrival, at, mode));
+        }
+
+        #[test]
+        fn in_order_arrival_is_the_replay(h in history(), at in -1i64..45, mode in mode()) {
+            let arrival: Vec<usize> = (0..h.len()).collect();
+            prop_assert_eq!(newest_by_time(&h, &arrival, at, mode), replay(&h, at, mode));
         }
 
         #[test]

@@ -65,7 +65,7 @@ impl Row for AccountRow {
 
 /// Lists the account prefixes; with `--summary`, resolves each account's current state.
 async fn list_accounts(ctx: &mut Context, bucket: &str, args: &LsArgs) -> Result<u8> {
-    let aws = Aws::load(&ctx.aws).await?;
+    let aws = crate::region::for_bucket(&Aws::load(&ctx.aws).await?, bucket).await;
     let s3 = aws.s3();
     let accounts: Vec<AccountId> = list_common_prefixes(&s3, bucket, "")
         .await?
@@ -199,7 +199,7 @@ async fn list_keys(
     let filter = KeyFilter::new(&args.include, &args.exclude)?;
     let account_prefix = account.prefix();
     let prefix = format!("{account_prefix}{}", args.path.as_deref().unwrap_or(""));
-    let aws = Aws::load(&ctx.aws).await?;
+    let aws = crate::region::for_bucket(&Aws::load(&ctx.aws).await?, bucket).await;
     let request = ListRequest {
         bucket: bucket.to_owned(),
         prefix,

@@ -1,6 +1,8 @@
 //! One thin file per command; each turns parsed arguments into library calls and output rows.
 
+pub mod activity;
 pub mod completions;
+pub mod diff;
 pub mod ls;
 pub mod restore;
 pub mod setup;
@@ -52,6 +54,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Ls(args) => ls::run(&mut ctx, args).await,
         Command::Restore(args) => restore::run(&mut ctx, args).await,
+        Command::Activity(args) => activity::run(&mut ctx, args).await,
+        Command::Diff(args) => diff::run(&mut ctx, args).await,
         Command::Setup(args) => setup::run(&mut ctx, args).await,
         Command::Status(args) => status::run(&mut ctx, args).await,
         Command::Completions(args) => completions::run(&mut ctx, args),

@@ -73,7 +73,8 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         (None, None, Some(role)) => {
             let assumed = caller.assume_role(role).await?;
             // The restore role reads central only where setup granted it; probe before relying on it.
-            match probe_central(&assumed, &central, &args.account.prefix()).await {
+            let in_central_region = crate::region::for_bucket(&assumed, &central).await;
+            match probe_central(&in_central_region, &central, &args.account.prefix()).await {
                 Ok(()) => (
                     assumed.clone(),
                     assumed,
@@ -94,18 +95,20 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     };
     let same_identity = matches!(identity, Identity::One | Identity::RestoreRole(_));
     // Each bucket is served from its own region, and KMS keys are regional: clients per region.
+    // A restore role may list central only under its own prefix (probed above), so it gets no
+    // HeadBucket check there; every other identity is checked with HeadBucket on both buckets.
+    let reader_checked_by_probe = matches!(identity, Identity::RestoreRole(_));
     let reader = reader.in_region(
         &bucket_region(
             &reader,
             &central,
-            &args.account.prefix(),
             "--central-bucket / S3CENTRAL_BUCKET",
-            true,
+            !reader_checked_by_probe,
         )
         .await?,
     );
     let writer =
-        writer.in_region(&bucket_region(&writer, &target_bucket, "", "--to-bucket", false).await?);
+        writer.in_region(&bucket_region(&writer, &target_bucket, "--to-bucket", true).await?);
     let reader_s3 = reader.s3();
     let writer_s3 = writer.s3();
     check_versioning(&writer_s3, &target_bucket, args.allow_unversioned).await?;
@@ -451,45 +454,28 @@ async fn probe_central(aws: &Aws, central: &str, prefix: &str) -> Result<()> {
 }
 
 /// The bucket's region (HeadBucket's x-amz-bucket-region, which S3 sends even with a redirect or
-/// a refusal), checking on the way that the bucket exists and is reachable. With `prefix_only`
-/// the check lists `prefix` instead (identities that may list only a prefix).
-async fn bucket_region(
-    aws: &Aws,
-    bucket: &str,
-    prefix: &str,
-    hint: &'static str,
-    prefix_only: bool,
-) -> Result<String> {
-    let s3 = aws.s3();
-    let head = s3.head_bucket().bucket(bucket).send().await;
-    let region = match &head {
-        Ok(out) => out.bucket_region().map(str::to_owned),
-        Err(e) => e
-            .raw_response()
-            .and_then(|r| r.headers().get("x-amz-bucket-region"))
-            .map(str::to_owned),
-    };
-    match head {
-        Ok(_) => {}
-        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
+/// a refusal); with `check`, also that the bucket exists and these credentials can reach it.
+async fn bucket_region(aws: &Aws, bucket: &str, hint: &'static str, check: bool) -> Result<String> {
+    let region = match crate::region::lookup(aws, bucket).await {
+        crate::region::Lookup::Missing => {
             return Err(Error::NoSuchBucket {
                 bucket: bucket.to_owned(),
                 hint,
             })
         }
-        Err(e) => {
-            let status = e.raw_response().map(|r| r.status().as_u16());
-            let redirected = status == Some(301) && region.is_some();
-            let refused_but_listable = status == Some(403) && prefix_only;
-            if !redirected && !refused_but_listable {
-                return Err(Error::from_sdk("HeadBucket", bucket.to_owned(), e)
-                    .with_bucket_hint(bucket, hint));
-            }
-        }
-    }
-    let region = region.unwrap_or_else(|| aws.region());
-    if prefix_only {
-        probe_central(&aws.in_region(&region), bucket, prefix).await?;
+        crate::region::Lookup::Region(region) => region,
+        crate::region::Lookup::Unknown => aws.region(),
+    };
+    if check {
+        aws.in_region(&region)
+            .s3()
+            .head_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::from_sdk("HeadBucket", bucket.to_owned(), e).with_bucket_hint(bucket, hint)
+            })?;
     }
     Ok(region)
 }

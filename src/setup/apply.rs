@@ -260,6 +260,9 @@ pub async fn create_role(
             RoleKind::Restore => {
                 "Lets s3central restore copy this account's prefix from the central bucket back"
             }
+            RoleKind::BatchReplication => {
+                "Lets S3 Batch Replication copy this account's existing objects into the s3central bucket"
+            }
         })
         .send()
         .await

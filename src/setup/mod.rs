@@ -19,6 +19,9 @@ use crate::setup::plan::{
     PENDING_CENTRAL_KEY,
 };
 use crate::setup::policy::{
+    batch_replication_role_policy, batch_replication_trust_policy, BATCH_REPLICATION_ROLE,
+};
+use crate::setup::policy::{
     central_bucket_policy, central_key_policy, is_key_arn, replication_role_policy,
     replication_rule, replication_trust_policy, restore_role_policy, restore_trust_policy,
     source_key_policy, CentralInput, RolePolicyInput, RuleInput, REPLICATION_ROLE, RESTORE_ROLE,
@@ -32,6 +35,9 @@ const ROLE_POLICY_NAME: &str = "s3central-replication";
 
 /// Name of the restore role's inline policy.
 const RESTORE_POLICY_NAME: &str = "s3central-restore";
+
+/// Name of the batch replication role's inline policy.
+const BATCH_POLICY_NAME: &str = "s3central-batch-replication";
 
 /// What setup may change beyond what it created itself.
 #[derive(Debug, Clone, Copy, Default)]
@@ -348,6 +354,8 @@ pub struct SourceSpecs {
     pub role: RoleSpec,
     /// The restore role.
     pub restore_role: RoleSpec,
+    /// The batch replication (backfill) role.
+    pub batch_role: RoleSpec,
     /// The replication configuration.
     pub replication: ReplicationSpec,
 }
@@ -400,6 +408,13 @@ pub fn source_specs(
             trust: restore_trust_policy(&trusted),
             policy_name: RESTORE_POLICY_NAME.to_owned(),
             policy: restore_role_policy(&role_input),
+        },
+        batch_role: RoleSpec {
+            kind: RoleKind::BatchReplication,
+            name: BATCH_REPLICATION_ROLE.to_owned(),
+            trust: batch_replication_trust_policy(),
+            policy_name: BATCH_POLICY_NAME.to_owned(),
+            policy: batch_replication_role_policy(account, &source.bucket),
         },
         replication: ReplicationSpec {
             role_arn: format!("arn:aws:iam::{account}:role/{REPLICATION_ROLE}"),
@@ -460,6 +475,7 @@ pub async fn plan_source(
     let bucket = state::read_bucket(&s3, &source.bucket).await?;
     let role = state::read_role(&iam, REPLICATION_ROLE, ROLE_POLICY_NAME).await?;
     let restore_role = state::read_role(&iam, RESTORE_ROLE, RESTORE_POLICY_NAME).await?;
+    let batch_role = state::read_role(&iam, BATCH_REPLICATION_ROLE, BATCH_POLICY_NAME).await?;
     let replication = match bucket {
         Some(_) => state::read_replication(&s3, &source.bucket, &rule_id(&source.account)).await?,
         None => None,
@@ -469,6 +485,7 @@ pub async fn plan_source(
     changes.extend(diff_bucket(&specs.bucket, bucket.as_ref()));
     changes.extend(diff_role(&specs.role, role.as_ref()));
     changes.extend(diff_role(&specs.restore_role, restore_role.as_ref()));
+    changes.extend(diff_role(&specs.batch_role, batch_role.as_ref()));
     changes.push(diff_replication(
         &specs.replication,
         replication.as_ref().map(|r| &r.actual),
@@ -536,6 +553,7 @@ pub async fn apply_source(
     apply_bucket(&s3, &specs.bucket, bucket.as_ref(), consent, writes).await?;
     changed += apply_role(&iam, &specs.role, ROLE_POLICY_NAME, writes).await?;
     changed += apply_role(&iam, &specs.restore_role, RESTORE_POLICY_NAME, writes).await?;
+    changed += apply_role(&iam, &specs.batch_role, BATCH_POLICY_NAME, writes).await?;
     // Versioning is on by now (bucket applied above): replication may be configured.
     let id = rule_id(&source.account);
     let replication = state::read_replication(&s3, &source.bucket, &id).await?;

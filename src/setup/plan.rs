@@ -42,6 +42,12 @@ pub enum Resource {
     RestoreRoleTrust,
     /// The restore role's inline policy (own prefix in central, own bucket and key).
     RestoreRolePolicy,
+    /// The `s3central-batch-replication` role S3 Batch Operations assumes for the backfill.
+    BatchRole,
+    /// Who may assume the batch role (batchoperations.s3.amazonaws.com).
+    BatchRoleTrust,
+    /// The batch role's inline policy.
+    BatchRolePolicy,
     /// The source bucket's replication configuration.
     Replication,
 }
@@ -65,6 +71,9 @@ impl Resource {
             Resource::RestoreRole => "restore role",
             Resource::RestoreRoleTrust => "restore role trust policy",
             Resource::RestoreRolePolicy => "restore role policy",
+            Resource::BatchRole => "batch role",
+            Resource::BatchRoleTrust => "batch role trust policy",
+            Resource::BatchRolePolicy => "batch role policy",
             Resource::Replication => "replication rule",
         }
     }
@@ -159,8 +168,9 @@ pub struct BucketSpec {
     pub kms_key_arn: String,
     /// The bucket policy (central bucket only).
     pub policy: Option<Value>,
-    /// Whether an existing bucket's encryption and ownership are the owner's: changed only with
-    /// consent (source buckets). A bucket setup creates gets every setting at once.
+    /// Whether an existing bucket's encryption and ownership are the owner's once it holds
+    /// objects: changed only with consent (source buckets). An empty bucket (one setup created,
+    /// even by a run killed before its settings) gets every setting without asking.
     pub settings_need_consent: bool,
 }
 
@@ -177,6 +187,8 @@ pub struct BucketActual {
     pub ownership: Option<String>,
     /// The bucket policy text.
     pub policy: Option<String>,
+    /// Whether the bucket holds any object version (its owner's data and habits are then at stake).
+    pub has_objects: bool,
 }
 
 /// Diffs a bucket: absent means create (with every setting).
@@ -204,7 +216,9 @@ pub fn diff_bucket(spec: &BucketSpec, actual: Option<&BucketActual>) -> Vec<Chan
         None => enc.push("sse_algorithm".to_owned()),
     }
     let consent = |action: Action| match action {
-        Action::Update(fields) if spec.settings_need_consent => Action::NeedsConsent(fields),
+        Action::Update(fields) if spec.settings_need_consent && a.has_objects => {
+            Action::NeedsConsent(fields)
+        }
         other => other,
     };
     changes.push(Change::new(Resource::Encryption, consent(update(enc))));
@@ -236,6 +250,8 @@ pub enum RoleKind {
     Replication,
     /// `s3central-restore`, assumed by restore.
     Restore,
+    /// `s3central-batch-replication`, assumed by S3 Batch Operations.
+    BatchReplication,
 }
 
 impl RoleKind {
@@ -247,6 +263,11 @@ impl RoleKind {
                 Resource::RestoreRole,
                 Resource::RestoreRoleTrust,
                 Resource::RestoreRolePolicy,
+            ],
+            RoleKind::BatchReplication => [
+                Resource::BatchRole,
+                Resource::BatchRoleTrust,
+                Resource::BatchRolePolicy,
             ],
         }
     }
@@ -418,6 +439,7 @@ mod tests {
             public_access_block: Some([true; 4]),
             ownership: Some("BucketOwnerEnforced".into()),
             policy: Some(r#"{"Statement":[],"Version":"2012-10-17"}"#.into()),
+            has_objects: false,
         }
     }
 
@@ -542,6 +564,12 @@ mod tests {
             true,
         ));
         found.versioning = false;
+        let mut empty = found.clone();
+        empty.has_objects = false;
+        assert!(diff_bucket(&spec, Some(&empty))
+            .iter()
+            .all(|c| !matches!(c.action, Action::NeedsConsent(_))));
+        found.has_objects = true;
         let changes: Vec<Change> = diff_bucket(&spec, Some(&found))
             .into_iter()
             .filter(Change::is_change)

@@ -194,12 +194,22 @@ pub async fn read_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Option
         Err(e) if is_absent(e.code()) => None,
         Err(e) => return Err(Error::from_sdk("GetBucketPolicy", res, e)),
     };
+    let has_objects = !s3
+        .list_object_versions()
+        .bucket(bucket)
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk("ListObjectVersions", bucket.to_owned(), e))?
+        .versions()
+        .is_empty();
     Ok(Some(BucketActual {
         versioning,
         encryption,
         public_access_block,
         ownership,
         policy,
+        has_objects,
     }))
 }
 

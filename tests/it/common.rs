@@ -428,3 +428,62 @@ pub async fn set_default_key(s3: &Client, bucket: &str, key: &str) {
         .await
         .unwrap_or_else(|e| panic!("PutBucketEncryption {bucket}: {e:?}"));
 }
+
+/// Tests that stop the test server's emulated replication hold this for writing; tests that wait
+/// for replicas hold it for reading, so a pause never stalls another test.
+static REPLICATION: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// One plain HTTP request to the test server's admin API (`/moto-api/...`); gives the status.
+pub fn moto_admin(method: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let url = endpoint();
+    let authority = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("endpoint host")
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&authority).expect("connect to the test server");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Replication paused until the guard drops (then resumed); excludes tests that wait for replicas.
+pub struct Paused(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'static, ()>);
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        moto_admin("POST", "/moto-api/replication/resume");
+    }
+}
+
+/// Pauses the test server's replication (writes stay PENDING) for as long as the guard lives.
+pub async fn replication_paused() -> Paused {
+    let guard = REPLICATION.write().await;
+    assert_eq!(moto_admin("POST", "/moto-api/replication/pause"), 200);
+    Paused(guard)
+}
+
+/// Held by a test that relies on replicas arriving: no test pauses replication meanwhile.
+pub async fn replication_running() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    REPLICATION.read().await
+}
+
+/// Waits until the test server has delivered every pending replica (at most `secs`).
+pub fn drain_replication(secs: u32) {
+    let status = moto_admin(
+        "GET",
+        &format!("/moto-api/replication/drain?timeout={secs}"),
+    );
+    assert_eq!(status, 200, "replication did not drain in {secs} s");
+}

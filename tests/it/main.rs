@@ -1,7 +1,9 @@
 //! Integration tests: the `s3central` binary against a local S3 server (run them with `scripts/test`).
 
+mod activity;
 mod cli;
 mod common;
+mod diff;
 mod faults;
 mod hostile;
 mod kills;

@@ -1061,3 +1061,97 @@ async fn ctrl_c_finishes_copies_in_flight_and_prints_the_summary() {
     assert_eq!(rest["copied"].as_u64(), Some(60 - copied));
     assert_eq!(all_versions(&s3, &target, "").await.len(), 60);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn central_and_target_in_different_regions_each_with_its_own_key() {
+    // Central in us-east-1 (the client's region); the target bucket and its KMS key in eu-west-1.
+    // KMS keys are regional (the local server enforces it), so the key must be checked there.
+    let s3 = s3().await;
+    let central = unique_bucket("central");
+    versioned_bucket(&s3, &central).await;
+    let version = put(
+        &s3,
+        &central,
+        &format!("{ACCOUNT}/eu/report.csv"),
+        b"a,b\n1,2\n",
+    )
+    .await;
+    let t = cutoff().await;
+    let eu = crate::common::sdk_config()
+        .await
+        .to_builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .build();
+    let eu_kms = aws_sdk_kms::Client::new(&eu);
+    let key = eu_kms
+        .create_key()
+        .send()
+        .await
+        .expect("CreateKey in eu-west-1");
+    let eu_key = key
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .expect("arn")
+        .to_owned();
+    assert!(eu_key.contains(":eu-west-1:"), "{eu_key}");
+    let alias = format!("alias/{}", unique_bucket("eu"));
+    eu_kms
+        .create_alias()
+        .alias_name(&alias)
+        .target_key_id(&eu_key)
+        .send()
+        .await
+        .expect("CreateAlias");
+    // The key is not visible from us-east-1: a single-region tool would fail here.
+    assert!(kms()
+        .await
+        .describe_key()
+        .key_id(&eu_key)
+        .send()
+        .await
+        .is_err());
+    let eu_s3 = Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&eu)
+            .force_path_style(true)
+            .build(),
+    );
+    let target = unique_bucket("target-eu");
+    eu_s3
+        .create_bucket()
+        .bucket(&target)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateBucket eu-west-1");
+    crate::common::enable_versioning(&eu_s3, &target).await;
+    crate::common::set_default_key(&eu_s3, &target, &eu_key).await;
+    for kms_arg in [None, Some(alias.as_str())] {
+        let mut args = vec![
+            "--central-bucket",
+            &central,
+            "--region",
+            "us-east-1",
+            "restore",
+            "--account",
+            ACCOUNT,
+            "--at",
+            &t,
+            "--to-bucket",
+            &target,
+        ];
+        if let Some(k) = kms_arg {
+            args.extend(["--kms-key", k, "--to-prefix", "again/"]);
+        }
+        s3central(&args).success();
+    }
+    for prefix in [format!("{ACCOUNT}/"), "again/".to_owned()] {
+        let got = read_back(&eu_s3, &target, &prefix, &eu_key).await;
+        assert_eq!(keys(&got), ["eu/report.csv"]);
+        assert_eq!(got["eu/report.csv"].body, b"a,b\n1,2\n");
+        assert_eq!(got["eu/report.csv"].version_id, version);
+    }
+}

@@ -1,7 +1,7 @@
 //! `s3central setup` and `status` end to end: an organization with nested OUs, every resource read
 //! back, idempotence, drift, bad configs, `--verify`, and 200 listed accounts.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
@@ -11,7 +11,7 @@ use s3central::setup::policy::{
 };
 use tokio::sync::OnceCell;
 
-use crate::common::{command, json_lines, run, s3central, unique_bucket};
+use crate::common::{json_lines, run, s3central, unique_bucket};
 
 /// The caller's (and central) account on the local server.
 const CENTRAL_ACCOUNT: &str = "123456789012";
@@ -591,116 +591,33 @@ async fn bad_configs_fail_before_any_call() {
 async fn verify_waits_for_the_replica_and_times_out_without_one() {
     let w = world("verify").await;
     assert_eq!(setup(&w.config, &["setup", "--yes"]).code, 0);
-    // No replication on the local server: nothing arrives, so --verify times out.
-    let timeout = setup(
-        &w.config,
-        &["setup", "--yes", "--verify", "--verify-timeout", "2s"],
-    );
-    assert_eq!(timeout.code, 1, "{}{}", timeout.stdout, timeout.stderr);
-    let rows = record(&timeout.stdout, "verify");
-    assert_eq!(rows.len(), w.accounts.len());
-    assert!(rows.iter().all(|r| r["replicated"] == false));
-    // Success: play replication. The central policy's TLS deny blocks every object call on this
-    // server (it ignores conditions), so lift it first, then copy each canary into central.
-    let caller = caller_config().await;
-    let central = s3_for(&caller);
-    central
-        .delete_bucket_policy()
-        .bucket(&w.central_bucket)
-        .send()
-        .await
-        .expect("lift policy");
-    let old_canaries: std::collections::BTreeSet<String> = rows
-        .iter()
-        .filter_map(|r| r["canary"].as_str().map(str::to_owned))
-        .collect();
-    let path = w.config.path().to_str().expect("path").to_owned();
-    let child = command(&[
-        "--output",
-        "json",
-        "setup",
-        "--yes",
-        "--verify",
-        "--verify-timeout",
-        "60s",
-        "--config",
-        &path,
-    ])
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .expect("spawn");
-    let config = s3central::setup::config::load_config(w.config.path()).expect("config");
-    let discovery = config.discovery.as_ref().expect("discovery");
-    let deadline = Instant::now() + Duration::from_secs(50);
-    let mut replicated = std::collections::BTreeSet::new();
-    while replicated.len() < w.accounts.len() {
-        assert!(Instant::now() < deadline, "canaries never appeared");
-        for account in &w.accounts {
-            if replicated.contains(account) {
-                continue;
-            }
-            let bucket = if account == config.sources[0].account.as_str() {
-                config.sources[0].bucket.clone()
-            } else {
-                discovery.bucket_for(&account.parse().expect("id"))
-            };
-            let s3 = s3_for(&account_config(account).await);
-            let listed = s3
-                .list_objects_v2()
-                .bucket(&bucket)
-                .prefix(format!("{account}/.s3central/"))
-                .send()
-                .await
-                .expect("list canaries");
-            // Canaries of the timed-out run above are still there: take the new one.
-            let fresh = listed
-                .contents()
-                .iter()
-                .filter_map(|o| o.key())
-                .find(|k| !old_canaries.contains(*k));
-            if let Some(canary) = fresh {
-                let object = s3
-                    .get_object()
-                    .bucket(&bucket)
-                    .key(canary)
-                    .send()
-                    .await
-                    .expect("get canary");
-                let metadata = object.metadata().cloned().unwrap_or_default();
-                let body = object.body.collect().await.expect("body").into_bytes();
-                // The run re-applied the central policy before writing canaries: lift it again.
-                central
-                    .delete_bucket_policy()
-                    .bucket(&w.central_bucket)
-                    .send()
-                    .await
-                    .expect("lift policy");
-                central
-                    .put_object()
-                    .bucket(&w.central_bucket)
-                    .key(canary)
-                    .set_metadata(Some(metadata))
-                    .body(body.into())
-                    .send()
-                    .await
-                    .expect("place replica");
-                replicated.insert(account.clone());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // Replication stopped (the test server's emulation, paused): nothing arrives, so --verify
+    // times out and says which accounts it waited for.
+    {
+        let _paused = crate::common::replication_paused().await;
+        let timeout = setup(
+            &w.config,
+            &["setup", "--yes", "--verify", "--verify-timeout", "2s"],
+        );
+        assert_eq!(timeout.code, 1, "{}{}", timeout.stdout, timeout.stderr);
+        let rows = record(&timeout.stdout, "verify");
+        assert_eq!(rows.len(), w.accounts.len());
+        assert!(rows.iter().all(|r| r["replicated"] == false));
     }
-    let out = child.wait_with_output().expect("wait");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    // Replication running: every canary written in a source bucket arrives in central.
+    let _running = crate::common::replication_running().await;
+    let out = setup(
+        &w.config,
+        &["setup", "--yes", "--verify", "--verify-timeout", "60s"],
     );
-    let rows = record(&stdout, "verify");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let rows = record(&out.stdout, "verify");
     assert_eq!(rows.len(), w.accounts.len());
-    assert!(rows.iter().all(|r| r["replicated"] == true), "{stdout}");
+    assert!(
+        rows.iter().all(|r| r["replicated"] == true),
+        "{}",
+        out.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -843,15 +760,16 @@ async fn restore_runs_as_the_restore_role_setup_made() {
         central_region: "us-east-1",
     });
     assert!(same_policy(inline.policy_document(), &desired));
-    // History in central (written by the test: the local server does not replicate).
-    let central_s3 = s3_for(&caller_config().await);
+    // History written where the account writes it, in its own bucket; the test server
+    // replicates it into central as S3 would (same key, version id and LastModified).
+    let _running = crate::common::replication_running().await;
+    let s3 = s3_for(&cfg);
     let mut expected = std::collections::BTreeMap::new();
     for i in 0..5 {
         let key = format!("{account}/docs/{i}.txt");
         let body = format!("version one of {i}");
-        central_s3
-            .put_object()
-            .bucket(&central)
+        s3.put_object()
+            .bucket(&bucket)
             .key(&key)
             .body(body.clone().into_bytes().into())
             .send()
@@ -859,15 +777,31 @@ async fn restore_runs_as_the_restore_role_setup_made() {
             .expect("put");
         expected.insert(key, body);
     }
+    crate::common::drain_replication(30);
     let t = crate::common::cutoff().await;
-    central_s3
-        .put_object()
-        .bucket(&central)
+    // The attack, in the account's bucket: replicated too, and kept in central's history.
+    s3.put_object()
+        .bucket(&bucket)
         .key(format!("{account}/docs/0.txt"))
         .body(b"encrypted by an attacker".to_vec().into())
         .send()
         .await
         .expect("put");
+    s3.delete_object()
+        .bucket(&bucket)
+        .key(format!("{account}/docs/1.txt"))
+        .send()
+        .await
+        .expect("delete");
+    crate::common::drain_replication(30);
+    let central_s3 = s3_for(&caller_config().await);
+    let in_central =
+        crate::common::all_versions(&central_s3, &central, &format!("{account}/")).await;
+    assert_eq!(
+        in_central.len(),
+        6,
+        "5 versions and the attacker's, no delete marker: {in_central:?}"
+    );
     // The README's command: no --to-bucket, no identities; the config names the account.
     let path = config.path().to_str().expect("path");
     let out = s3central(&[
@@ -888,7 +822,9 @@ async fn restore_runs_as_the_restore_role_setup_made() {
         .into_iter()
         .find(|l| l["record"] == "summary")
         .expect("summary");
-    assert_eq!(summary["copied"], 5, "{stdout}");
+    // Three keys still hold the replicated version (same version id): left alone.
+    assert_eq!(summary["copied"], 2, "{stdout}");
+    assert_eq!(summary["unchanged"], 3, "{stdout}");
     let identity = summary["identity"].as_str().expect("identity");
     assert!(
         identity.contains(&format!("arn:aws:iam::{account}:role/s3central-restore")),
@@ -896,7 +832,6 @@ async fn restore_runs_as_the_restore_role_setup_made() {
     );
     assert!(identity.contains("server-side"), "{identity}");
     // Read back as the account: every key, every byte, under the account's own key.
-    let s3 = s3_for(&cfg);
     for (key, body) in &expected {
         let got = s3
             .get_object()
@@ -1157,6 +1092,14 @@ async fn an_existing_bucket_is_changed_only_with_consent() {
         .send()
         .await
         .expect("ownership");
+    // It holds the account's data: an empty bucket would get every setting without asking.
+    s3.put_object()
+        .bucket(&bucket)
+        .key("app/data.bin")
+        .body(b"theirs".to_vec().into())
+        .send()
+        .await
+        .expect("their object");
     let consent_lines = |stdout: &str| -> Vec<String> {
         record(stdout, "plan")
             .into_iter()
@@ -1237,5 +1180,50 @@ async fn an_existing_bucket_is_changed_only_with_consent() {
             .all(|p| p["action"] == "unchanged"),
         "{}",
         plan.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unusable_central_key_is_refused_before_any_replication_rule() {
+    let (account, bucket, _central, config) = one_account_world("bad-replica-key", "").await;
+    let alias = s3central::setup::config::load_config(config.path())
+        .expect("config")
+        .central
+        .kms_alias;
+    // The alias names a disabled key: AWS would accept it in a rule and fail every replication.
+    let kms = aws_sdk_kms::Client::new(&caller_config().await);
+    let key = kms
+        .create_key()
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata()
+        .expect("m")
+        .key_id()
+        .to_owned();
+    kms.create_alias()
+        .alias_name(&alias)
+        .target_key_id(&key)
+        .send()
+        .await
+        .expect("CreateAlias");
+    kms.disable_key()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("DisableKey");
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("cannot encrypt replicas") && out.stderr.contains("Disabled"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    // No source account was touched: no bucket, so no replication rule naming the key.
+    let s3 = s3_for(&account_config(&account).await);
+    assert!(
+        s3.head_bucket().bucket(&bucket).send().await.is_err(),
+        "source bucket was created"
     );
 }
