@@ -43,7 +43,7 @@ complete -c s3central -n "__fish_s3central_needs_command" -f -a "restore" -d 'Re
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "activity" -d 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "diff" -d 'See the damage: keys added, changed and deleted between two moments'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "setup" -d 'Provision replication for every account from s3central.toml: plan, then apply the differences'
-complete -c s3central -n "__fish_s3central_needs_command" -f -a "status" -d 'Check every account against the desired state, and the replication status of recent objects'
+complete -c s3central -n "__fish_s3central_needs_command" -f -a "status" -d 'Check every account against the desired state and the replication status of recent objects; with --coverage, prove every current object has its replica in central'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l account -d 'Account whose objects to list (12 digits); without it, list the accounts' -r
@@ -85,6 +85,11 @@ complete -c s3central -n "__fish_s3central_using_subcommand restore" -l restore-
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l multipart-threshold -d 'Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed]' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l part-size -d 'Part size for multipart copies (raised automatically to stay within 10,000 parts)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l archive-restore -d 'Restore versions in GLACIER or DEEP_ARCHIVE with this retrieval tier first (RestoreObject), then copy each as it becomes readable; without it such a restore writes nothing and exits 2' -r -f -a "Bulk\t'Cheapest: GLACIER 5-12 h, DEEP_ARCHIVE within 48 h'
+Standard\t'GLACIER 3-5 h, DEEP_ARCHIVE within 12 h'
+Expedited\t'GLACIER 1-5 minutes; not available for DEEP_ARCHIVE'"
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l archive-days -d 'With --archive-restore: days the restored temporary copies stay readable in central' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l archive-wait -d 'With --archive-restore: how long to wait for restores to finish; versions not readable by then are reported failed (run the same command again later: nothing is requested twice)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
@@ -165,6 +170,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand setup" -s h -l help 
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l config -d 'The desired state' -r -F
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l recent -d 'How many of the most recent objects per account to check the replication status of' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l concurrency -d 'Accounts read at once' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l gaps -d 'With --coverage: unprotected versions listed per account (the counts are always complete)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
@@ -174,6 +181,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand status" -l retry-mod
 standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l coverage -d 'Prove every current object under each account\'s prefix has its replica in central (same version id): count replicated, pending, failed, missing and objects outside the prefix; exit 1 when anything is unprotected'
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l ignore-outside-prefix -d 'With --coverage: objects outside the account prefix are reported but do not make the exit code 1'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -197,6 +206,6 @@ complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish
 complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "activity" -d 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at'
 complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "diff" -d 'See the damage: keys added, changed and deleted between two moments'
 complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "setup" -d 'Provision replication for every account from s3central.toml: plan, then apply the differences'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "status" -d 'Check every account against the desired state, and the replication status of recent objects'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "status" -d 'Check every account against the desired state and the replication status of recent objects; with --coverage, prove every current object has its replica in central'
 complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

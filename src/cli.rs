@@ -90,6 +90,8 @@ pub enum OutputFormat {
 }
 
 /// The subcommands.
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Browse the central bucket: accounts, keys as of any time, version history.
@@ -102,7 +104,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Provision replication for every account from s3central.toml: plan, then apply the differences.
     Setup(SetupArgs),
-    /// Check every account against the desired state, and the replication status of recent objects.
+    /// Check every account against the desired state and the replication status of recent objects;
+    /// with --coverage, prove every current object has its replica in central.
     Status(StatusArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
@@ -166,6 +169,20 @@ pub struct StatusArgs {
     /// Accounts read at once.
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
+    /// Prove every current object under each account's prefix has its replica in central (same
+    /// version id): count replicated, pending, failed, missing and objects outside the prefix;
+    /// exit 1 when anything is unprotected.
+    #[arg(long)]
+    pub coverage: bool,
+    /// With --coverage: unprotected versions listed per account (the counts are always complete).
+    #[arg(long, default_value_t = 20, value_name = "N", requires = "coverage")]
+    pub gaps: usize,
+    /// With --coverage: objects outside the account prefix are reported but do not make the exit code 1.
+    #[arg(long, requires = "coverage")]
+    pub ignore_outside_prefix: bool,
+    /// Entries per listing request (1-1000); for tests and tuning.
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub page_size: i32,
 }
 
 /// How `restore` moves bytes.
@@ -259,6 +276,36 @@ pub struct RestoreArgs {
     /// Entries per listing request (1-1000); for tests and tuning.
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub page_size: i32,
+    /// Restore versions in GLACIER or DEEP_ARCHIVE with this retrieval tier first (RestoreObject),
+    /// then copy each as it becomes readable; without it such a restore writes nothing and exits 2.
+    #[arg(long, value_enum, ignore_case = true, value_name = "TIER")]
+    pub archive_restore: Option<ArchiveTier>,
+    /// With --archive-restore: days the restored temporary copies stay readable in central.
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "archive_restore", value_parser = clap::value_parser!(i32).range(1..=365))]
+    pub archive_days: i32,
+    /// With --archive-restore: how long to wait for restores to finish; versions not readable by
+    /// then are reported failed (run the same command again later: nothing is requested twice).
+    #[arg(
+        long,
+        default_value = "48h",
+        value_name = "DURATION",
+        requires = "archive_restore"
+    )]
+    pub archive_wait: humantime::Duration,
+}
+
+/// S3 Glacier retrieval tiers for `restore --archive-restore`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArchiveTier {
+    /// Cheapest: GLACIER 5-12 h, DEEP_ARCHIVE within 48 h.
+    #[value(name = "Bulk")]
+    Bulk,
+    /// GLACIER 3-5 h, DEEP_ARCHIVE within 12 h.
+    #[value(name = "Standard")]
+    Standard,
+    /// GLACIER 1-5 minutes; not available for DEEP_ARCHIVE.
+    #[value(name = "Expedited")]
+    Expedited,
 }
 
 /// Arguments of `ls`.

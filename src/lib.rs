@@ -6,6 +6,7 @@ pub mod activity;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod coverage;
 pub mod diff;
 pub mod error;
 pub mod filter;

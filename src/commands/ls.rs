@@ -6,7 +6,7 @@ use indicatif::HumanBytes;
 use serde::Serialize;
 
 use crate::account::AccountId;
-use crate::aws::Aws;
+use crate::aws::{Aws, CountRequests};
 use crate::cli::LsArgs;
 use crate::commands::Context;
 use crate::error::Result;
@@ -14,6 +14,7 @@ use crate::filter::KeyFilter;
 use crate::listing::{list_common_prefixes, list_versions, ListRequest};
 use crate::output::{printable, Column, Row};
 use crate::pit::{resolve_stream, DeleteMode};
+use crate::restore::archive::{self, is_archived, RestoreState};
 use crate::time::{format_time, parse_time};
 use crate::version::ObjectVersion;
 
@@ -129,6 +130,9 @@ struct KeyRow {
     is_latest: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     is_delete_marker: Option<bool>,
+    /// Archived versions (GLACIER, DEEP_ARCHIVE) only: whether a readable copy is restored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restore: Option<RestoreState>,
 }
 
 impl KeyRow {
@@ -142,6 +146,7 @@ impl KeyRow {
             etag: v.etag,
             is_latest: history.then_some(v.is_latest),
             is_delete_marker: history.then_some(v.is_delete_marker),
+            restore: None,
         }
     }
 }
@@ -173,7 +178,11 @@ impl Row for KeyRow {
         let mut cells = vec![
             self.last_modified.clone(),
             size,
-            self.storage_class.clone().unwrap_or_else(|| "-".into()),
+            match (&self.storage_class, &self.restore) {
+                (Some(class), Some(state)) => format!("{class} ({})", state.label()),
+                (Some(class), None) => class.clone(),
+                (None, _) => "-".into(),
+            },
             self.version_id.clone(),
         ];
         if let Some(latest) = self.is_latest {
@@ -200,6 +209,7 @@ async fn list_keys(
     let account_prefix = account.prefix();
     let prefix = format!("{account_prefix}{}", args.path.as_deref().unwrap_or(""));
     let aws = crate::region::for_bucket(&Aws::load(&ctx.aws).await?, bucket).await;
+    let s3 = aws.s3();
     let request = ListRequest {
         bucket: bucket.to_owned(),
         prefix,
@@ -221,7 +231,18 @@ async fn list_keys(
         let entry = entry?;
         let rel = relative(&entry.key);
         if filter.matches(&rel) {
-            spinner.suspend(|| ctx.out.row(&KeyRow::new(entry, rel, args.versions)))?;
+            // Only archived versions cost a request: HeadObject's x-amz-restore.
+            let restore = if !entry.is_delete_marker && is_archived(entry.storage_class.as_deref())
+            {
+                Some(archive::state(&s3, bucket, &entry, &CountRequests::default()).await?)
+            } else {
+                None
+            };
+            let row = KeyRow {
+                restore,
+                ..KeyRow::new(entry, rel, args.versions)
+            };
+            spinner.suspend(|| ctx.out.row(&row))?;
         }
     }
     spinner.finish_and_clear();

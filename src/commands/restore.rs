@@ -146,7 +146,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         None => None,
     };
     let source_prefix = args.account.prefix();
-    let request = RestoreRequest {
+    let mut request = RestoreRequest {
         at,
         delete_mode: if args.respect_deletes {
             DeleteMode::Respect
@@ -164,6 +164,8 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         concurrency: args.concurrency as usize,
         dry_run: args.dry_run,
         page_size: args.page_size,
+        archive: None,
+        archived: 0,
     };
     let copier = Copier {
         reader: reader_s3,
@@ -175,6 +177,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         multipart_threshold,
         part_size: args.part_size.as_u64(),
     };
+    let scan = archive_check(&copier, &mut request, &args).await?;
     tracing::info!(%central, %target_bucket, at = %format_time(at), ?mode, kms = %kms_key_arn, "restore starting");
     let bar = progress_bar(ctx.progress);
     let json_keys = args.dry_run && ctx.out.format() == OutputFormat::Json;
@@ -238,6 +241,9 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     let mut summary = result?;
     summary.interrupted = stopped.load(std::sync::atomic::Ordering::Relaxed);
     summary.identity = identity.describe(mode);
+    summary.archived = scan.total();
+    summary.archive_requested = scan.requested;
+    summary.archive_in_progress = scan.in_progress;
     print_summary(ctx, &summary, &args, &central, &target_bucket, at)?;
     Ok(if summary.interrupted {
         130
@@ -345,10 +351,80 @@ fn print_summary(
             ),
         ]
     };
+    let mut lines = lines;
+    if s.archived > 0 {
+        lines.insert(
+            3,
+            if args.dry_run {
+                format!(
+                    "  archived   {:>10}  (GLACIER/DEEP_ARCHIVE: restored first with --archive-restore)",
+                    s.archived
+                )
+            } else {
+                format!(
+                    "  archived   {:>10}  ({} restore(s) requested now, {} already in progress, {} ready, {} copied)",
+                    s.archived, s.archive_requested, s.archive_in_progress, s.archive_ready, s.archive_copied
+                )
+            },
+        );
+    }
     for line in lines {
         ctx.out.text(&line)?;
     }
     Ok(())
+}
+
+/// Before the first write: finds the archived versions (GLACIER, DEEP_ARCHIVE) the restore must
+/// copy. Without --archive-restore (and not a dry run) they stop the restore with the count and
+/// the tiers to choose from; with it, their restores are started (never twice) and the engine
+/// waits for each.
+async fn archive_check(
+    copier: &Copier,
+    request: &mut RestoreRequest,
+    args: &RestoreArgs,
+) -> Result<restore::ArchiveScan> {
+    let found = restore::scan_archived(copier, request, None).await?;
+    if found.total() == 0 {
+        return Ok(found);
+    }
+    let counts = format!(
+        "{} version(s) to restore are archived ({} GLACIER, {} DEEP_ARCHIVE)",
+        found.total(),
+        found.glacier,
+        found.deep_archive
+    );
+    let Some(tier) = args.archive_restore else {
+        if args.dry_run {
+            return Ok(found);
+        }
+        return Err(Error::Refused(format!(
+            "{counts} and cannot be read until S3 restores them, so nothing was written: run again with --archive-restore Standard (or Bulk, cheaper and slower{}) --archive-days 1; GLACIER: Expedited 1-5 min, Standard 3-5 h, Bulk 5-12 h; DEEP_ARCHIVE: Standard within 12 h, Bulk within 48 h",
+            if found.deep_archive == 0 { ", or Expedited for GLACIER" } else { "" }
+        )));
+    };
+    if tier == crate::cli::ArchiveTier::Expedited && found.deep_archive > 0 {
+        return Err(Error::Refused(format!(
+            "{counts}: --archive-restore Expedited is not available for DEEP_ARCHIVE; use Standard or Bulk, so nothing was written"
+        )));
+    }
+    let options = restore::archive::ArchiveOptions {
+        tier: match tier {
+            crate::cli::ArchiveTier::Bulk => aws_sdk_s3::types::Tier::Bulk,
+            crate::cli::ArchiveTier::Standard => aws_sdk_s3::types::Tier::Standard,
+            crate::cli::ArchiveTier::Expedited => aws_sdk_s3::types::Tier::Expedited,
+        },
+        days: args.archive_days,
+        timeout: args.archive_wait.into(),
+    };
+    let scan = if args.dry_run {
+        found
+    } else {
+        restore::scan_archived(copier, request, Some(&options)).await?
+    };
+    tracing::info!(?scan, "archived versions");
+    request.archive = Some(options);
+    request.archived = scan.total();
+    Ok(scan)
 }
 
 /// The account's own bucket as the setup config names it (listed, or by the discovery template).

@@ -124,6 +124,7 @@ impl Row for PlanRow<'_> {
                 ),
             ),
             Action::Unchanged => ("ok", String::new()),
+            Action::Refused(why) => ("REFUSED", why.clone()),
         };
         vec![
             self.account.to_owned(),
@@ -262,6 +263,19 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
             plans.len(),
             if failed_plans > 0 { format!(", {failed_plans} account(s) could not be read") } else { String::new() }
         ))?;
+    }
+    let refused: Vec<&String> = central_changes
+        .iter()
+        .filter_map(|c| match &c.action {
+            Action::Refused(why) => Some(why),
+            _ => None,
+        })
+        .collect();
+    if !refused.is_empty() {
+        for why in &refused {
+            eprintln!("error: refused, nothing applied: {why}");
+        }
+        return Ok(1);
     }
     if args.dry_run {
         return Ok(if args.detailed_exitcode && pending > 0 {

@@ -2,16 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
-use crate::commands::setup::resolve;
+use crate::commands::setup::{resolve, Resolved};
 use crate::commands::Context;
+use crate::coverage::{is_current_object, join, Counts, Gap};
 use crate::error::{Error, Result};
+use crate::listing::{list_versions, ListRequest};
 use crate::output::{Column, Row};
 use crate::setup::plan::{Change, PENDING_CENTRAL_KEY};
-use crate::setup::{identity_in, plan_central, plan_source};
+use crate::setup::{identity_in, plan_central, plan_source, SourceAccount};
 
 /// One account's health.
 #[derive(Debug, Serialize)]
@@ -77,6 +79,9 @@ fn drift(changes: &[Change]) -> Vec<String> {
 /// Runs `status`; exit 1 when any account drifted, failed replication or could not be read.
 pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
     let r = resolve(ctx, &args.config).await?;
+    if args.coverage {
+        return coverage(ctx, &args, &r).await;
+    }
     let (central_changes, central_key) = plan_central(&r.config, &r.central).await?;
     let key = central_key.unwrap_or_else(|| PENDING_CENTRAL_KEY.to_owned());
     let mut unhealthy = 0;
@@ -175,4 +180,369 @@ async fn recent_replication(
         *counts.entry(status).or_insert(0) += 1;
     }
     Ok(counts)
+}
+
+/// HeadObject requests in flight per account while classifying gaps.
+const GAP_HEADS: usize = 16;
+
+/// One account's coverage, as printed and as a JSON line.
+#[derive(Debug, Serialize)]
+struct CoverageRow {
+    record: &'static str,
+    account: String,
+    bucket: String,
+    #[serde(flatten)]
+    counts: Counts,
+    /// Whether every current version under the prefix has its replica (and, unless ignored,
+    /// nothing lies outside the prefix).
+    protected: bool,
+    /// The loud part: objects outside the prefix are never replicated.
+    warning: Option<String>,
+    error: Option<String>,
+}
+
+impl Row for CoverageRow {
+    fn columns(&self) -> &'static [Column] {
+        const COLUMNS: &[Column] = &[
+            Column::left("ACCOUNT", 12),
+            Column::left("BUCKET", 32),
+            Column::right("CURRENT", 8),
+            Column::right("REPLICATED", 10),
+            Column::right("PENDING", 7),
+            Column::right("FAILED", 6),
+            Column::right("MISSING", 7),
+            Column::right("OUTSIDE", 7),
+            Column::left("VERDICT", 0),
+        ];
+        COLUMNS
+    }
+
+    fn cells(&self) -> Vec<String> {
+        let c = &self.counts;
+        let verdict = match &self.error {
+            Some(e) => format!("ERROR: {e}"),
+            None if self.protected && c.outside_prefix == 0 => "protected".to_owned(),
+            None if self.protected => {
+                "protected under the prefix; objects OUTSIDE it are NOT".to_owned()
+            }
+            None => {
+                let mut parts = Vec::new();
+                for (n, what) in [
+                    (c.pending, "pending"),
+                    (c.failed, "failed"),
+                    (c.missing, "missing"),
+                    (c.outside_prefix, "outside the prefix"),
+                ] {
+                    if n > 0 {
+                        parts.push(format!("{n} {what}"));
+                    }
+                }
+                format!("UNPROTECTED: {}", parts.join(", "))
+            }
+        };
+        let n = |v: u64| {
+            if self.error.is_some() {
+                "-".to_owned()
+            } else {
+                v.to_string()
+            }
+        };
+        vec![
+            self.account.clone(),
+            self.bucket.clone(),
+            n(c.current),
+            n(c.replicated),
+            n(c.pending),
+            n(c.failed),
+            n(c.missing),
+            n(c.outside_prefix),
+            verdict,
+        ]
+    }
+}
+
+/// One current source version without a replica in central.
+#[derive(Debug, Serialize)]
+struct GapRow {
+    record: &'static str,
+    account: String,
+    key: String,
+    version_id: String,
+    status: Gap,
+    last_modified: String,
+}
+
+impl Row for GapRow {
+    fn columns(&self) -> &'static [Column] {
+        const COLUMNS: &[Column] = &[
+            Column::left("ACCOUNT", 12),
+            Column::left("STATUS", 7),
+            Column::left("LAST MODIFIED", 20),
+            Column::left("VERSION", 32),
+            Column::left("UNPROTECTED KEY", 0),
+        ];
+        COLUMNS
+    }
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.account.clone(),
+            self.status.label().to_owned(),
+            self.last_modified.clone(),
+            self.version_id.clone(),
+            crate::output::printable(&self.key),
+        ]
+    }
+}
+
+/// One account's coverage: counts and the first `max_gaps` unprotected versions.
+struct AccountCoverage {
+    counts: Counts,
+    gaps: Vec<GapRow>,
+}
+
+/// `status --coverage`: per account, two sorted listings merge-joined, gaps classified by a
+/// HeadObject of the source version, objects outside the prefix counted; exit 1 when anything is
+/// unprotected or an account could not be read.
+async fn coverage(ctx: &mut Context, args: &StatusArgs, r: &Resolved) -> Result<u8> {
+    let central_s3 = r.central.aws.s3();
+    let central_bucket = r.config.central.bucket.clone();
+    let caller = &r.caller;
+    let bar = crate::progress::counter(ctx.progress, r.sources.len() as u64, "accounts checked");
+    let results: Vec<(SourceAccount, Result<AccountCoverage>)> =
+        futures::stream::iter(r.sources.iter().cloned())
+            .map(|source| {
+                let (central_s3, central_bucket, bar) =
+                    (central_s3.clone(), central_bucket.clone(), bar.clone());
+                async move {
+                    let checked = async {
+                        let aws = identity_in(
+                            &caller.0,
+                            &caller.1,
+                            source.account.as_str(),
+                            &r.config.assume_role,
+                            &source.region,
+                        )
+                        .await?;
+                        account_coverage(
+                            aws.s3(),
+                            central_s3,
+                            &central_bucket,
+                            &source,
+                            args.page_size,
+                            args.gaps,
+                        )
+                        .await
+                    }
+                    .await;
+                    bar.inc(1);
+                    (source, checked)
+                }
+            })
+            .buffered(args.concurrency as usize)
+            .collect()
+            .await;
+    bar.finish_and_clear();
+    let mut unprotected = 0usize;
+    let mut totals = Counts::default();
+    let mut gaps = Vec::new();
+    let mut warnings = Vec::new();
+    for (source, result) in results {
+        let (counts, error) = match result {
+            Ok(c) => {
+                gaps.extend(c.gaps);
+                (c.counts, None)
+            }
+            Err(e) => (Counts::default(), Some(e.to_string())),
+        };
+        let warning = (counts.outside_prefix > 0).then(|| {
+            format!(
+                "{} object(s) in bucket {} lie OUTSIDE the prefix {} and are NEVER replicated to central (by design: the rule replicates only the account's prefix); move them under {} or accept that they have no backup",
+                counts.outside_prefix,
+                source.bucket,
+                source.account.prefix(),
+                source.account.prefix()
+            )
+        });
+        let protected = error.is_none() && !counts.unprotected(!args.ignore_outside_prefix);
+        unprotected += usize::from(!protected);
+        for (total, n) in [
+            (&mut totals.current, counts.current),
+            (&mut totals.replicated, counts.replicated),
+            (&mut totals.pending, counts.pending),
+            (&mut totals.failed, counts.failed),
+            (&mut totals.missing, counts.missing),
+            (&mut totals.outside_prefix, counts.outside_prefix),
+        ] {
+            *total += n;
+        }
+        if let Some(w) = &warning {
+            warnings.push(w.clone());
+        }
+        ctx.out.row(&CoverageRow {
+            record: "coverage",
+            account: source.account.to_string(),
+            bucket: source.bucket.clone(),
+            counts,
+            protected,
+            warning,
+            error,
+        })?;
+    }
+    for gap in &gaps {
+        ctx.out.row(gap)?;
+    }
+    for w in &warnings {
+        eprintln!("WARNING: {w}");
+    }
+    let table = ctx.out.format() == crate::cli::OutputFormat::Table;
+    if ctx.out.format() == crate::cli::OutputFormat::Json {
+        ctx.out.json(&serde_json::json!({
+            "record": "summary",
+            "accounts": r.sources.len(),
+            "unprotected_accounts": unprotected,
+            "totals": totals,
+        }))?;
+    } else if table && !ctx.global.quiet {
+        ctx.out.text(&format!(
+            "coverage: {} of {} current object(s) replicated, {} pending, {} failed, {} missing, {} outside the prefix; {}",
+            totals.replicated,
+            totals.current,
+            totals.pending,
+            totals.failed,
+            totals.missing,
+            totals.outside_prefix,
+            if unprotected == 0 {
+                format!("all {} account(s) protected", r.sources.len())
+            } else {
+                format!("{unprotected} of {} account(s) NOT fully protected", r.sources.len())
+            }
+        ))?;
+    }
+    Ok(u8::from(unprotected > 0))
+}
+
+/// Joins the source's current versions under the account prefix with central's entries under it,
+/// classifies each gap by HeadObject, and counts the objects outside the prefix.
+async fn account_coverage(
+    source_s3: aws_sdk_s3::Client,
+    central_s3: aws_sdk_s3::Client,
+    central_bucket: &str,
+    source: &SourceAccount,
+    page_size: i32,
+    max_gaps: usize,
+) -> Result<AccountCoverage> {
+    let prefix = source.account.prefix();
+    let last_key = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let source_entries = {
+        let last_key = last_key.clone();
+        list_versions(
+            source_s3.clone(),
+            ListRequest {
+                bucket: source.bucket.clone(),
+                prefix: prefix.clone(),
+                page_size,
+            },
+        )
+        .inspect(move |entry| {
+            if let (Ok(v), Ok(mut last)) = (entry, last_key.lock()) {
+                *last = Some(v.key.clone());
+            }
+        })
+        .try_filter(|v| futures::future::ready(is_current_object(v)))
+    };
+    let central_entries = list_versions(
+        central_s3,
+        ListRequest {
+            bucket: central_bucket.to_owned(),
+            prefix: prefix.clone(),
+            page_size,
+        },
+    );
+    let mut joined = Box::pin(
+        join(source_entries, central_entries)
+            .map(|j| {
+                let s3 = source_s3.clone();
+                let bucket = source.bucket.clone();
+                async move {
+                    let j = j?;
+                    if j.replicated {
+                        return Ok((j.source, None));
+                    }
+                    let head = s3
+                        .head_object()
+                        .bucket(&bucket)
+                        .key(&j.source.key)
+                        .version_id(&j.source.version_id)
+                        .send()
+                        .await
+                        .map_err(|e| Error::from_sdk("HeadObject", j.source.key.clone(), e))?;
+                    let gap = Gap::from_status(head.replication_status().map(|s| s.as_str()));
+                    Ok::<_, Error>((j.source, Some(gap)))
+                }
+            })
+            .buffered(GAP_HEADS),
+    );
+    let mut counts = Counts::default();
+    let mut gaps = Vec::new();
+    while let Some(item) = joined.next().await {
+        let (version, gap) = item?;
+        counts.current += 1;
+        match gap {
+            None => counts.replicated += 1,
+            Some(gap) => {
+                counts.add_gap(gap);
+                if gaps.len() < max_gaps {
+                    gaps.push(GapRow {
+                        record: "gap",
+                        account: source.account.to_string(),
+                        key: version.key,
+                        version_id: version.version_id,
+                        status: gap,
+                        last_modified: crate::time::format_time(version.last_modified),
+                    });
+                }
+            }
+        }
+    }
+    drop(joined);
+    let last = last_key.lock().ok().and_then(|l| l.clone());
+    counts.outside_prefix = count_outside(&source_s3, &source.bucket, &prefix, last).await?;
+    Ok(AccountCoverage { counts, gaps })
+}
+
+/// Current objects of the bucket outside `prefix`: those before it, then those after the last key
+/// under it (`last`, from the version listing), so the prefix itself is not listed twice.
+async fn count_outside(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    last: Option<String>,
+) -> Result<u64> {
+    let mut n = 0u64;
+    let mut before = s3.list_objects_v2().bucket(bucket).into_paginator().send();
+    'before: while let Some(page) = before.next().await {
+        let page = page.map_err(|e| Error::from_sdk("ListObjectsV2", bucket.to_owned(), e))?;
+        for object in page.contents() {
+            if object.key().unwrap_or_default() >= prefix {
+                break 'before;
+            }
+            n += 1;
+        }
+    }
+    let mut after = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .start_after(last.unwrap_or_else(|| prefix.to_owned()))
+        .into_paginator()
+        .send();
+    while let Some(page) = after.next().await {
+        let page = page.map_err(|e| Error::from_sdk("ListObjectsV2", bucket.to_owned(), e))?;
+        n += page
+            .contents()
+            .iter()
+            .filter(|o| !o.key().unwrap_or_default().starts_with(prefix))
+            .count() as u64;
+    }
+    Ok(n)
 }

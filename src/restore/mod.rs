@@ -1,11 +1,12 @@
 //! The restore engine: listing -> point-in-time resolver -> join with the target -> bounded copy pool.
 
+pub mod archive;
 pub mod copy;
 pub mod plan;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::{Future, StreamExt, TryStreamExt};
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::filter::KeyFilter;
 use crate::listing::{list_versions, ListRequest};
 use crate::pit::{resolve_stream, DeleteMode};
+use crate::restore::archive::{is_archived, ArchiveOptions, Requested};
 use crate::restore::copy::Copier;
 use crate::restore::plan::{
     decide, join, Decision, KeyMap, Outcome, Pair, TargetObject, SOURCE_VERSION_META,
@@ -39,6 +41,10 @@ pub struct RestoreRequest {
     pub dry_run: bool,
     /// Entries per listing page.
     pub page_size: i32,
+    /// Restore archived versions (GLACIER, DEEP_ARCHIVE) first, and how; `None`: they fail.
+    pub archive: Option<ArchiveOptions>,
+    /// Archived versions to copy, as [`scan_archived`] found them (for progress).
+    pub archived: u64,
 }
 
 /// The fate of one key, as written to `--report` and to JSON output.
@@ -58,6 +64,9 @@ pub struct KeyReport {
     pub requests: u64,
     /// Why it failed.
     pub error: Option<String>,
+    /// The archive storage class the version was restored from (archived versions only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
 }
 
 /// Totals of a restore run.
@@ -87,6 +96,178 @@ pub struct Summary {
     pub interrupted: bool,
     /// Who read and wrote, and how the bytes travelled.
     pub identity: String,
+    /// Archived versions (GLACIER, DEEP_ARCHIVE) that had to be copied.
+    pub archived: u64,
+    /// Of those, restores this run started (RestoreObject).
+    pub archive_requested: u64,
+    /// Of those, restores an earlier run had started and that were still running.
+    pub archive_in_progress: u64,
+    /// Archived versions found readable (restored) by this run.
+    pub archive_ready: u64,
+    /// Archived versions copied by this run.
+    pub archive_copied: u64,
+}
+
+/// What [`scan_archived`] found among the versions a restore must copy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ArchiveScan {
+    /// Versions in GLACIER.
+    pub glacier: u64,
+    /// Versions in DEEP_ARCHIVE.
+    pub deep_archive: u64,
+    /// RestoreObject sent now.
+    pub requested: u64,
+    /// A restore already running.
+    pub in_progress: u64,
+    /// Already readable.
+    pub ready: u64,
+}
+
+impl ArchiveScan {
+    /// Archived versions the restore must copy.
+    pub fn total(&self) -> u64 {
+        self.glacier + self.deep_archive
+    }
+}
+
+/// The versions selected at TIME (resolved, filtered), in key order, counting listed entries.
+fn selected(
+    copier: &Copier,
+    request: &RestoreRequest,
+    listed: Arc<AtomicU64>,
+) -> impl futures::Stream<Item = Result<crate::version::ObjectVersion>> + Send + 'static {
+    let filter = request.filter.clone();
+    let map = request.key_map.clone();
+    let entries = list_versions(
+        copier.reader.clone(),
+        ListRequest {
+            bucket: copier.source_bucket.clone(),
+            prefix: request.key_map.source_prefix.clone(),
+            page_size: request.page_size,
+        },
+    )
+    .inspect(move |_| {
+        listed.fetch_add(1, Ordering::Relaxed);
+    });
+    resolve_stream(entries, request.at, request.delete_mode)
+        .try_filter(move |v| futures::future::ready(filter.matches(map.relative(&v.key))))
+}
+
+/// The target's current objects under the target prefix that the filter keeps, in key order.
+fn target_objects(
+    copier: &Copier,
+    request: &RestoreRequest,
+) -> impl futures::Stream<Item = Result<TargetObject>> + Send + 'static {
+    let filter = request.filter.clone();
+    let map = request.key_map.clone();
+    list_versions(
+        copier.writer.clone(),
+        ListRequest {
+            bucket: copier.target_bucket.clone(),
+            prefix: request.key_map.target_prefix.clone(),
+            page_size: request.page_size,
+        },
+    )
+    .try_filter_map(move |v| {
+        let keep = v.is_latest
+            && !v.is_delete_marker
+            && map
+                .relative_of_target(&v.key)
+                .is_some_and(|rel| filter.matches(rel));
+        futures::future::ready(Ok(keep.then_some(TargetObject {
+            key: v.key,
+            version_id: v.version_id,
+            size: v.size,
+        })))
+    })
+    .map_err({
+        let bucket = copier.target_bucket.clone();
+        move |e| e.with_bucket_hint(&bucket, "--to-bucket")
+    })
+}
+
+/// Before the first write: the archived versions (GLACIER, DEEP_ARCHIVE) among those the restore
+/// must copy. One listing of central finds whether any selected version is archived at all; only
+/// then is the target listed too, so versions already in place are not counted. With `options`
+/// (and not `dry_run`) each one's restore is started unless it is running or done, which makes a
+/// re-run resume instead of requesting again. Memory is bounded as in [`run`].
+pub async fn scan_archived(
+    copier: &Copier,
+    request: &RestoreRequest,
+    options: Option<&ArchiveOptions>,
+) -> Result<ArchiveScan> {
+    let any = Box::pin(selected(copier, request, Arc::new(AtomicU64::new(0))))
+        .try_filter(|v| futures::future::ready(is_archived(v.storage_class.as_deref())))
+        .try_next()
+        .await?;
+    if any.is_none() {
+        return Ok(ArchiveScan::default());
+    }
+    let pairs = join(
+        request.key_map.clone(),
+        selected(copier, request, Arc::new(AtomicU64::new(0))),
+        target_objects(copier, request),
+    );
+    let count = CountRequests::default();
+    let mut found = Box::pin(pairs)
+        .map(|pair| {
+            let count = count.clone();
+            async move {
+                let Pair::Source { source, target } = pair? else {
+                    return Ok(None);
+                };
+                if !is_archived(source.storage_class.as_deref()) {
+                    return Ok(None);
+                }
+                let pair = Pair::Source { source, target };
+                let must_copy = match decide(&pair) {
+                    Decision::Copy => true,
+                    Decision::CheckMetadata => {
+                        let Pair::Source { source, target } = &pair else {
+                            return Ok(None);
+                        };
+                        restored_from(copier, target.as_ref(), &count)
+                            .await?
+                            .as_deref()
+                            != Some(source.version_id.as_str())
+                    }
+                    Decision::Unchanged | Decision::Extra => false,
+                };
+                let Pair::Source { source, .. } = pair else {
+                    return Ok(None);
+                };
+                if !must_copy {
+                    return Ok(None);
+                }
+                let requested = match options {
+                    Some(o) if !request.dry_run => Some(
+                        archive::request(&copier.reader, &copier.source_bucket, &source, o, &count)
+                            .await?,
+                    ),
+                    _ => None,
+                };
+                Ok::<_, Error>(Some((source.storage_class, requested)))
+            }
+        })
+        .buffer_unordered(request.concurrency.max(1));
+    let mut scan = ArchiveScan::default();
+    while let Some(item) = found.next().await {
+        let Some((class, requested)) = item? else {
+            continue;
+        };
+        if class.as_deref() == Some("DEEP_ARCHIVE") {
+            scan.deep_archive += 1;
+        } else {
+            scan.glacier += 1;
+        }
+        match requested {
+            Some(Requested::Started) => scan.requested += 1,
+            Some(Requested::InProgress) => scan.in_progress += 1,
+            Some(Requested::Ready) => scan.ready += 1,
+            None => {}
+        }
+    }
+    Ok(scan)
 }
 
 /// Restores the state at `request.at` into the copier's target; `on_key` sees every key's fate.
@@ -108,52 +289,15 @@ where
 {
     let started = Instant::now();
     let listed = Arc::new(AtomicU64::new(0));
-    let source = {
-        let listed = listed.clone();
-        let filter = request.filter.clone();
-        let map = request.key_map.clone();
-        let entries = list_versions(
-            copier.reader.clone(),
-            ListRequest {
-                bucket: copier.source_bucket.clone(),
-                prefix: request.key_map.source_prefix.clone(),
-                page_size: request.page_size,
-            },
-        )
-        .inspect(move |_| {
-            listed.fetch_add(1, Ordering::Relaxed);
-        });
-        resolve_stream(entries, request.at, request.delete_mode)
-            .try_filter(move |v| futures::future::ready(filter.matches(map.relative(&v.key))))
-    };
-    let target = {
-        let filter = request.filter.clone();
-        let map = request.key_map.clone();
-        list_versions(
-            copier.writer.clone(),
-            ListRequest {
-                bucket: copier.target_bucket.clone(),
-                prefix: request.key_map.target_prefix.clone(),
-                page_size: request.page_size,
-            },
-        )
-        .try_filter_map(move |v| {
-            let keep = v.is_latest
-                && !v.is_delete_marker
-                && map
-                    .relative_of_target(&v.key)
-                    .is_some_and(|rel| filter.matches(rel));
-            futures::future::ready(Ok(keep.then_some(TargetObject {
-                key: v.key,
-                version_id: v.version_id,
-                size: v.size,
-            })))
-        })
-        .map_err({
-            let bucket = copier.target_bucket.clone();
-            move |e| e.with_bucket_hint(&bucket, "--to-bucket")
-        })
-    };
+    let source = selected(&copier, &request, listed.clone());
+    let target = target_objects(&copier, &request);
+    let deadline = request
+        .archive
+        .as_ref()
+        .map(|o| started + o.timeout)
+        .unwrap_or(started + Duration::ZERO);
+    let ready = AtomicU64::new(0);
+    let ready = &ready;
     let mut summary = Summary::default();
     let pairs = join(request.key_map.clone(), source, target).take_until(Box::pin(stop));
     let copier = &copier;
@@ -161,7 +305,7 @@ where
     let mut reports = Box::pin(pairs)
         .map(|pair| async move {
             match pair {
-                Ok(pair) => Ok(process(copier, request, pair).await),
+                Ok(pair) => Ok(process(copier, request, pair, deadline, ready).await),
                 Err(e) => Err(e),
             }
         })
@@ -185,12 +329,25 @@ where
                 tracing::warn!(key = %report.key, error = ?report.error, "copy failed");
             }
         }
+        if report.archive.is_some() && report.outcome == Outcome::Copied {
+            summary.archive_copied += 1;
+        }
         if report.outcome != Outcome::Extra {
             progress.inc_length(1);
             progress.inc(1);
         }
+        let archived = if request.archived > 0 {
+            format!(
+                ", archived: {} requested / {} ready / {} copied",
+                request.archived,
+                ready.load(Ordering::Relaxed),
+                summary.archive_copied
+            )
+        } else {
+            String::new()
+        };
         progress.set_message(format!(
-            "{} listed, {} copied, {} unchanged, {} failed",
+            "{} listed, {} copied, {} unchanged, {} failed{archived}",
             listed.load(Ordering::Relaxed),
             summary.copied,
             summary.unchanged,
@@ -200,6 +357,7 @@ where
     }
     drop(reports);
     summary.listed = listed.load(Ordering::Relaxed);
+    summary.archive_ready = ready.load(Ordering::Relaxed);
     summary.seconds = started.elapsed().as_secs_f64();
     summary.objects_per_second = if summary.seconds > 0.0 {
         summary.copied as f64 / summary.seconds
@@ -211,7 +369,13 @@ where
 }
 
 /// Decides one key and, unless it is in place, copies it; failures become a report, not an error.
-async fn process(copier: &Copier, request: &RestoreRequest, pair: Pair) -> KeyReport {
+async fn process(
+    copier: &Copier,
+    request: &RestoreRequest,
+    pair: Pair,
+    deadline: Instant,
+    ready: &AtomicU64,
+) -> KeyReport {
     let map = &request.key_map;
     let decision = decide(&pair);
     let (source, target) = match pair {
@@ -224,6 +388,7 @@ async fn process(copier: &Copier, request: &RestoreRequest, pair: Pair) -> KeyRe
                 outcome: Outcome::Extra,
                 requests: 0,
                 error: None,
+                archive: None,
             }
         }
         Pair::Source { source, target } => (source, target),
@@ -237,16 +402,29 @@ async fn process(copier: &Copier, request: &RestoreRequest, pair: Pair) -> KeyRe
         outcome: Outcome::Unchanged,
         requests: 0,
         error: None,
+        archive: None,
     };
     let count = CountRequests::default();
-    let report = decide_and_copy(copier, request, decision, source, target, report, &count).await;
+    let archive = Archive { deadline, ready };
+    let report = decide_and_copy(
+        copier, request, decision, source, target, report, &count, archive,
+    )
+    .await;
     KeyReport {
         requests: count.get(),
         ..report
     }
 }
 
+/// When archived versions must be readable, and the counter of those found readable.
+#[derive(Clone, Copy)]
+struct Archive<'a> {
+    deadline: Instant,
+    ready: &'a AtomicU64,
+}
+
 /// The part of [`process`] that makes requests, all counted by `count`.
+#[allow(clippy::too_many_arguments)]
 async fn decide_and_copy(
     copier: &Copier,
     request: &RestoreRequest,
@@ -255,6 +433,7 @@ async fn decide_and_copy(
     target: Option<TargetObject>,
     mut report: KeyReport,
     count: &CountRequests,
+    archive: Archive<'_>,
 ) -> KeyReport {
     let target_key = report.target_key.clone();
     let must_copy = match decision {
@@ -276,6 +455,44 @@ async fn decide_and_copy(
     if request.dry_run {
         report.outcome = Outcome::WouldCopy;
         return report;
+    }
+    if is_archived(source.storage_class.as_deref()) {
+        report.archive = source.storage_class.clone();
+        let class = source.storage_class.as_deref().unwrap_or_default();
+        let Some(options) = &request.archive else {
+            report.outcome = Outcome::Failed;
+            report.error = Some(format!(
+                "the version is in {class}: restore it first with --archive-restore TIER"
+            ));
+            return report;
+        };
+        match archive::wait_ready(
+            &copier.reader,
+            &copier.source_bucket,
+            &source,
+            options,
+            archive.deadline,
+            count,
+        )
+        .await
+        {
+            Ok(true) => {
+                archive.ready.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(false) => {
+                report.outcome = Outcome::Failed;
+                report.error = Some(format!(
+                    "still being restored from {class} after {}: run the same command again later (the restore is not requested twice)",
+                    humantime::format_duration(options.timeout)
+                ));
+                return report;
+            }
+            Err(e) => {
+                report.outcome = Outcome::Failed;
+                report.error = Some(e.to_string());
+                return report;
+            }
+        }
     }
     match copier.copy(&source, &target_key, count).await {
         Ok(bytes) => {

@@ -61,6 +61,11 @@ org_id = "o-abcd123456"
 # ids or IAM ARNs). `s3central restore` assumes it to copy an account's prefix back server-side.
 # Default: the central account.
 restore_principals = ["123456789012"]
+# S3 Object Lock on the central bucket with this default retention for every replica: no one,
+# the central account's administrators included, can delete a version before it expires
+# (COMPLIANCE: not even root; GOVERNANCE: only with s3:BypassGovernanceRetention). Default: off.
+# Once on it cannot be turned off; setup never shortens it or lowers COMPLIANCE to GOVERNANCE.
+object_lock = { mode = "GOVERNANCE", days = 30 }
 
 # One [[source]] table per account listed explicitly.
 [[source]]
@@ -122,6 +127,49 @@ pub struct Central {
     pub org_id: Option<String>,
     /// Who may assume each account's `s3central-restore` role (ARNs); empty means the central account.
     pub restore_principals: Vec<String>,
+    /// Object Lock with a default retention on the central bucket; `None` means not configured.
+    pub object_lock: Option<ObjectLock>,
+}
+
+/// The most days of default retention accepted (S3 allows up to 100 years).
+pub const MAX_LOCK_DAYS: u32 = 36_500;
+
+/// An S3 Object Lock retention mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LockMode {
+    /// Deletable before expiry only by principals with s3:BypassGovernanceRetention.
+    Governance,
+    /// Deletable before expiry by no one, the account root included.
+    Compliance,
+}
+
+impl LockMode {
+    /// The S3 API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockMode::Governance => "GOVERNANCE",
+            LockMode::Compliance => "COMPLIANCE",
+        }
+    }
+
+    /// Parses the S3 API spelling.
+    pub fn parse(s: &str) -> Option<LockMode> {
+        match s {
+            "GOVERNANCE" => Some(LockMode::Governance),
+            "COMPLIANCE" => Some(LockMode::Compliance),
+            _ => None,
+        }
+    }
+}
+
+/// `[central] object_lock`: the central bucket's Object Lock default retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ObjectLock {
+    /// The retention mode.
+    pub mode: LockMode,
+    /// Days each new version is retained.
+    pub days: u32,
 }
 
 /// A `[[source]]` table: one account and the bucket it replicates from.
@@ -321,6 +369,14 @@ pub enum ConfigError {
         /// The value.
         value: String,
     },
+    /// `object_lock` has a bad mode or number of days.
+    #[error("line {line}: object_lock {reason}; use object_lock = {{ mode = \"GOVERNANCE\" or \"COMPLIANCE\", days = 1-36500 }}")]
+    InvalidObjectLock {
+        /// Where.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// `assume_role` is given at the top level and in `[discovery]`.
     #[error("lines {first} and {second}: assume_role is given both at the top level and in [discovery]; keep only one of them")]
     AssumeRoleTwice {
@@ -353,6 +409,14 @@ struct RawCentral {
     org_id: Option<Spanned<String>>,
     #[serde(default)]
     restore_principals: Vec<Spanned<String>>,
+    object_lock: Option<Spanned<RawObjectLock>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObjectLock {
+    mode: Spanned<String>,
+    days: Spanned<i64>,
 }
 
 #[derive(Deserialize)]
@@ -489,6 +553,10 @@ fn validate_central(lines: &Lines<'_>, c: RawCentral) -> Result<Central, ConfigE
             }),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let object_lock = c
+        .object_lock
+        .map(|l| object_lock(lines, l.into_inner()))
+        .transpose()?;
     Ok(Central {
         account,
         region,
@@ -498,7 +566,25 @@ fn validate_central(lines: &Lines<'_>, c: RawCentral) -> Result<Central, ConfigE
         replication_time_control: c.replication_time_control.unwrap_or(true),
         org_id,
         restore_principals,
+        object_lock,
     })
+}
+
+/// Validates `object_lock = { mode, days }`.
+fn object_lock(lines: &Lines<'_>, raw: RawObjectLock) -> Result<ObjectLock, ConfigError> {
+    let mode =
+        LockMode::parse(raw.mode.get_ref()).ok_or_else(|| ConfigError::InvalidObjectLock {
+            line: lines.of(&raw.mode),
+            reason: format!("mode = {:?} is not an Object Lock mode", raw.mode.get_ref()),
+        })?;
+    let days = u32::try_from(*raw.days.get_ref())
+        .ok()
+        .filter(|d| (1..=MAX_LOCK_DAYS).contains(d))
+        .ok_or_else(|| ConfigError::InvalidObjectLock {
+            line: lines.of(&raw.days),
+            reason: format!("days = {} is out of range", raw.days.get_ref()),
+        })?;
+    Ok(ObjectLock { mode, days })
 }
 
 /// An IAM principal ARN of a root, role or user, or a 12-digit account id (as its root ARN).
@@ -871,6 +957,56 @@ mod tests {
             "s3central-444444444444"
         );
         assert_eq!(c.assume_role, "OrganizationAccountAccessRole");
+        assert_eq!(
+            c.central.object_lock,
+            Some(ObjectLock {
+                mode: LockMode::Governance,
+                days: 30
+            })
+        );
+    }
+
+    #[test]
+    fn object_lock_mode_and_days() {
+        let with = |v: &str| {
+            format!("[central]\nbucket = \"acme-s3central\"\nobject_lock = {v}\n\n[[source]]\naccount = \"111111111111\"\nbucket = \"acme-data-111111111111\"\n")
+        };
+        let c = parse_config(&with(r#"{ mode = "COMPLIANCE", days = 3650 }"#)).unwrap();
+        assert_eq!(
+            c.central.object_lock,
+            Some(ObjectLock {
+                mode: LockMode::Compliance,
+                days: 3650
+            })
+        );
+        for (bad, parts) in [
+            (
+                r#"{ mode = "compliance", days = 1 }"#,
+                &["line 3", "object_lock", "\"compliance\""][..],
+            ),
+            (
+                r#"{ mode = "GOVERNANCE", days = 0 }"#,
+                &["line 3", "days = 0"][..],
+            ),
+            (
+                r#"{ mode = "GOVERNANCE", days = 36501 }"#,
+                &["line 3", "days = 36501"][..],
+            ),
+            (
+                r#"{ mode = "GOVERNANCE", days = -1 }"#,
+                &["line 3", "days = -1"][..],
+            ),
+            (
+                r#"{ mode = "GOVERNANCE" }"#,
+                &["line 3", "missing field `days`"][..],
+            ),
+            (
+                r#"{ mode = "GOVERNANCE", days = 1, years = 1 }"#,
+                &["line 3", "unknown field `years`"][..],
+            ),
+        ] {
+            assert_mentions(&err(&with(bad)), parts);
+        }
     }
 
     #[test]
@@ -917,6 +1053,7 @@ mod tests {
                     replication_time_control: true,
                     org_id: None,
                     restore_principals: vec![],
+                    object_lock: None,
                 },
                 sources: vec![Source {
                     account: "111111111111".parse().unwrap(),

@@ -14,9 +14,9 @@ use crate::error::{Error, Result};
 use crate::setup::apply::Writes;
 use crate::setup::config::Config;
 use crate::setup::plan::{
-    diff_bucket, diff_key, diff_replication, diff_role, replication_role_conflict, rule_priority,
-    Action, BucketSpec, Change, KeySpec, ReplicationSpec, Resource, RoleKind, RoleSpec,
-    PENDING_CENTRAL_KEY,
+    diff_bucket, diff_key, diff_object_lock, diff_replication, diff_role,
+    replication_role_conflict, rule_priority, Action, BucketSpec, Change, KeySpec, ReplicationSpec,
+    Resource, RoleKind, RoleSpec, PENDING_CENTRAL_KEY,
 };
 use crate::setup::policy::{
     batch_replication_role_policy, batch_replication_trust_policy, BATCH_REPLICATION_ROLE,
@@ -204,6 +204,7 @@ pub fn central_specs(config: &Config, central: &Central, key_arn: &str) -> (KeyS
             kms_key_arn: key_arn.to_owned(),
             policy: Some(central_bucket_policy(&input)),
             settings_need_consent: false,
+            object_lock: config.central.object_lock,
         },
     )
 }
@@ -274,9 +275,19 @@ pub async fn plan_central(
         central,
         key_arn.as_deref().unwrap_or(PENDING_CENTRAL_KEY),
     );
-    let bucket = state::read_bucket(&central.aws.s3(), &bucket_spec.name).await?;
+    let s3 = central.aws.s3();
+    let bucket = state::read_bucket(&s3, &bucket_spec.name).await?;
+    let lock = match bucket {
+        Some(_) => state::read_object_lock(&s3, &bucket_spec.name).await?,
+        None => None,
+    };
     let mut changes = diff_key(&key_spec, key.as_ref());
     changes.extend(diff_bucket(&bucket_spec, bucket.as_ref()));
+    changes.extend(diff_object_lock(
+        config.central.object_lock.as_ref(),
+        bucket.is_some(),
+        lock.as_ref(),
+    ));
     Ok((changes, key_arn))
 }
 
@@ -297,6 +308,26 @@ pub async fn apply_central(config: &Config, central: &Central, writes: &Writes) 
         writes,
     )
     .await?;
+    // A bucket created just now got its lock with it; an existing one is changed only to
+    // strengthen it (the plan refuses anything weaker, and so does this).
+    if bucket.is_some() {
+        let lock = state::read_object_lock(&s3, &bucket_spec.name).await?;
+        match diff_object_lock(config.central.object_lock.as_ref(), true, lock.as_ref()) {
+            Some(Change {
+                action: Action::Refused(why),
+                ..
+            }) => return Err(Error::Refused(format!("not applied: {why}"))),
+            Some(Change {
+                action: Action::Update(_) | Action::Create,
+                ..
+            }) => {
+                if let Some(want) = &config.central.object_lock {
+                    apply::put_object_lock(&s3, &bucket_spec.name, want, writes).await?;
+                }
+            }
+            _ => {}
+        }
+    }
     Ok(key_arn)
 }
 
@@ -394,6 +425,7 @@ pub fn source_specs(
             kms_key_arn: source_key_arn.to_owned(),
             policy: None,
             settings_need_consent: true,
+            object_lock: None,
         },
         role: RoleSpec {
             kind: RoleKind::Replication,

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::setup::config::{LockMode, ObjectLock};
 use crate::setup::policy::{same_policy, ReplicationRule};
 
 /// The value used for the central key's ARN while that key does not exist yet (plan only).
@@ -30,6 +31,8 @@ pub enum Resource {
     Ownership,
     /// The central bucket policy.
     BucketPolicy,
+    /// S3 Object Lock and its default retention (central bucket only).
+    ObjectLock,
     /// The `s3central-replication` role.
     Role,
     /// Who may assume the role (s3.amazonaws.com).
@@ -65,6 +68,7 @@ impl Resource {
             Resource::PublicAccessBlock => "public access block",
             Resource::Ownership => "object ownership",
             Resource::BucketPolicy => "bucket policy",
+            Resource::ObjectLock => "object lock",
             Resource::Role => "replication role",
             Resource::RoleTrust => "role trust policy",
             Resource::RolePolicy => "role policy",
@@ -92,6 +96,9 @@ pub enum Action {
     NeedsConsent(Vec<String>),
     /// Already as desired.
     Unchanged,
+    /// The desired state would weaken a protection (Object Lock): never applied; the text says
+    /// why and what to write instead.
+    Refused(String),
 }
 
 /// One line of the plan.
@@ -172,6 +179,9 @@ pub struct BucketSpec {
     /// objects: changed only with consent (source buckets). An empty bucket (one setup created,
     /// even by a run killed before its settings) gets every setting without asking.
     pub settings_need_consent: bool,
+    /// Object Lock with a default retention (central bucket, when configured): a new bucket is
+    /// created with Object Lock enabled.
+    pub object_lock: Option<ObjectLock>,
 }
 
 /// A bucket as found.
@@ -395,6 +405,70 @@ pub fn diff_replication(spec: &ReplicationSpec, actual: Option<&ReplicationActua
     Change::new(Resource::Replication, update(fields))
 }
 
+/// A bucket's Object Lock configuration as found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LockActual {
+    /// ObjectLockEnabled is Enabled.
+    pub enabled: bool,
+    /// The default retention (years counted as 365 days), when there is one.
+    pub retention: Option<(LockMode, u32)>,
+}
+
+/// Diffs the central bucket's Object Lock, never weakening it: a shorter retention, COMPLIANCE
+/// lowered to GOVERNANCE, or a lock the config no longer names is [`Action::Refused`].
+/// Nothing configured and nothing found gives no plan line at all.
+pub fn diff_object_lock(
+    desired: Option<&ObjectLock>,
+    bucket_exists: bool,
+    actual: Option<&LockActual>,
+) -> Option<Change> {
+    let change = |action| Some(Change::new(Resource::ObjectLock, action));
+    if !bucket_exists {
+        return desired.and_then(|_| change(Action::Create));
+    }
+    let enabled = actual.is_some_and(|a| a.enabled);
+    let found = actual.filter(|a| a.enabled).and_then(|a| a.retention);
+    let show = |(mode, days): (LockMode, u32)| format!("{} {days} days", mode.as_str());
+    match (desired, found) {
+        (None, None) => None,
+        (None, Some(found)) => change(Action::Refused(format!(
+            "the central bucket has Object Lock with a default retention of {}, and s3central never weakens or removes it: add object_lock = {{ mode = \"{}\", days = {} }} (or stronger) to [central]",
+            show(found),
+            found.0.as_str(),
+            found.1
+        ))),
+        (Some(_), None) => change(Action::Update(if enabled {
+            vec!["default_retention".to_owned()]
+        } else {
+            vec!["object_lock_enabled".to_owned(), "default_retention".to_owned()]
+        })),
+        (Some(want), Some(found)) => {
+            let asked = show((want.mode, want.days));
+            if found.0 == LockMode::Compliance && want.mode == LockMode::Governance {
+                return change(Action::Refused(format!(
+                    "object_lock asks for {asked}, but the central bucket's default retention is {}: s3central never lowers COMPLIANCE to GOVERNANCE; keep mode = \"COMPLIANCE\"",
+                    show(found)
+                )));
+            }
+            if want.days < found.1 {
+                return change(Action::Refused(format!(
+                    "object_lock asks for {asked}, but the central bucket's default retention is {}: s3central never shortens it; use days = {} or more",
+                    show(found),
+                    found.1
+                )));
+            }
+            let mut fields = Vec::new();
+            if want.mode != found.0 {
+                fields.push("mode".to_owned());
+            }
+            if want.days != found.1 {
+                fields.push("days".to_owned());
+            }
+            change(update(fields))
+        }
+    }
+}
+
 /// `Update([field])` when `differs`, else `Unchanged`.
 fn update_if(differs: bool, field: &str) -> Action {
     if differs {
@@ -425,6 +499,7 @@ mod tests {
             kms_key_arn: "arn:aws:kms:us-east-1:111111111111:key/k".into(),
             policy: Some(json!({"Version": "2012-10-17", "Statement": []})),
             settings_need_consent: false,
+            object_lock: None,
         }
     }
 
@@ -542,6 +617,81 @@ mod tests {
         foreign.role_arn = "arn:aws:iam::111111111111:role/dr".into();
         let why = replication_role_conflict(&spec, &foreign).unwrap();
         assert!(why.contains("\"dr\"") && why.contains("role/dr"), "{why}");
+    }
+
+    #[test]
+    fn object_lock_is_created_strengthened_and_never_weakened() {
+        let lock = |mode, days| ObjectLock { mode, days };
+        let found = |mode, days| LockActual {
+            enabled: true,
+            retention: Some((mode, days)),
+        };
+        let action = |desired: Option<ObjectLock>, exists: bool, actual: Option<LockActual>| {
+            diff_object_lock(desired.as_ref(), exists, actual.as_ref()).map(|c| c.action)
+        };
+        let g30 = lock(LockMode::Governance, 30);
+        assert_eq!(action(Some(g30), false, None), Some(Action::Create));
+        assert_eq!(action(None, false, None), None);
+        assert_eq!(action(None, true, None), None);
+        assert_eq!(
+            action(Some(g30), true, None),
+            Some(Action::Update(vec![
+                "object_lock_enabled".into(),
+                "default_retention".into()
+            ]))
+        );
+        let no_rule = LockActual {
+            enabled: true,
+            retention: None,
+        };
+        assert_eq!(
+            action(Some(g30), true, Some(no_rule)),
+            Some(Action::Update(vec!["default_retention".into()]))
+        );
+        assert_eq!(action(None, true, Some(no_rule)), None);
+        assert_eq!(
+            action(Some(g30), true, Some(found(LockMode::Governance, 30))),
+            Some(Action::Unchanged)
+        );
+        // Stronger: longer, or GOVERNANCE raised to COMPLIANCE.
+        assert_eq!(
+            action(Some(g30), true, Some(found(LockMode::Governance, 7))),
+            Some(Action::Update(vec!["days".into()]))
+        );
+        assert_eq!(
+            action(
+                Some(lock(LockMode::Compliance, 30)),
+                true,
+                Some(found(LockMode::Governance, 30))
+            ),
+            Some(Action::Update(vec!["mode".into()]))
+        );
+        // Weaker: refused, with what to write instead.
+        let refused = |a: Option<Action>| match a {
+            Some(Action::Refused(why)) => why,
+            other => panic!("not refused: {other:?}"),
+        };
+        let why = refused(action(
+            Some(g30),
+            true,
+            Some(found(LockMode::Governance, 31)),
+        ));
+        assert!(
+            why.contains("never shortens") && why.contains("days = 31"),
+            "{why}"
+        );
+        let why = refused(action(
+            Some(g30),
+            true,
+            Some(found(LockMode::Compliance, 30)),
+        ));
+        assert!(why.contains("never lowers COMPLIANCE"), "{why}");
+        let why = refused(action(None, true, Some(found(LockMode::Compliance, 1))));
+        assert!(
+            why.contains("never weakens or removes")
+                && why.contains(r#"object_lock = { mode = "COMPLIANCE", days = 1 }"#),
+            "{why}"
+        );
     }
 
     #[test]

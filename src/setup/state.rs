@@ -7,7 +7,8 @@ use aws_sdk_s3::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::error::{Error, Result};
-use crate::setup::plan::{BucketActual, KeyActual, ReplicationActual, RoleActual};
+use crate::setup::config::LockMode;
+use crate::setup::plan::{BucketActual, KeyActual, LockActual, ReplicationActual, RoleActual};
 use crate::setup::policy::ReplicationRule;
 
 /// The tag setup puts on every key it creates, naming the alias it is meant to carry, so a run
@@ -210,6 +211,47 @@ pub async fn read_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Option
         ownership,
         policy,
         has_objects,
+    }))
+}
+
+/// A bucket's Object Lock configuration, or None when it has none.
+pub async fn read_object_lock(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Option<LockActual>> {
+    let out = match s3
+        .get_object_lock_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if matches!(e.code(), Some("ObjectLockConfigurationNotFoundError")) => {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(Error::from_sdk(
+                "GetObjectLockConfiguration",
+                bucket.to_owned(),
+                e,
+            ))
+        }
+    };
+    let Some(config) = out.object_lock_configuration() else {
+        return Ok(None);
+    };
+    let retention = config
+        .rule()
+        .and_then(|r| r.default_retention())
+        .and_then(|d| {
+            let mode = LockMode::parse(d.mode()?.as_str())?;
+            let days = match (d.days(), d.years()) {
+                (Some(days), _) => days,
+                (None, Some(years)) => years.saturating_mul(365),
+                (None, None) => return None,
+            };
+            Some((mode, u32::try_from(days).unwrap_or(0)))
+        });
+    Ok(Some(LockActual {
+        enabled: config.object_lock_enabled().map(|e| e.as_str()) == Some("Enabled"),
+        retention,
     }))
 }
 

@@ -429,61 +429,119 @@ pub async fn set_default_key(s3: &Client, bucket: &str, key: &str) {
         .unwrap_or_else(|e| panic!("PutBucketEncryption {bucket}: {e:?}"));
 }
 
-/// Tests that stop the test server's emulated replication hold this for writing; tests that wait
-/// for replicas hold it for reading, so a pause never stalls another test.
-static REPLICATION: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+/// Serialises the tests that change the test server's global replication controls (pause,
+/// fail_prefix): a drain while another test has paused delivery would answer 409. Every test
+/// touching `/moto-api/replication/` goes through [`ReplicationControl`].
+static REPLICATION_CONTROL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// One plain HTTP request to the test server's admin API (`/moto-api/...`); gives the status.
-pub fn moto_admin(method: &str, path: &str) -> u16 {
-    use std::io::{Read, Write};
+/// One call of the test server's admin endpoints (plain HTTP, no credentials); gives the status
+/// code and the JSON answer.
+pub fn replication_admin(method: &str, path_and_query: &str, body: &str) -> (u16, Value) {
+    use std::io::Write;
     let url = endpoint();
     let authority = url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .expect("endpoint host")
+        .strip_prefix("http://")
+        .unwrap_or(&url)
+        .trim_end_matches('/')
         .to_owned();
-    let mut stream = std::net::TcpStream::connect(&authority).expect("connect to the test server");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    response
+    let mut stream = std::net::TcpStream::connect(&authority)
+        .unwrap_or_else(|e| panic!("connect to the test server {authority}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(90)))
+        .expect("read timeout");
+    let request = format!(
+        "{method} {path_and_query} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .expect("send admin request");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("read admin answer");
+    let (head, json) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
 }
 
-/// Replication paused until the guard drops (then resumed); excludes tests that wait for replicas.
-pub struct Paused(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'static, ()>);
+/// Holds the replication controls for one test: a paused delivery or a fail prefix is undone when
+/// it is dropped (resume, fail_prefix cleared), and no other test drains meanwhile.
+pub struct ReplicationControl {
+    _guard: tokio::sync::MutexGuard<'static, ()>,
+}
 
-impl Drop for Paused {
-    fn drop(&mut self) {
-        moto_admin("POST", "/moto-api/replication/resume");
+impl ReplicationControl {
+    /// Takes the controls (waits while another test holds them).
+    pub async fn take() -> ReplicationControl {
+        ReplicationControl {
+            _guard: REPLICATION_CONTROL.lock().await,
+        }
+    }
+
+    /// Every replication of a key starting with `prefix` fails (FAILED on the source).
+    pub fn fail_prefix(&self, prefix: &str) {
+        let body = serde_json::json!({ "fail_prefix": prefix }).to_string();
+        let (status, answer) = replication_admin("POST", "/moto-api/replication/config", &body);
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    /// Stops delivering (writes still queue, PENDING on the source).
+    pub fn pause(&self) {
+        let (status, answer) = replication_admin("POST", "/moto-api/replication/pause", "");
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    /// Delivers again.
+    pub fn resume(&self) {
+        let (status, answer) = replication_admin("POST", "/moto-api/replication/resume", "");
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    /// Waits until everything queued is delivered (must not be paused).
+    pub fn drain(&self) {
+        let (status, answer) =
+            replication_admin("POST", "/moto-api/replication/drain?timeout=60", "");
+        assert_eq!(status, 200, "replication did not drain: {answer}");
     }
 }
 
-/// Pauses the test server's replication (writes stay PENDING) for as long as the guard lives.
-pub async fn replication_paused() -> Paused {
-    let guard = REPLICATION.write().await;
-    assert_eq!(moto_admin("POST", "/moto-api/replication/pause"), 200);
-    Paused(guard)
+impl Drop for ReplicationControl {
+    fn drop(&mut self) {
+        let _ = replication_admin("POST", "/moto-api/replication/resume", "");
+        let _ = replication_admin(
+            "POST",
+            "/moto-api/replication/config",
+            r#"{"fail_prefix": ""}"#,
+        );
+    }
 }
 
-/// Held by a test that relies on replicas arriving: no test pauses replication meanwhile.
-pub async fn replication_running() -> tokio::sync::RwLockReadGuard<'static, ()> {
-    REPLICATION.read().await
+/// Replication paused until the guard drops (then resumed); holds the controls meanwhile.
+pub async fn replication_paused() -> ReplicationControl {
+    let control = ReplicationControl::take().await;
+    control.pause();
+    control
+}
+
+/// Held by a test that relies on replicas arriving: no other test pauses or fails them meanwhile.
+pub async fn replication_running() -> ReplicationControl {
+    ReplicationControl::take().await
 }
 
 /// Waits until the test server has delivered every pending replica (at most `secs`).
 pub fn drain_replication(secs: u32) {
-    let status = moto_admin(
-        "GET",
+    let (status, answer) = replication_admin(
+        "POST",
         &format!("/moto-api/replication/drain?timeout={secs}"),
+        "",
     );
-    assert_eq!(status, 200, "replication did not drain in {secs} s");
+    assert_eq!(
+        status, 200,
+        "replication did not drain in {secs} s: {answer}"
+    );
 }

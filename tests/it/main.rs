@@ -1,12 +1,15 @@
 //! Integration tests: the `s3central` binary against a local S3 server (run them with `scripts/test`).
 
 mod activity;
+mod archive;
 mod cli;
 mod common;
+mod coverage;
 mod diff;
 mod faults;
 mod hostile;
 mod kills;
+mod lock;
 mod ls;
 mod matrix;
 mod proxy;

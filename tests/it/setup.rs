@@ -17,12 +17,12 @@ use crate::common::{json_lines, run, s3central, unique_bucket};
 const CENTRAL_ACCOUNT: &str = "123456789012";
 
 /// Config for the caller's own identity.
-async fn caller_config() -> SdkConfig {
+pub(crate) async fn caller_config() -> SdkConfig {
     crate::common::sdk_config().await
 }
 
 /// Config acting in `account` through its OrganizationAccountAccessRole.
-async fn account_config(account: &str) -> SdkConfig {
+pub(crate) async fn account_config(account: &str) -> SdkConfig {
     let base = caller_config().await;
     let provider = aws_config::sts::AssumeRoleProvider::builder(format!(
         "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
@@ -39,7 +39,7 @@ async fn account_config(account: &str) -> SdkConfig {
 }
 
 /// A path-style S3 client for a config.
-fn s3_for(config: &SdkConfig) -> aws_sdk_s3::Client {
+pub(crate) fn s3_for(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(config)
             .force_path_style(true)
@@ -48,7 +48,7 @@ fn s3_for(config: &SdkConfig) -> aws_sdk_s3::Client {
 }
 
 /// The organization's id and root, created once for the whole test process.
-async fn organization() -> &'static (String, String) {
+pub(crate) async fn organization() -> &'static (String, String) {
     static ORG: OnceCell<(String, String)> = OnceCell::const_new();
     ORG.get_or_init(|| async {
         let org = aws_sdk_organizations::Client::new(&caller_config().await);
@@ -128,14 +128,14 @@ async fn ou_tree(label: &str) -> (String, Vec<String>) {
 }
 
 /// Writes a config file; gives its handle (deleted on drop).
-fn config_file(text: &str) -> tempfile::NamedTempFile {
+pub(crate) fn config_file(text: &str) -> tempfile::NamedTempFile {
     let file = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(file.path(), text).expect("write config");
     file
 }
 
 /// `s3central setup` (or `status`) with the config; JSON output.
-fn setup(config: &tempfile::NamedTempFile, extra: &[&str]) -> crate::common::Output {
+pub(crate) fn setup(config: &tempfile::NamedTempFile, extra: &[&str]) -> crate::common::Output {
     let path = config.path().to_str().expect("utf-8 path");
     let mut args = vec!["--output", "json"];
     args.extend(extra);
@@ -144,7 +144,7 @@ fn setup(config: &tempfile::NamedTempFile, extra: &[&str]) -> crate::common::Out
 }
 
 /// The JSON line with `record == kind`.
-fn record(stdout: &str, kind: &str) -> Vec<serde_json::Value> {
+pub(crate) fn record(stdout: &str, kind: &str) -> Vec<serde_json::Value> {
     json_lines(stdout)
         .into_iter()
         .filter(|l| l["record"] == kind)
@@ -666,7 +666,7 @@ async fn two_hundred_listed_accounts_converge() {
 
 /// One new organization account, listed in a config of its own: (account, source bucket,
 /// central bucket, config). `extra_central` goes into `[central]`.
-async fn one_account_world(
+pub(crate) async fn one_account_world(
     label: &str,
     extra_central: &str,
 ) -> (String, String, String, tempfile::NamedTempFile) {
