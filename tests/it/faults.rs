@@ -12,7 +12,8 @@
 //!   leave exactly the expected objects (one version each, bytes, source version, KMS key).
 //!   These run with `--retry-mode standard` (see [`LARGE_RETRY`] for why that proves the same).
 //! - `adaptive_retry_survives_faults_in_both_modes`: the default, adaptive retry, through the
-//!   same faults at the same rate on 202 keys per copy mode (both at once), with the same exact read-back.
+//!   same faults at the same rate on 202 keys per copy mode (both at once), with the same exact
+//!   read-back.
 //! - `cut_get_bodies_never_leave_short_or_corrupt_objects`: every object's first GetObject is cut.
 //! - `body_cut_on_every_attempt_fails_the_key_and_writes_nothing`: every GetObject is cut.
 //! - `proxy_*`: the proxy itself (each kind as S3 clients see it; the draws).
