@@ -483,7 +483,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__restore)
-            opts="-v -q -h --account --at --to-bucket --config --to-prefix --kms-key --include --exclude --respect-deletes --concurrency --dry-run --report --copy-mode --target-profile --target-role-arn --restore-role --no-restore-role --multipart-threshold --part-size --allow-unversioned --page-size --archive-restore --archive-days --archive-wait --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --at --to-bucket --config --to-prefix --kms-key --include --exclude --respect-deletes --concurrency --dry-run --report --copy-mode --target-profile --target-role-arn --restore-role --no-restore-role --engine --batch-role --manifest-location --manifest-out --multipart-threshold --part-size --allow-unversioned --page-size --archive-restore --archive-days --archive-wait --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -542,6 +542,22 @@ _s3central() {
                     return 0
                     ;;
                 --restore-role)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --engine)
+                    COMPREPLY=($(compgen -W "local batch" -- "${cur}"))
+                    return 0
+                    ;;
+                --batch-role)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifest-location)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifest-out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -605,7 +621,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__setup)
-            opts="-y -v -q -h --config --dry-run --detailed-exitcode --yes --verify --verify-timeout --concurrency --allow-bucket-changes --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-y -v -q -h --config --dry-run --detailed-exitcode --yes --verify --verify-timeout --concurrency --allow-bucket-changes --backfill --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

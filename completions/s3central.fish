@@ -82,6 +82,11 @@ stream\t'Download and upload through this machine (GetObject -> PutObject / mult
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l target-profile -d 'Write the target with this AWS profile (reading central keeps the global credentials)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l target-role-arn -d 'Write the target as this IAM role, assumed from the global credentials' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l restore-role -d 'Act as this role in the account (the one setup makes); used by default when --config lists the account. It reads only the account\'s prefix in central and writes the account\'s bucket, so the copy is server-side; when it cannot read central, the global credentials read and the copy is streamed' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l engine -d 'Who copies: `local` (this machine) or `batch` (an S3 Batch Operations job in the target account; objects above 5 GiB and archived versions are still copied locally)' -r -f -a "local\t'Copies from this machine (server-side or streamed), bounded by --concurrency'
+batch\t'An S3 Batch Operations job (S3PutObjectCopy) that S3 runs: for millions of objects'"
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l batch-role -d 'With --engine batch: the role the job runs as (name in the target account, or ARN)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l manifest-location -d 'With --engine batch: where the manifest and the completion report go [default: s3://<target bucket>/<target prefix>.s3central/batch/]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l manifest-out -d 'With --engine batch --dry-run: where to write the manifest locally [default: ./s3central-manifest-<request>.csv]' -r -F
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l multipart-threshold -d 'Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed]' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l part-size -d 'Part size for multipart copies (raised automatically to stay within 10,000 parts)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
@@ -163,6 +168,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand setup" -l detailed-e
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s y -l yes -d 'Apply without asking (required when stdin is not a terminal)'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l verify -d 'After applying, write a canary object in each source bucket and wait for its replica in central'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l allow-bucket-changes -d 'Also change the default encryption key and object ownership of source buckets that existed before s3central (the plan shows them as "needs consent"; without this they are left alone)'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l backfill -d 'Also compare every source prefix with central and start an S3 Batch Replication job for what is missing or FAILED (without it, only objects a new rule leaves behind are backfilled)'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'

@@ -150,6 +150,10 @@ pub struct SetupArgs {
     /// before s3central (the plan shows them as "needs consent"; without this they are left alone).
     #[arg(long)]
     pub allow_bucket_changes: bool,
+    /// Also compare every source prefix with central and start an S3 Batch Replication job for
+    /// what is missing or FAILED (without it, only objects a new rule leaves behind are backfilled).
+    #[arg(long)]
+    pub backfill: bool,
 }
 
 /// Arguments of `status`.
@@ -183,6 +187,15 @@ pub struct StatusArgs {
     /// Entries per listing request (1-1000); for tests and tuning.
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub page_size: i32,
+}
+
+/// Which engine copies: this machine, or S3 Batch Operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// Copies from this machine (server-side or streamed), bounded by --concurrency.
+    Local,
+    /// An S3 Batch Operations job (S3PutObjectCopy) that S3 runs: for millions of objects.
+    Batch,
 }
 
 /// How `restore` moves bytes.
@@ -264,6 +277,25 @@ pub struct RestoreArgs {
     /// Never assume the account's restore role: the global credentials read and write.
     #[arg(long)]
     pub no_restore_role: bool,
+    /// Who copies: `local` (this machine) or `batch` (an S3 Batch Operations job in the target
+    /// account; objects above 5 GiB and archived versions are still copied locally).
+    #[arg(long, value_enum, default_value_t = EngineArg::Local)]
+    pub engine: EngineArg,
+    /// With --engine batch: the role the job runs as (name in the target account, or ARN).
+    #[arg(
+        long,
+        value_name = "NAME|ARN",
+        default_value = "s3central-batch-restore"
+    )]
+    pub batch_role: String,
+    /// With --engine batch: where the manifest and the completion report go
+    /// [default: s3://<target bucket>/<target prefix>.s3central/batch/].
+    #[arg(long, value_name = "S3_URL")]
+    pub manifest_location: Option<String>,
+    /// With --engine batch --dry-run: where to write the manifest locally
+    /// [default: ./s3central-manifest-<request>.csv].
+    #[arg(long, value_name = "FILE")]
+    pub manifest_out: Option<PathBuf>,
     /// Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed].
     #[arg(long, value_name = "SIZE")]
     pub multipart_threshold: Option<bytesize::ByteSize>,

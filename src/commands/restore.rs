@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_s3::types::BucketVersioningStatus;
@@ -10,7 +11,7 @@ use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::aws::Aws;
-use crate::cli::{CopyModeArg, OutputFormat, RestoreArgs};
+use crate::cli::{CopyModeArg, EngineArg, OutputFormat, RestoreArgs};
 use crate::commands::Context;
 use crate::error::{Error, Result};
 use crate::filter::KeyFilter;
@@ -166,6 +167,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         page_size: args.page_size,
         archive: None,
         archived: 0,
+        batch_ineligible_only: false,
     };
     let copier = Copier {
         reader: reader_s3,
@@ -177,7 +179,18 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         multipart_threshold,
         part_size: args.part_size.as_u64(),
     };
+    if args.engine == EngineArg::Batch {
+        crate::restore::batch::target_key_prefix(
+            &request.key_map.source_prefix,
+            &request.key_map.target_prefix,
+        )
+        .map_err(Error::Refused)?;
+    }
     let scan = archive_check(&copier, &mut request, &args).await?;
+    if args.engine == EngineArg::Batch {
+        let identity = identity.describe(mode);
+        return run_batch(ctx, &args, request, copier, &writer, at, report, identity).await;
+    }
     tracing::info!(%central, %target_bucket, at = %format_time(at), ?mode, kms = %kms_key_arn, "restore starting");
     let bar = progress_bar(ctx.progress);
     let json_keys = args.dry_run && ctx.out.format() == OutputFormat::Json;
@@ -252,6 +265,283 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     } else {
         0
     })
+}
+
+/// Appends one key's line to the --report file.
+fn write_report_line(report: &mut Option<BufWriter<File>>, key: &KeyReport) -> Result<()> {
+    if let Some(file) = report.as_mut() {
+        serde_json::to_writer(&mut *file, key)
+            .map_err(std::io::Error::from)
+            .and_then(|_| file.write_all(b"\n"))
+            .map_err(|source| Error::Io {
+                what: "writing the report".into(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// What the batch job of a dry run would be, as printed.
+#[derive(Serialize)]
+struct JobLine<'a> {
+    record: &'static str,
+    manifest: String,
+    objects: u64,
+    bytes: u64,
+    local: u64,
+    #[serde(flatten)]
+    spec: &'a crate::restore::batch::JobSpec,
+}
+
+/// `--engine batch`: plan as the local engine does, copy with an S3 Batch Operations job,
+/// report per key from its completion report, then copy locally what a job cannot.
+#[allow(clippy::too_many_arguments)]
+async fn run_batch(
+    ctx: &mut Context,
+    args: &RestoreArgs,
+    request: RestoreRequest,
+    copier: Copier,
+    writer: &Aws,
+    at: chrono::DateTime<Utc>,
+    mut report: Option<BufWriter<File>>,
+    identity: String,
+) -> Result<u8> {
+    use crate::restore::batch::{self, JobSpec, ManifestWriter, RequestId};
+    use crate::restore::plan::Outcome;
+    let started = std::time::Instant::now();
+    let source_prefix = request.key_map.source_prefix.clone();
+    let target_prefix = request.key_map.target_prefix.clone();
+    let key_prefix =
+        batch::target_key_prefix(&source_prefix, &target_prefix).map_err(Error::Refused)?;
+    let central = copier.source_bucket.clone();
+    let target = copier.target_bucket.clone();
+    let at_text = format_time(at);
+    let request_id = RequestId {
+        central: &central,
+        source_prefix: &source_prefix,
+        at: &at_text,
+        respect_deletes: args.respect_deletes,
+        filters: (&args.include, &args.exclude),
+        target: &target,
+        target_prefix: &target_prefix,
+        kms_key: &copier.kms_key_arn,
+    }
+    .digest();
+    let account = writer.account_id().await?;
+    let (manifest_bucket, base) = match &args.manifest_location {
+        Some(url) => {
+            let rest = url.strip_prefix("s3://").ok_or_else(|| {
+                Error::Invalid(format!(
+                    "--manifest-location {url:?} is not an s3:// URL: use s3://BUCKET/PREFIX/"
+                ))
+            })?;
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+                prefix.to_owned()
+            } else {
+                format!("{prefix}/")
+            };
+            (bucket.to_owned(), prefix)
+        }
+        None => (target.clone(), format!("{target_prefix}.s3central/batch/")),
+    };
+    let role_arn = if args.batch_role.starts_with("arn:") {
+        args.batch_role.clone()
+    } else {
+        format!("arn:aws:iam::{account}:role/{}", args.batch_role)
+    };
+    let description = batch::description(&request_id);
+    let mut summary = Summary::default();
+    let previous = batch::find_job(writer, &account, &description).await?;
+    let job = match previous {
+        // A re-run of the same request finds its job: still running, or done.
+        Some(job) if !args.dry_run => {
+            tracing::info!(job = %job.id, status = %job.status, "found this request's batch job");
+            Some(job.id)
+        }
+        _ => None,
+    };
+    let mut local = 0u64;
+    let job_id = match job {
+        Some(id) => id,
+        None => {
+            let path = match (&args.manifest_out, args.dry_run) {
+                (Some(path), _) => path.clone(),
+                (None, true) => PathBuf::from(format!("s3central-manifest-{request_id}.csv")),
+                (None, false) => {
+                    std::env::temp_dir().join(format!("s3central-manifest-{request_id}.csv"))
+                }
+            };
+            let mut manifest = ManifestWriter::create(&path)?;
+            let mut plan = request.clone();
+            plan.dry_run = true;
+            let hidden = ProgressBar::hidden();
+            let planned = restore::run(
+                plan,
+                copier.clone(),
+                hidden,
+                || 0,
+                futures::future::pending::<()>(),
+                |key: &KeyReport| {
+                    match key.outcome {
+                        Outcome::WouldCopy
+                            if key.bytes <= batch::MAX_COPY_BYTES && key.archive.is_none() =>
+                        {
+                            manifest.add(
+                                &central,
+                                &format!("{source_prefix}{}", key.key),
+                                &key.version_id,
+                                key.bytes,
+                            )?;
+                        }
+                        Outcome::WouldCopy => local += 1,
+                        _ => write_report_line(&mut report, key)?,
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+            summary.listed = planned.listed;
+            summary.unchanged = planned.unchanged;
+            summary.extra = planned.extra;
+            let (objects, bytes) = (manifest.lines, manifest.bytes);
+            let (path, digest) = manifest.finish()?;
+            let token = hex::encode(
+                &<sha2::Sha256 as sha2::Digest>::digest(format!("{request_id}{digest}").as_bytes())
+                    [..16],
+            );
+            let spec = JobSpec {
+                account: account.clone(),
+                target_bucket: target.clone(),
+                target_key_prefix: key_prefix.clone(),
+                kms_key: copier.kms_key_arn.clone(),
+                role_arn: role_arn.clone(),
+                manifest_bucket: manifest_bucket.clone(),
+                manifest_key: format!("{base}{request_id}/manifest-{digest}.csv"),
+                report_prefix: format!("{base}{request_id}/report"),
+                token,
+                description: description.clone(),
+            };
+            if args.dry_run {
+                summary.would_copy = objects + local;
+                summary.bytes = bytes;
+                let line = JobLine {
+                    record: "job",
+                    manifest: path.display().to_string(),
+                    objects,
+                    bytes,
+                    local,
+                    spec: &spec,
+                };
+                if ctx.out.format() == OutputFormat::Json {
+                    ctx.out.json(&line)?;
+                } else {
+                    ctx.out.text(&format!(
+                        "batch job it would create in account {account}: S3PutObjectCopy of {objects} object(s) ({}) from s3://{central}/{source_prefix} into s3://{target}/{key_prefix}, SSE-KMS {} (bucket key), metadata and tags copied, as {role_arn}",
+                        HumanBytes(bytes),
+                        spec.kms_key
+                    ))?;
+                    ctx.out.text(&format!(
+                        "  manifest written to {} (it would be uploaded to s3://{manifest_bucket}/{}); report to s3://{manifest_bucket}/{}/",
+                        path.display(),
+                        spec.manifest_key,
+                        spec.report_prefix
+                    ))?;
+                    if local > 0 {
+                        ctx.out.text(&format!("  {local} version(s) above 5 GiB or archived would be copied by this machine"))?;
+                    }
+                }
+                summary.identity = identity;
+                summary.seconds = started.elapsed().as_secs_f64();
+                print_summary(ctx, &summary, args, &central, &target, at)?;
+                return Ok(0);
+            }
+            summary.bytes = bytes;
+            if objects == 0 {
+                String::new()
+            } else {
+                eprintln!(
+                    "s3central: manifest of {objects} object(s) -> s3://{manifest_bucket}/{} (the target account's bucket; keep it or delete it after the job)",
+                    spec.manifest_key
+                );
+                let id = batch::create_job(writer, &spec, &path).await?;
+                let _ = std::fs::remove_file(&path);
+                id
+            }
+        }
+    };
+    if !job_id.is_empty() {
+        let bar = progress_bar(ctx.progress);
+        bar.set_message(format!("batch job {job_id}"));
+        let state = batch::wait(writer, &account, &job_id, |s| {
+            bar.set_length(s.total.max(0) as u64);
+            bar.set_position((s.succeeded + s.failed).max(0) as u64);
+            bar.set_message(format!(
+                "batch job {job_id} {}: {} failed",
+                s.status, s.failed
+            ));
+        })
+        .await?;
+        bar.finish_and_clear();
+        if state.status != "Complete" {
+            return Err(Error::Invalid(format!(
+                "batch job {job_id} ended {}: {} of {} task(s) succeeded; see its completion report under s3://{manifest_bucket}/{base}{request_id}/report/",
+                state.status, state.succeeded, state.total
+            )));
+        }
+        let report_prefix = format!("{base}{request_id}/report");
+        for key in batch::read_report(
+            writer,
+            &manifest_bucket,
+            &report_prefix,
+            &job_id,
+            &source_prefix,
+            &key_prefix,
+        )
+        .await?
+        {
+            match key.outcome {
+                Outcome::Copied => summary.copied += 1,
+                _ => summary.failed += 1,
+            }
+            write_report_line(&mut report, &key)?;
+        }
+        summary.identity = format!("S3 Batch Operations job {job_id} as {role_arn}");
+    } else {
+        summary.identity = identity;
+    }
+    // What a job cannot copy (above 5 GiB, archived) is copied here, with the local engine's delta.
+    let mut rest = request;
+    rest.batch_ineligible_only = true;
+    if local > 0 || !job_id.is_empty() {
+        let done = restore::run(
+            rest,
+            copier,
+            ProgressBar::hidden(),
+            || 0,
+            futures::future::pending::<()>(),
+            |key: &KeyReport| {
+                if key.outcome != Outcome::Extra {
+                    write_report_line(&mut report, key)?;
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        summary.copied += done.copied;
+        summary.failed += done.failed;
+        summary.bytes += done.bytes;
+    }
+    if let Some(mut file) = report {
+        file.flush().map_err(|source| Error::Io {
+            what: "writing the report".into(),
+            source,
+        })?;
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.objects_per_second = summary.copied as f64 / summary.seconds.max(1e-9);
+    print_summary(ctx, &summary, args, &central, &target, at)?;
+    Ok(u8::from(summary.failed > 0))
 }
 
 /// A per-key JSON line of a dry run.

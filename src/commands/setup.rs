@@ -169,6 +169,10 @@ impl Row for ResultRow {
 /// Runs `setup`.
 pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
     let r = resolve(ctx, &args.config).await?;
+    let consent = Consent {
+        bucket_changes: args.allow_bucket_changes,
+        backfill: args.backfill,
+    };
     let concurrency = args.concurrency as usize;
     let bar =
         crate::progress::counter(ctx.progress, r.sources.len() as u64 + 1, "accounts planned");
@@ -192,7 +196,7 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
                         &source.region,
                     )
                     .await?;
-                    let changes = plan_source(config, central, &source, &aws, key).await?;
+                    let changes = plan_source(config, central, &source, &aws, key, consent).await?;
                     Ok((aws, changes))
                 }
                 .await;
@@ -292,9 +296,7 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
     let writes = Writes::default();
     let central_key_arn = apply_central(&r.config, &r.central, &writes).await?;
     check_replica_key(&r.central, &central_key_arn).await?;
-    let consent = Consent {
-        bucket_changes: args.allow_bucket_changes,
-    };
+
     let bar = crate::progress::counter(ctx.progress, plans.len() as u64, "accounts applied");
     let results: Vec<(SourceAccount, Option<Aws>, Result<usize>)> = futures::stream::iter(plans)
         .map(|(source, plan)| {

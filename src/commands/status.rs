@@ -25,6 +25,8 @@ struct StatusRow {
     drift: Vec<String>,
     /// Replication status of the most recent objects, by status.
     replication: BTreeMap<String, usize>,
+    /// The newest backfill (S3 Batch Replication) job of the account's bucket, if any.
+    backfill: Option<crate::setup::backfill::Job>,
     error: Option<String>,
 }
 
@@ -35,7 +37,8 @@ impl Row for StatusRow {
             Column::left("KIND", 7),
             Column::left("BUCKET", 32),
             Column::left("CONFIG", 24),
-            Column::left("RECENT OBJECTS", 0),
+            Column::left("RECENT OBJECTS", 24),
+            Column::left("BACKFILL", 0),
         ];
         COLUMNS
     }
@@ -57,12 +60,20 @@ impl Row for StatusRow {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let backfill = match &self.backfill {
+            Some(job) => format!(
+                "{} {}: {}/{} replicated, {} failed",
+                job.id, job.status, job.succeeded, job.total, job.failed
+            ),
+            None => "-".to_owned(),
+        };
         vec![
             self.account.clone(),
             self.kind.to_owned(),
             self.bucket.clone(),
             config,
             replication,
+            backfill,
         ]
     }
 }
@@ -91,6 +102,7 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
         bucket: r.config.central.bucket.clone(),
         drift: drift(&central_changes),
         replication: BTreeMap::new(),
+        backfill: None,
         error: None,
     };
     unhealthy += usize::from(!central_row.drift.is_empty());
@@ -109,7 +121,15 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
                         &source.region,
                     )
                     .await?;
-                    let changes = plan_source(config, central, &source, &aws, key).await?;
+                    let changes = plan_source(
+                        config,
+                        central,
+                        &source,
+                        &aws,
+                        key,
+                        crate::setup::Consent::default(),
+                    )
+                    .await?;
                     let replication = recent_replication(
                         &aws.s3(),
                         &source.bucket,
@@ -117,12 +137,15 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
                         args.recent,
                     )
                     .await?;
-                    Ok::<_, Error>((drift(&changes), replication))
+                    let jobs =
+                        crate::setup::backfill::jobs(&aws, source.account.as_str(), &source.bucket)
+                            .await?;
+                    Ok::<_, Error>((drift(&changes), replication, jobs.into_iter().last()))
                 }
                 .await;
-                let (drift, replication, error) = match checked {
-                    Ok((d, r)) => (d, r, None),
-                    Err(e) => (Vec::new(), BTreeMap::new(), Some(e.to_string())),
+                let (drift, replication, backfill, error) = match checked {
+                    Ok((d, r, b)) => (d, r, b, None),
+                    Err(e) => (Vec::new(), BTreeMap::new(), None, Some(e.to_string())),
                 };
                 StatusRow {
                     account: source.account.to_string(),
@@ -130,13 +153,18 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
                     bucket: source.bucket.clone(),
                     drift,
                     replication,
+                    backfill,
                     error,
                 }
             }
         })
         .buffered(args.concurrency as usize);
     while let Some(row) = rows.next().await {
-        let failed_replication = row.replication.keys().any(|s| s == "FAILED");
+        let failed_replication = row.replication.keys().any(|s| s == "FAILED")
+            || row
+                .backfill
+                .as_ref()
+                .is_some_and(|j| j.status == "Failed" || j.failed > 0);
         unhealthy +=
             usize::from(!row.drift.is_empty() || row.error.is_some() || failed_replication);
         ctx.out.row(&row)?;

@@ -1,6 +1,7 @@
 //! The restore engine: listing -> point-in-time resolver -> join with the target -> bounded copy pool.
 
 pub mod archive;
+pub mod batch;
 pub mod copy;
 pub mod plan;
 
@@ -45,6 +46,9 @@ pub struct RestoreRequest {
     pub archive: Option<ArchiveOptions>,
     /// Archived versions to copy, as [`scan_archived`] found them (for progress).
     pub archived: u64,
+    /// Only the versions a batch job cannot copy (above 5 GiB, or archived): the local pass of
+    /// `--engine batch`.
+    pub batch_ineligible_only: bool,
 }
 
 /// The fate of one key, as written to `--report` and to JSON output.
@@ -149,8 +153,13 @@ fn selected(
     .inspect(move |_| {
         listed.fetch_add(1, Ordering::Relaxed);
     });
-    resolve_stream(entries, request.at, request.delete_mode)
-        .try_filter(move |v| futures::future::ready(filter.matches(map.relative(&v.key))))
+    let ineligible_only = request.batch_ineligible_only;
+    resolve_stream(entries, request.at, request.delete_mode).try_filter(move |v| {
+        let eligible = v.size <= batch::MAX_COPY_BYTES && !is_archived(v.storage_class.as_deref());
+        futures::future::ready(
+            filter.matches(map.relative(&v.key)) && !(ineligible_only && eligible),
+        )
+    })
 }
 
 /// The target's current objects under the target prefix that the filter keeps, in key order.

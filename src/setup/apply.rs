@@ -302,6 +302,9 @@ pub async fn create_role(
             RoleKind::BatchReplication => {
                 "Lets S3 Batch Replication copy this account's existing objects into the s3central bucket"
             }
+            RoleKind::BatchRestore => {
+                "Lets S3 Batch Operations copy this account's prefix from the s3central bucket back"
+            }
         })
         .send()
         .await

@@ -1,6 +1,7 @@
 //! `setup`: desired state from the config, actual state from AWS, a plan, and applying the differences.
 
 pub mod apply;
+pub mod backfill;
 pub mod config;
 pub mod plan;
 pub mod policy;
@@ -19,7 +20,8 @@ use crate::setup::plan::{
     Resource, RoleKind, RoleSpec, PENDING_CENTRAL_KEY,
 };
 use crate::setup::policy::{
-    batch_replication_role_policy, batch_replication_trust_policy, BATCH_REPLICATION_ROLE,
+    batch_replication_role_policy, batch_replication_trust_policy, batch_restore_role_policy,
+    BATCH_REPLICATION_ROLE, BATCH_RESTORE_ROLE,
 };
 use crate::setup::policy::{
     central_bucket_policy, central_key_policy, is_key_arn, replication_role_policy,
@@ -39,11 +41,17 @@ const RESTORE_POLICY_NAME: &str = "s3central-restore";
 /// Name of the batch replication role's inline policy.
 const BATCH_POLICY_NAME: &str = "s3central-batch-replication";
 
+/// Name of the batch restore role's inline policy.
+const BATCH_RESTORE_POLICY_NAME: &str = "s3central-batch-restore";
+
 /// What setup may change beyond what it created itself.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Consent {
     /// Change the default encryption and object ownership of source buckets that existed before.
     pub bucket_changes: bool,
+    /// Also prove coverage (source against central) and backfill every gap, FAILED ones included;
+    /// without it a backfill is planned only for the objects a new replication rule leaves behind.
+    pub backfill: bool,
 }
 
 /// The central account as setup sees it.
@@ -387,6 +395,8 @@ pub struct SourceSpecs {
     pub restore_role: RoleSpec,
     /// The batch replication (backfill) role.
     pub batch_role: RoleSpec,
+    /// The batch restore role.
+    pub batch_restore_role: RoleSpec,
     /// The replication configuration.
     pub replication: ReplicationSpec,
 }
@@ -448,6 +458,13 @@ pub fn source_specs(
             policy_name: BATCH_POLICY_NAME.to_owned(),
             policy: batch_replication_role_policy(account, &source.bucket),
         },
+        batch_restore_role: RoleSpec {
+            kind: RoleKind::BatchRestore,
+            name: BATCH_RESTORE_ROLE.to_owned(),
+            trust: batch_replication_trust_policy(),
+            policy_name: BATCH_RESTORE_POLICY_NAME.to_owned(),
+            policy: batch_restore_role_policy(&role_input),
+        },
         replication: ReplicationSpec {
             role_arn: format!("arn:aws:iam::{account}:role/{REPLICATION_ROLE}"),
             rule: replication_rule(&RuleInput {
@@ -495,6 +512,7 @@ pub async fn plan_source(
     source: &SourceAccount,
     aws: &Aws,
     central_key_arn: &str,
+    consent: Consent,
 ) -> Result<Vec<Change>> {
     let key = state::read_key(&aws.kms(), &source.kms_alias).await?;
     let key_arn = key
@@ -508,6 +526,8 @@ pub async fn plan_source(
     let role = state::read_role(&iam, REPLICATION_ROLE, ROLE_POLICY_NAME).await?;
     let restore_role = state::read_role(&iam, RESTORE_ROLE, RESTORE_POLICY_NAME).await?;
     let batch_role = state::read_role(&iam, BATCH_REPLICATION_ROLE, BATCH_POLICY_NAME).await?;
+    let batch_restore_role =
+        state::read_role(&iam, BATCH_RESTORE_ROLE, BATCH_RESTORE_POLICY_NAME).await?;
     let replication = match bucket {
         Some(_) => state::read_replication(&s3, &source.bucket, &rule_id(&source.account)).await?,
         None => None,
@@ -518,11 +538,81 @@ pub async fn plan_source(
     changes.extend(diff_role(&specs.role, role.as_ref()));
     changes.extend(diff_role(&specs.restore_role, restore_role.as_ref()));
     changes.extend(diff_role(&specs.batch_role, batch_role.as_ref()));
-    changes.push(diff_replication(
-        &specs.replication,
-        replication.as_ref().map(|r| &r.actual),
+    changes.extend(diff_role(
+        &specs.batch_restore_role,
+        batch_restore_role.as_ref(),
     ));
+    let rule = diff_replication(&specs.replication, replication.as_ref().map(|r| &r.actual));
+    let rule_is_new = rule_is_new(&rule);
+    changes.push(rule);
+    if bucket.is_some() {
+        let bucket = &config.central.bucket;
+        changes.push(plan_backfill(central, bucket, source, aws, rule_is_new, consent).await?);
+    }
     Ok(changes)
+}
+
+/// Whether s3central's rule is not in the bucket yet (objects already there will never replicate).
+fn rule_is_new(change: &Change) -> bool {
+    matches!(&change.action, Action::Create)
+        || matches!(&change.action, Action::Update(fields) if fields.iter().any(|f| f == "rule"))
+}
+
+/// How many objects a backfill job would replicate now (0 when one is still running).
+async fn backfill_needed(
+    central: &Central,
+    central_bucket: &str,
+    source: &SourceAccount,
+    aws: &Aws,
+    rule_is_new: bool,
+    consent: Consent,
+) -> Result<u64> {
+    let account = source.account.as_str();
+    let prefix = source.account.prefix();
+    if !rule_is_new && !consent.backfill {
+        return Ok(0);
+    }
+    let running = backfill::jobs(aws, account, &source.bucket)
+        .await?
+        .iter()
+        .any(|j| !backfill::is_finished(&j.status));
+    if running {
+        return Ok(0);
+    }
+    if rule_is_new {
+        backfill::existing_objects(&aws.s3(), &source.bucket, &prefix).await
+    } else {
+        backfill::unreplicated_objects(
+            &aws.s3(),
+            &source.bucket,
+            &central.aws.s3(),
+            central_bucket,
+            &prefix,
+        )
+        .await
+    }
+}
+
+/// The plan's backfill line.
+async fn plan_backfill(
+    central: &Central,
+    central_bucket: &str,
+    source: &SourceAccount,
+    aws: &Aws,
+    rule_is_new: bool,
+    consent: Consent,
+) -> Result<Change> {
+    let n = backfill_needed(central, central_bucket, source, aws, rule_is_new, consent).await?;
+    Ok(Change {
+        resource: Resource::Backfill,
+        action: if n == 0 {
+            Action::Unchanged
+        } else {
+            Action::Update(vec![format!(
+                "{n} existing object(s) without a replica: S3 Batch Replication job"
+            )])
+        },
+    })
 }
 
 /// Makes a role as desired; gives the number of its resources changed.
@@ -540,14 +630,24 @@ async fn apply_role(
     {
         changed += 1;
         match change.resource {
-            Resource::Role | Resource::RestoreRole => apply::create_role(iam, spec, writes).await?,
-            Resource::RoleTrust | Resource::RestoreRoleTrust => {
-                apply::put_role_trust(iam, spec, writes).await?
+            Resource::Role
+            | Resource::RestoreRole
+            | Resource::BatchRole
+            | Resource::BatchRestoreRole => apply::create_role(iam, spec, writes).await?,
+            Resource::RoleTrust
+            | Resource::RestoreRoleTrust
+            | Resource::BatchRoleTrust
+            | Resource::BatchRestoreRoleTrust => apply::put_role_trust(iam, spec, writes).await?,
+            Resource::RolePolicy
+            | Resource::RestoreRolePolicy
+            | Resource::BatchRolePolicy
+            | Resource::BatchRestoreRolePolicy => apply::put_role_policy(iam, spec, writes).await?,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "internal: {} is not a role resource",
+                    other.label()
+                )))
             }
-            Resource::RolePolicy | Resource::RestoreRolePolicy => {
-                apply::put_role_policy(iam, spec, writes).await?
-            }
-            _ => {}
         }
     }
     Ok(changed)
@@ -586,11 +686,20 @@ pub async fn apply_source(
     changed += apply_role(&iam, &specs.role, ROLE_POLICY_NAME, writes).await?;
     changed += apply_role(&iam, &specs.restore_role, RESTORE_POLICY_NAME, writes).await?;
     changed += apply_role(&iam, &specs.batch_role, BATCH_POLICY_NAME, writes).await?;
+    changed += apply_role(
+        &iam,
+        &specs.batch_restore_role,
+        BATCH_RESTORE_POLICY_NAME,
+        writes,
+    )
+    .await?;
     // Versioning is on by now (bucket applied above): replication may be configured.
     let id = rule_id(&source.account);
     let replication = state::read_replication(&s3, &source.bucket, &id).await?;
     fit_rule(&mut specs.replication, replication.as_ref(), &source.bucket)?;
-    if diff_replication(&specs.replication, replication.as_ref().map(|r| &r.actual)).is_change() {
+    let rule_change = diff_replication(&specs.replication, replication.as_ref().map(|r| &r.actual));
+    let rule_was_new = rule_is_new(&rule_change);
+    if rule_change.is_change() {
         changed += 1;
         let others = replication.map(|r| r.others).unwrap_or_default();
         apply::put_replication(&s3, &source.bucket, &specs.replication, &others, writes).await?;
@@ -606,6 +715,17 @@ pub async fn apply_source(
                 source.bucket
             )));
         }
+    }
+    // The rule replicates new writes only: what was there before (or FAILED) needs a job.
+    let central_bucket = &config.central.bucket;
+    if backfill_needed(central, central_bucket, source, aws, rule_was_new, consent).await? > 0 {
+        let generation = backfill::jobs(aws, source.account.as_str(), &source.bucket)
+            .await?
+            .len();
+        writes.add();
+        let job = backfill::start(aws, source.account.as_str(), &source.bucket, generation).await?;
+        tracing::info!(account = %source.account, %job, "backfill job started");
+        changed += 1;
     }
     Ok(changed)
 }

@@ -51,8 +51,17 @@ pub enum Resource {
     BatchRoleTrust,
     /// The batch role's inline policy.
     BatchRolePolicy,
+    /// The `s3central-batch-restore` role S3 Batch Operations assumes for `restore --engine batch`.
+    BatchRestoreRole,
+    /// Who may assume the batch restore role (batchoperations.s3.amazonaws.com).
+    BatchRestoreRoleTrust,
+    /// The batch restore role's inline policy.
+    BatchRestoreRolePolicy,
     /// The source bucket's replication configuration.
     Replication,
+    /// An S3 Batch Replication job for objects live replication does not copy (existing before
+    /// the rule, or FAILED).
+    Backfill,
 }
 
 impl Resource {
@@ -78,7 +87,11 @@ impl Resource {
             Resource::BatchRole => "batch role",
             Resource::BatchRoleTrust => "batch role trust policy",
             Resource::BatchRolePolicy => "batch role policy",
+            Resource::BatchRestoreRole => "batch restore role",
+            Resource::BatchRestoreRoleTrust => "batch restore role trust",
+            Resource::BatchRestoreRolePolicy => "batch restore role policy",
             Resource::Replication => "replication rule",
+            Resource::Backfill => "backfill",
         }
     }
 }
@@ -262,6 +275,8 @@ pub enum RoleKind {
     Restore,
     /// `s3central-batch-replication`, assumed by S3 Batch Operations.
     BatchReplication,
+    /// `s3central-batch-restore`, assumed by S3 Batch Operations for batch restores.
+    BatchRestore,
 }
 
 impl RoleKind {
@@ -278,6 +293,11 @@ impl RoleKind {
                 Resource::BatchRole,
                 Resource::BatchRoleTrust,
                 Resource::BatchRolePolicy,
+            ],
+            RoleKind::BatchRestore => [
+                Resource::BatchRestoreRole,
+                Resource::BatchRestoreRoleTrust,
+                Resource::BatchRestoreRolePolicy,
             ],
         }
     }

@@ -12,6 +12,10 @@ pub const RESTORE_ROLE: &str = "s3central-restore";
 /// the objects that existed before the replication rule (Batch Replication, the backfill).
 pub const BATCH_REPLICATION_ROLE: &str = "s3central-batch-replication";
 
+/// The name of the IAM role in every source account that S3 Batch Operations assumes for
+/// `restore --engine batch` (S3PutObjectCopy from the account's prefix in central).
+pub const BATCH_RESTORE_ROLE: &str = "s3central-batch-restore";
+
 /// Where in the source bucket the backfill jobs write their completion reports (under the
 /// account prefix, so they are replicated and covered like everything else).
 pub fn backfill_report_prefix(account: &str) -> String {
@@ -83,7 +87,10 @@ pub fn central_key_policy(c: &CentralInput<'_>) -> Value {
                 "Resource": "*",
                 "Condition": {
                     "StringEquals": {"aws:PrincipalOrgID": c.org_id, "kms:ViaService": via_s3},
-                    "ArnLike": {"aws:PrincipalArn": format!("arn:aws:iam::*:role/{RESTORE_ROLE}")},
+                    "ArnLike": {"aws:PrincipalArn": [
+                        format!("arn:aws:iam::*:role/{RESTORE_ROLE}"),
+                        format!("arn:aws:iam::*:role/{BATCH_RESTORE_ROLE}")
+                    ]},
                     "StringLike": {"kms:EncryptionContext:aws:s3:arn": s3_encryption_context(c.bucket, "${aws:PrincipalAccount}/*")}
                 }
             }
@@ -176,7 +183,7 @@ pub fn central_bucket_policy(c: &CentralInput<'_>) -> Value {
                 "Resource": own_prefix_objects,
                 "Condition": {"StringEquals": {
                     "aws:PrincipalOrgID": c.org_id,
-                    "aws:PrincipalArn": own_role_arn(RESTORE_ROLE)
+                    "aws:PrincipalArn": [own_role_arn(RESTORE_ROLE), own_role_arn(BATCH_RESTORE_ROLE)]
                 }}
             },
             {
@@ -276,6 +283,72 @@ pub fn batch_replication_role_policy(account: &str, source_bucket: &str) -> Valu
                 "Effect": "Allow",
                 "Action": "s3:PutObject",
                 "Resource": format!("arn:aws:s3:::{source_bucket}/{}/*", backfill_report_prefix(account))
+            }
+        ]
+    })
+}
+
+/// The batch restore role's inline policy: what S3PutObjectCopy does for each task (read the
+/// version in the account's own prefix of central, decrypting through S3; write it into the
+/// account's own bucket under its own key) plus reading the manifest and writing the completion
+/// report, both in that bucket (AWS S3 User Guide, "Granting permissions for Batch Operations",
+/// Copy objects).
+pub fn batch_restore_role_policy(input: &RolePolicyInput<'_>) -> Value {
+    let RolePolicyInput {
+        account,
+        source_bucket,
+        central_bucket,
+        source_key_arn,
+        central_key_arn,
+        source_region,
+        central_region,
+    } = *input;
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "ReadOwnPrefixInCentral",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:GetObjectTagging",
+                    "s3:GetObjectVersionTagging"
+                ],
+                "Resource": format!("arn:aws:s3:::{central_bucket}/{account}/*")
+            },
+            {
+                "Sid": "DecryptCentral",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": central_key_arn,
+                "Condition": {"StringEquals": {
+                    "kms:ViaService": format!("s3.{central_region}.amazonaws.com")
+                }, "StringLike": {
+                    "kms:EncryptionContext:aws:s3:arn": s3_encryption_context(central_bucket, &format!("{account}/*"))
+                }}
+            },
+            {
+                "Sid": "CopyIntoOwnBucket",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:PutObject",
+                    "s3:PutObjectTagging",
+                    "s3:GetObject",
+                    "s3:GetObjectVersion"
+                ],
+                "Resource": format!("arn:aws:s3:::{source_bucket}/*")
+            },
+            {
+                "Sid": "EncryptWithOwnKey",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"],
+                "Resource": source_key_arn,
+                "Condition": {"StringEquals": {
+                    "kms:ViaService": format!("s3.{source_region}.amazonaws.com")
+                }, "StringLike": {
+                    "kms:EncryptionContext:aws:s3:arn": s3_encryption_context(source_bucket, "*")
+                }}
             }
         ]
     })
@@ -804,6 +877,15 @@ mod tests {
     }
 
     #[test]
+    fn snapshot_batch_restore_role_policy() {
+        check_snapshot(
+            "batch_restore_role_policy",
+            include_str!("snapshots/batch_restore_role_policy.json"),
+            &batch_restore_role_policy(&role_input()),
+        );
+    }
+
+    #[test]
     fn snapshot_replication_rule() {
         check_snapshot(
             "replication_rule",
@@ -947,6 +1029,7 @@ mod tests {
             restore_role_policy(&role),
             batch_replication_trust_policy(),
             batch_replication_role_policy(account, &source_bucket),
+            batch_restore_role_policy(&role),
         ]
     }
 

@@ -1,6 +1,6 @@
 //! `s3central status --coverage` end to end: setup for an account, writes into its SOURCE bucket,
 //! the test server's emulated replication delivering them into central, and every kind of gap
-//! seeded on purpose: objects written before the rule, a failed replication, a pending one, and
+//! seeded on purpose: replicas lost from central, a failed replication, a pending one, and
 //! objects outside the account prefix.
 
 use crate::common::{json_lines, put, s3central, ReplicationControl};
@@ -44,18 +44,38 @@ fn counts(stdout: &str) -> (Vec<u64>, bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn coverage_counts_every_kind_of_gap_and_exits_non_zero() {
-    let (account, bucket, _central, config) = one_account_world("coverage", "").await;
+    let (account, bucket, central, config) = one_account_world("coverage", "").await;
     let s3 = s3_for(&account_config(&account).await);
-    // Before setup: the account's bucket already holds objects; the rule will never replicate them.
+    // Before setup: the account's bucket already holds objects; the rule will never replicate
+    // them, so setup backfills them with a Batch Replication job.
     crate::common::versioned_bucket(&s3, &bucket).await;
     for key in ["old/1.txt", "old/2.txt"] {
         put(&s3, &bucket, &format!("{account}/{key}"), key).await;
     }
     put(&s3, &bucket, "aaa-before-the-prefix.txt", "outside").await;
+    let control = ReplicationControl::take().await;
     let out = crate::setup::setup(&config, &["setup", "--yes", "--allow-bucket-changes"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let (status, answer) =
+        crate::common::replication_admin("POST", "/moto-api/batch/wait?timeout=60", "");
+    assert_eq!(status, 200, "{answer}");
+    control.drain();
+    // The backfill delivered them; then their replicas are lost from central (deleted there by
+    // its administrator): the source still says COMPLETED, central has nothing: "missing".
+    let central_s3 = crate::common::s3().await;
+    let old = crate::common::all_versions(&central_s3, &central, &format!("{account}/old/")).await;
+    assert_eq!(old.len(), 2, "backfilled: {old:?}");
+    for (key, version, _) in old {
+        central_s3
+            .delete_object()
+            .bucket(&central)
+            .key(&key)
+            .version_id(&version)
+            .send()
+            .await
+            .expect("delete the replica");
+    }
 
-    let control = ReplicationControl::take().await;
     control.fail_prefix(&format!("{account}/fail/"));
     // After setup: replicated writes (one key overwritten, one deleted), a failing one, and
     // one outside the prefix.
@@ -91,11 +111,12 @@ async fn coverage_counts_every_kind_of_gap_and_exits_non_zero() {
     control.drain();
     drop(control);
 
-    // 9 current versions under the prefix: 5 replicated, 1 pending, 1 failed, 2 written before
-    // the rule; 2 objects outside the prefix.
+    // 11 current versions under the prefix: 7 replicated (5 data objects and the backfill job's
+    // two completion-report files), 1 pending, 1 failed, 2 whose replicas were lost; 2 objects
+    // outside the prefix.
     assert_eq!(json.code, 1, "{}{}", json.stdout, json.stderr);
     let (got, protected) = counts(&json.stdout);
-    assert_eq!(got, vec![9, 5, 1, 1, 2, 2], "{}", json.stdout);
+    assert_eq!(got, vec![11, 7, 1, 1, 2, 2], "{}", json.stdout);
     assert!(!protected);
     let lines = json_lines(&json.stdout);
     let mut gaps: Vec<(String, String)> = lines
@@ -141,7 +162,7 @@ async fn coverage_counts_every_kind_of_gap_and_exits_non_zero() {
         .find(|l| l.starts_with(&account))
         .unwrap_or_else(|| panic!("no row for {account}: {}", table.stdout));
     let cells: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(&cells[2..8], ["9", "5", "1", "1", "2", "2"], "{line}");
+    assert_eq!(&cells[2..8], ["11", "7", "1", "1", "2", "2"], "{line}");
     assert!(
         line.contains("UNPROTECTED: 1 pending, 1 failed, 2 missing, 2 outside the prefix"),
         "{line}"
@@ -161,5 +182,5 @@ async fn coverage_counts_every_kind_of_gap_and_exits_non_zero() {
     // unprotected (only Batch Replication sends them), so the exit code stays 1.
     let after = coverage(&config, "json");
     assert_eq!(after.code, 1, "{}", after.stdout);
-    assert_eq!(counts(&after.stdout).0, vec![9, 6, 0, 1, 2, 2]);
+    assert_eq!(counts(&after.stdout).0, vec![11, 8, 0, 1, 2, 2]);
 }

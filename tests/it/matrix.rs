@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use s3central::setup::policy::{
+    backfill_report_prefix, batch_replication_role_policy, batch_replication_trust_policy,
+    batch_restore_role_policy, BATCH_REPLICATION_ROLE, BATCH_RESTORE_ROLE,
+};
+use s3central::setup::policy::{
     central_bucket_policy, central_key_policy, replication_role_policy, replication_trust_policy,
     restore_role_policy, restore_trust_policy, source_key_policy, CentralInput, RolePolicyInput,
     REPLICATION_ROLE, RESTORE_ROLE,
@@ -572,6 +576,10 @@ fn restore_rows(account: &str) -> Vec<Value> {
             "s3:GetObjectVersion", central_object(&obj), no_ctx(), Allow),
         row(n(&format!("s3:GetObjectVersionTagging on central/{account}/ (tags copied)")), &role,
             "s3:GetObjectVersionTagging", central_object(&obj), no_ctx(), Allow),
+        row(n(&format!("s3:RestoreObject on central/{account}/ (archived versions)")), &role,
+            "s3:RestoreObject", central_object(&obj), no_ctx(), Allow),
+        row(n(&format!("[never] s3:RestoreObject on central/{other}/")), &role,
+            "s3:RestoreObject", central_object(&theirs), no_ctx(), Deny),
         row(n("kms:Decrypt on the central key via S3 (Bucket Keys on)"), &role,
             "kms:Decrypt", central_key(), via_s3(CENTRAL_REGION, &central_arn()), Allow),
         row(n("kms:Decrypt on the central key via S3 (object context)"), &role,
@@ -621,6 +629,108 @@ fn restore_rows(account: &str) -> Vec<Value> {
         row(n("[never] s3:PutObject into central without TLS"), &role,
             "s3:PutObject", central_object(&obj), insecure(), Deny),
     ]
+}
+
+/// S3 Batch Operations as the account's batch replication role: the backfill job of existing
+/// objects (S3ReplicateObject with a generated manifest), then the replication itself, which S3
+/// performs as the replication role (the `[replicate]` rows).
+#[rustfmt::skip]
+fn backfill_rows(account: &str) -> Vec<Value> {
+    let s = source(account);
+    let other = if account == A { B } else { A };
+    let batch = Actor {
+        principal: format!("arn:aws:sts::{account}:assumed-role/{BATCH_REPLICATION_ROLE}/batch"),
+        principal_arn: Some(format!("arn:aws:iam::{account}:role/{BATCH_REPLICATION_ROLE}")),
+        account: Some(account.to_owned()),
+        org: Some(ORG),
+        policies: vec![(format!("{BATCH_REPLICATION_ROLE} (setup)"), batch_replication_role_policy(account, &s.bucket))],
+    };
+    let role_resource = Target {
+        arn: format!("arn:aws:iam::{account}:role/{BATCH_REPLICATION_ROLE}"),
+        account: account.into(),
+        policy: Some(("resourcePolicy", "batch role trust policy".into(), batch_replication_trust_policy())),
+    };
+    let batch_service = Actor { principal: "batchoperations.s3.amazonaws.com".into(), ..s3_service() };
+    let obj = format!("{account}/photos/cat.jpg");
+    let report = format!("{}/job-1/results/x.csv", backfill_report_prefix(account));
+    let n = |what: &str| format!("[backfill {account}] {what}");
+    vec![
+        row(n("batchoperations.s3.amazonaws.com: sts:AssumeRole on the batch role"), &batch_service,
+            "sts:AssumeRole", role_resource, vec![("aws:SourceAccount", json!(account))], Allow),
+        row(n("s3:GetReplicationConfiguration on its bucket"), &batch,
+            "s3:GetReplicationConfiguration", source_bucket(account), no_ctx(), Allow),
+        row(n("s3:PutInventoryConfiguration on its bucket (manifest generator)"), &batch,
+            "s3:PutInventoryConfiguration", source_bucket(account), no_ctx(), Allow),
+        row(n(&format!("s3:InitiateReplication on {account}/ objects")), &batch,
+            "s3:InitiateReplication", source_object(account, &obj), no_ctx(), Allow),
+        row(n("s3:PutObject of the completion report"), &batch,
+            "s3:PutObject", source_object(account, &report), no_ctx(), Allow),
+        row(n("[never] s3:InitiateReplication outside the account prefix"), &batch,
+            "s3:InitiateReplication", source_object(account, "other/x"), no_ctx(), Deny),
+        row(n("[never] s3:PutObject elsewhere in its bucket"), &batch,
+            "s3:PutObject", source_object(account, &obj), no_ctx(), Deny),
+        row(n("[never] s3:ReplicateObject into central"), &batch,
+            "s3:ReplicateObject", central_object(&obj), no_ctx(), Deny),
+        row(n(&format!("[never] s3:InitiateReplication on {other}'s bucket")), &batch,
+            "s3:InitiateReplication", source_object(other, &format!("{other}/x")), no_ctx(), Deny),
+    ]
+}
+
+/// `restore --engine batch`: S3 Batch Operations as the account's batch restore role, copying
+/// each listed version from the account's prefix in central into its own bucket.
+#[rustfmt::skip]
+fn batch_restore_rows(account: &str) -> Vec<Value> {
+    let s = source(account);
+    let other = if account == A { B } else { A };
+    let role = Actor {
+        principal: format!("arn:aws:sts::{account}:assumed-role/{BATCH_RESTORE_ROLE}/batch"),
+        principal_arn: Some(format!("arn:aws:iam::{account}:role/{BATCH_RESTORE_ROLE}")),
+        account: Some(account.to_owned()),
+        org: Some(ORG),
+        policies: vec![(format!("{BATCH_RESTORE_ROLE} (setup)"), restore_policy_for_batch(account))],
+    };
+    let obj = format!("{account}/photos/cat.jpg");
+    let theirs = format!("{other}/photos/cat.jpg");
+    let manifest = format!("{account}/.s3central/batch/r/manifest-d.csv");
+    let n = |what: &str| format!("[batch restore {account}] {what}");
+    vec![
+        row(n(&format!("s3:GetObjectVersion on central/{account}/")), &role,
+            "s3:GetObjectVersion", central_object(&obj), no_ctx(), Allow),
+        row(n(&format!("s3:GetObjectVersionTagging on central/{account}/")), &role,
+            "s3:GetObjectVersionTagging", central_object(&obj), no_ctx(), Allow),
+        row(n("kms:Decrypt on the central key via S3 (Bucket Keys on)"), &role,
+            "kms:Decrypt", central_key(), via_s3(CENTRAL_REGION, &central_arn()), Allow),
+        row(n("s3:PutObject into its own bucket"), &role,
+            "s3:PutObject", source_object(account, &obj), no_ctx(), Allow),
+        row(n("s3:PutObjectTagging in its own bucket"), &role,
+            "s3:PutObjectTagging", source_object(account, &obj), no_ctx(), Allow),
+        row(n("s3:GetObject of the manifest in its own bucket"), &role,
+            "s3:GetObject", source_object(account, &manifest), no_ctx(), Allow),
+        row(n("kms:GenerateDataKey on its own key via S3"), &role,
+            "kms:GenerateDataKey", source_key(account), via_s3(s.region, &format!("arn:aws:s3:::{}", s.bucket)), Allow),
+        row(n(&format!("[never] s3:GetObjectVersion on central/{other}/")), &role,
+            "s3:GetObjectVersion", central_object(&theirs), no_ctx(), Deny),
+        row(n("[never] s3:ListBucket on central"), &role,
+            "s3:ListBucket", central_bucket(), prefix(&format!("{account}/")), Deny),
+        row(n("[never] s3:PutObject into central"), &role,
+            "s3:PutObject", central_object(&obj), no_ctx(), Deny),
+        row(n(&format!("[never] s3:PutObject into {other}'s bucket")), &role,
+            "s3:PutObject", source_object(other, &theirs), no_ctx(), Deny),
+    ]
+}
+
+/// The batch restore role's inline policy, exactly as setup writes it for `account`.
+fn restore_policy_for_batch(account: &str) -> Value {
+    let s = source(account);
+    batch_restore_role_policy(&RolePolicyInput {
+        account: s.account,
+        source_bucket: &s.bucket,
+        central_bucket: CENTRAL_BUCKET,
+        source_key_arn: &s.key_arn,
+        central_key_arn: CENTRAL_KEY,
+        source_region: s.region,
+        central_region: CENTRAL_REGION,
+    })
 }
 
 /// What setup and status do: the central account's admin on central, and the role setup assumes
@@ -702,6 +812,8 @@ fn all_rows() -> Vec<Value> {
     }
     for s in sources() {
         rows.extend(restore_rows(s.account));
+        rows.extend(backfill_rows(s.account));
+        rows.extend(batch_restore_rows(s.account));
     }
     rows.extend(must_never_rows());
     rows.extend(setup_rows());

@@ -1155,3 +1155,179 @@ async fn central_and_target_in_different_regions_each_with_its_own_key() {
         assert_eq!(got["eu/report.csv"].version_id, version);
     }
 }
+
+/// Reads every current object under `prefix` back without expecting the local engine's resume
+/// marker (a batch job copies metadata as it is): relative key -> what it holds.
+async fn read_back_copies(
+    s3: &Client,
+    bucket: &str,
+    prefix: &str,
+    kms_arn: &str,
+) -> BTreeMap<String, Expected> {
+    let mut state = BTreeMap::new();
+    for (key, _, is_marker) in crate::common::all_versions(s3, bucket, prefix).await {
+        let Some(rel) = key.strip_prefix(prefix) else {
+            continue;
+        };
+        if is_marker || rel.starts_with(".s3central/") || state.contains_key(rel) {
+            continue;
+        }
+        let got = s3
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("GetObject");
+        assert_eq!(
+            got.ssekms_key_id(),
+            Some(kms_arn),
+            "{key} under the wrong KMS key"
+        );
+        let metadata = got
+            .metadata()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let content_type = got.content_type().map(str::to_owned);
+        let body = got
+            .body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes()
+            .to_vec();
+        let tags = s3
+            .get_object_tagging()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("tags");
+        state.insert(
+            rel.to_owned(),
+            Expected {
+                body,
+                version_id: String::new(),
+                content_type,
+                metadata,
+                tags: tags
+                    .tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect(),
+            },
+        );
+    }
+    state
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_engine_restores_the_exact_state_through_an_s3_batch_operations_job() {
+    let h = History::standard().await;
+    let (alias, arn) = kms_key("batch").await;
+    let target = target_bucket(&h.s3, "target-batch", &alias).await;
+    let t0 = h.cutoffs[0].clone();
+    let args = |extra: &[&'static str]| {
+        let mut a: Vec<String> = [
+            "--central-bucket",
+            &h.central,
+            "--output",
+            "json",
+            "restore",
+            "--account",
+            ACCOUNT,
+            "--at",
+            &t0,
+            "--to-bucket",
+            &target,
+            "--engine",
+            "batch",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run_with = |extra: &[&'static str]| {
+        let a = args(extra);
+        s3central(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    // A mapping a job cannot express is refused before anything is written.
+    let refused = run_with(&["--to-prefix", "restored/"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--engine local"),
+        "{}",
+        refused.stderr
+    );
+    // Dry run: the manifest is written locally and the job described; nothing in the target.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = dir.path().join("manifest.csv");
+    let manifest_arg: &'static str =
+        Box::leak(manifest.to_str().expect("path").to_owned().into_boxed_str());
+    let dry = run_with(&["--dry-run", "--manifest-out", manifest_arg]);
+    let stdout = dry.success();
+    let job = json_lines(stdout)
+        .into_iter()
+        .find(|l| l["record"] == "job")
+        .expect("job line");
+    let expected = h.expected(0, false);
+    assert_eq!(job["objects"], expected.len() as u64, "{job}");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    assert_eq!(text.lines().count(), expected.len());
+    assert!(
+        text.contains(&format!(
+            "{},{ACCOUNT}/odd%20keys/sp%20ace%2Bplus%25pct//dbl/%C3%A9.txt,",
+            h.central
+        )),
+        "{text}"
+    );
+    assert!(crate::common::all_versions(&h.s3, &target, "")
+        .await
+        .is_empty());
+    // The real run: a job in the target account, monitored, its report read back.
+    let report = dir.path().join("report.jsonl");
+    let report_arg: &'static str =
+        Box::leak(report.to_str().expect("path").to_owned().into_boxed_str());
+    let out = run_with(&["--report", report_arg]);
+    let stdout = out.success();
+    let s = summary(stdout);
+    assert_eq!(s["copied"], expected.len() as u64, "{stdout}");
+    assert_eq!(s["failed"], 0);
+    assert!(
+        s["identity"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("S3 Batch Operations job"),
+        "{s}"
+    );
+    let lines = json_lines(&std::fs::read_to_string(&report).expect("report"));
+    let copied: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["outcome"] == "copied")
+        .filter_map(|l| l["key"].as_str())
+        .collect();
+    assert_eq!(copied.len(), expected.len(), "{lines:?}");
+    let got = read_back_copies(&h.s3, &target, &format!("{ACCOUNT}/"), &arn).await;
+    assert_eq!(keys(&got), keys(&expected));
+    for (key, want) in &expected {
+        let g = &got[key];
+        assert_eq!(g.body, want.body, "{key}");
+        assert_eq!(g.content_type, want.content_type, "{key}");
+        assert_eq!(g.metadata, want.metadata, "{key}");
+        assert_eq!(g.tags, want.tags, "{key}");
+    }
+    // A re-run finds its job instead of starting another: nothing is copied again.
+    let before = crate::common::all_versions(&h.s3, &target, &format!("{ACCOUNT}/"))
+        .await
+        .len();
+    let again = run_with(&[]);
+    again.success();
+    let after = crate::common::all_versions(&h.s3, &target, &format!("{ACCOUNT}/"))
+        .await
+        .len();
+    assert_eq!(before, after, "the re-run wrote new versions");
+}

@@ -1227,3 +1227,160 @@ async fn an_unusable_central_key_is_refused_before_any_replication_rule() {
         "source bucket was created"
     );
 }
+
+/// The account's backfill jobs as `status` reports them (newest), waiting until none is running.
+fn wait_for_backfill(config: &tempfile::NamedTempFile) -> serde_json::Value {
+    let deadline = Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let out = setup(config, &["status"]);
+        let row = record(&out.stdout, "status")
+            .into_iter()
+            .chain(json_lines(&out.stdout))
+            .find(|r| r["kind"] == "source")
+            .unwrap_or_else(|| panic!("no source row: {}{}", out.stdout, out.stderr));
+        let job = row["backfill"].clone();
+        let status = job["status"].as_str().unwrap_or_default().to_owned();
+        if ["Complete", "Failed", "Cancelled"].contains(&status.as_str()) {
+            return job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "backfill job never finished: {row}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn existing_and_failed_objects_are_backfilled_by_batch_replication() {
+    let (account, bucket, central, config) = one_account_world("backfill", "").await;
+    let control = crate::common::replication_running().await;
+    let cfg = account_config(&account).await;
+    let s3 = s3_for(&cfg);
+    // The account's bucket and data exist before s3central: no rule has ever seen them.
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning");
+    let mut before = std::collections::BTreeMap::new();
+    for name in ["a.txt", "b/c.txt", "d.bin"] {
+        let key = format!("{account}/old/{name}");
+        let out = s3
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(format!("from before s3central: {name}").into_bytes().into())
+            .send()
+            .await
+            .expect("put");
+        before.insert(key, out.version_id().expect("version id").to_owned());
+    }
+    let plan = setup(&config, &["setup", "--dry-run"]);
+    let line = record(&plan.stdout, "plan")
+        .into_iter()
+        .find(|p| p["resource"] == "backfill")
+        .unwrap_or_else(|| panic!("no backfill line: {}", plan.stdout));
+    assert_eq!(line["action"], "update", "{line}");
+    assert!(
+        line["fields"][0]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("3 existing object(s)"),
+        "{line}"
+    );
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let job = wait_for_backfill(&config);
+    assert_eq!(job["status"], "Complete", "{job}");
+    assert_eq!(
+        (
+            job["total"].as_i64(),
+            job["succeeded"].as_i64(),
+            job["failed"].as_i64()
+        ),
+        (Some(3), Some(3), Some(0)),
+        "{job}"
+    );
+    let central_s3 = s3_for(&caller_config().await);
+    let replicas: std::collections::BTreeMap<String, String> =
+        crate::common::all_versions(&central_s3, &central, &format!("{account}/old/"))
+            .await
+            .into_iter()
+            .map(|(k, v, _)| (k, v))
+            .collect();
+    assert_eq!(
+        replicas, before,
+        "every old object replicated with its version id"
+    );
+    // A re-run starts no second job.
+    let again = setup(&config, &["setup", "--yes"]);
+    assert_eq!(
+        record(&again.stdout, "summary")[0]["writes"],
+        0,
+        "{}",
+        again.stdout
+    );
+    // A replication that FAILED is retried by the same mechanism, on request.
+    control.fail_prefix(&format!("{account}/flaky/"));
+    let flaky = s3
+        .put_object()
+        .bucket(&bucket)
+        .key(format!("{account}/flaky/x"))
+        .body(b"failed once".to_vec().into())
+        .send()
+        .await
+        .expect("put")
+        .version_id()
+        .expect("version")
+        .to_owned();
+    control.drain();
+    let head = s3
+        .head_object()
+        .bucket(&bucket)
+        .key(format!("{account}/flaky/x"))
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(
+        head.replication_status().map(|s| s.as_str()),
+        Some("FAILED")
+    );
+    control.fail_prefix("");
+    let plan = setup(&config, &["setup", "--dry-run", "--backfill"]);
+    let line = record(&plan.stdout, "plan")
+        .into_iter()
+        .find(|p| p["resource"] == "backfill")
+        .expect("backfill line");
+    assert!(
+        line["fields"][0]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("1 existing object(s)"),
+        "{line}"
+    );
+    let out = setup(&config, &["setup", "--yes", "--backfill"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let job = wait_for_backfill(&config);
+    assert_eq!(job["status"], "Complete", "{job}");
+    let replicated =
+        crate::common::all_versions(&central_s3, &central, &format!("{account}/flaky/")).await;
+    assert_eq!(
+        replicated
+            .iter()
+            .map(|(_, v, _)| v.clone())
+            .collect::<Vec<_>>(),
+        [flaky]
+    );
+    drop(control);
+}

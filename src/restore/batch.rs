@@ -1,0 +1,504 @@
+//! `restore --engine batch`: the selection computed as for the local engine, written as an S3
+//! Batch Operations CSV manifest, copied by an S3PutObjectCopy job that S3 runs, monitored, and
+//! its completion report turned into the same per-key report and summary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aws_sdk_s3control::types::{
+    JobManifest, JobManifestFieldName, JobManifestFormat, JobManifestLocation, JobManifestSpec,
+    JobOperation, JobReport, JobReportFormat, JobReportScope, S3CopyObjectOperation,
+    S3MetadataDirective,
+};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::aws::Aws;
+use crate::error::{Error, Result};
+use crate::restore::plan::Outcome;
+use crate::restore::KeyReport;
+
+/// S3PutObjectCopy copies objects up to 5 GiB; larger versions go to the local engine.
+pub const MAX_COPY_BYTES: u64 = 5 << 30;
+
+/// Characters a manifest key keeps as they are (RFC 3986 unreserved and `/`); every other byte
+/// is percent-encoded, as AWS requires of CSV manifest keys (`+` too, so it never reads as a space).
+const KEY_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// One manifest line: `bucket,key,versionId`, the key URL-encoded, no header.
+pub fn manifest_line(bucket: &str, key: &str, version_id: &str) -> String {
+    format!(
+        "{bucket},{},{version_id}\n",
+        utf8_percent_encode(key, KEY_KEEP)
+    )
+}
+
+/// How a target key is made from a central key, if S3PutObjectCopy can do it: it can only put a
+/// prefix in front of the source key (TargetKeyPrefix). Gives that prefix, or why not.
+pub fn target_key_prefix(
+    source_prefix: &str,
+    target_prefix: &str,
+) -> std::result::Result<String, String> {
+    match target_prefix.strip_suffix(source_prefix) {
+        Some(front) => Ok(front.to_owned()),
+        None => Err(format!(
+            "a batch job keeps the central key ({source_prefix}...) and can only put a prefix in front of it, so --to-prefix {target_prefix:?} cannot be expressed; use --to-prefix ending in {source_prefix:?} (for example \"restored/{source_prefix}\"), or the local engine (--engine local)"
+        )),
+    }
+}
+
+/// What identifies one restore request: the same request gives the same id, so a re-run finds
+/// its job instead of starting another.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestId<'a> {
+    /// The central bucket.
+    pub central: &'a str,
+    /// The account prefix.
+    pub source_prefix: &'a str,
+    /// TIME, RFC 3339.
+    pub at: &'a str,
+    /// Whether delete markers are respected.
+    pub respect_deletes: bool,
+    /// The include and exclude globs.
+    pub filters: (&'a [String], &'a [String]),
+    /// The target bucket.
+    pub target: &'a str,
+    /// The target prefix.
+    pub target_prefix: &'a str,
+    /// The KMS key ARN.
+    pub kms_key: &'a str,
+}
+
+impl RequestId<'_> {
+    /// 32 hex digits of SHA-256 over the request.
+    pub fn digest(&self) -> String {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        hex::encode(&Sha256::digest(text.as_bytes())[..16])
+    }
+}
+
+/// The job description that carries the request id.
+pub fn description(request: &str) -> String {
+    format!("s3central restore {request}")
+}
+
+/// One row of a completion report, as AWS documents it: bucket, key (URL-encoded), version id,
+/// task status, then the HTTP status code and the error code in either order, then the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    /// The key, decoded.
+    pub key: String,
+    /// The version id.
+    pub version_id: String,
+    /// Whether the task succeeded.
+    pub succeeded: bool,
+    /// The error code and message when it did not.
+    pub error: Option<String>,
+}
+
+/// Parses a completion report CSV (no header).
+pub fn parse_report(csv_text: &[u8]) -> Result<Vec<ReportRow>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(csv_text);
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record
+            .map_err(|e| Error::Invalid(format!("a batch completion report is not CSV: {e}")))?;
+        let field = |i: usize| record.get(i).unwrap_or_default();
+        let key = percent_encoding::percent_decode_str(&field(1).replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned();
+        let (a, b) = (field(4), field(5));
+        let code = if a.parse::<u16>().is_ok() { b } else { a };
+        let message: Vec<&str> = (6..record.len()).map(field).collect();
+        let succeeded = field(3).eq_ignore_ascii_case("succeeded");
+        rows.push(ReportRow {
+            key,
+            version_id: field(2).to_owned(),
+            succeeded,
+            error: (!succeeded).then(|| format!("{code}: {}", message.join(","))),
+        });
+    }
+    Ok(rows)
+}
+
+/// Writes manifest lines to a local file while the plan runs, digesting them.
+pub struct ManifestWriter {
+    path: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    digest: Sha256,
+    /// Lines written.
+    pub lines: u64,
+    /// Bytes the job will copy.
+    pub bytes: u64,
+}
+
+impl ManifestWriter {
+    /// Creates the file.
+    pub fn create(path: &Path) -> Result<ManifestWriter> {
+        let file = std::fs::File::create(path).map_err(|source| Error::Io {
+            what: format!("creating the manifest {}", path.display()),
+            source,
+        })?;
+        Ok(ManifestWriter {
+            path: path.to_owned(),
+            file: std::io::BufWriter::new(file),
+            digest: Sha256::new(),
+            lines: 0,
+            bytes: 0,
+        })
+    }
+
+    /// Adds one version.
+    pub fn add(&mut self, bucket: &str, key: &str, version_id: &str, bytes: u64) -> Result<()> {
+        let line = manifest_line(bucket, key, version_id);
+        self.digest.update(line.as_bytes());
+        self.lines += 1;
+        self.bytes += bytes;
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(|source| Error::Io {
+                what: format!("writing the manifest {}", self.path.display()),
+                source,
+            })
+    }
+
+    /// Flushes; gives the file's path and the digest of its contents (32 hex digits).
+    pub fn finish(mut self) -> Result<(PathBuf, String)> {
+        self.file.flush().map_err(|source| Error::Io {
+            what: format!("writing the manifest {}", self.path.display()),
+            source,
+        })?;
+        Ok((self.path, hex::encode(&self.digest.finalize()[..16])))
+    }
+}
+
+/// Everything the job needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobSpec {
+    /// The account the job runs in (the target's).
+    pub account: String,
+    /// The target bucket.
+    pub target_bucket: String,
+    /// What S3PutObjectCopy puts in front of each central key.
+    pub target_key_prefix: String,
+    /// The target KMS key ARN.
+    pub kms_key: String,
+    /// The role S3 Batch Operations assumes.
+    pub role_arn: String,
+    /// Bucket of the manifest and the report.
+    pub manifest_bucket: String,
+    /// The manifest's key.
+    pub manifest_key: String,
+    /// The report prefix.
+    pub report_prefix: String,
+    /// The idempotency token.
+    pub token: String,
+    /// The description (carries the request id).
+    pub description: String,
+}
+
+/// A job's state as DescribeJob/ListJobs give it.
+#[derive(Debug, Clone, Default)]
+pub struct JobState {
+    /// Id.
+    pub id: String,
+    /// Status name.
+    pub status: String,
+    /// Tasks in all.
+    pub total: i64,
+    /// Tasks succeeded.
+    pub succeeded: i64,
+    /// Tasks failed.
+    pub failed: i64,
+}
+
+/// The newest job carrying this description, if any.
+pub async fn find_job(aws: &Aws, account: &str, description: &str) -> Result<Option<JobState>> {
+    let mut pages = aws
+        .s3control()
+        .list_jobs()
+        .account_id(account)
+        .into_paginator()
+        .send();
+    let mut found: Option<(String, JobState)> = None;
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| Error::from_sdk("s3control:ListJobs", account.to_owned(), e))?;
+        for job in page.jobs() {
+            if job.description() != Some(description) {
+                continue;
+            }
+            let created = job
+                .creation_time()
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            if found.as_ref().is_some_and(|(c, _)| *c >= created) {
+                continue;
+            }
+            let p = job.progress_summary();
+            found = Some((
+                created,
+                JobState {
+                    id: job.job_id().unwrap_or_default().to_owned(),
+                    status: job
+                        .status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    total: p.and_then(|p| p.total_number_of_tasks()).unwrap_or(0),
+                    succeeded: p.and_then(|p| p.number_of_tasks_succeeded()).unwrap_or(0),
+                    failed: p.and_then(|p| p.number_of_tasks_failed()).unwrap_or(0),
+                },
+            ));
+        }
+    }
+    Ok(found.map(|(_, j)| j))
+}
+
+/// Uploads the manifest (as the writer) and creates the job; gives its id.
+pub async fn create_job(aws: &Aws, spec: &JobSpec, manifest: &Path) -> Result<String> {
+    let body = aws_sdk_s3::primitives::ByteStream::from_path(manifest)
+        .await
+        .map_err(|e| {
+            Error::Invalid(format!(
+                "cannot read the manifest {}: {e}",
+                manifest.display()
+            ))
+        })?;
+    let put = aws
+        .s3()
+        .put_object()
+        .bucket(&spec.manifest_bucket)
+        .key(&spec.manifest_key)
+        .content_type("text/csv")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk("PutObject", spec.manifest_key.clone(), e))?;
+    let etag = put.e_tag().unwrap_or_default().trim_matches('"').to_owned();
+    let build = |e: aws_smithy_types::error::operation::BuildError| {
+        Error::Invalid(format!("cannot build an S3 Control request: {e}"))
+    };
+    let mut copy = S3CopyObjectOperation::builder()
+        .target_resource(format!("arn:aws:s3:::{}", spec.target_bucket))
+        .metadata_directive(S3MetadataDirective::Copy)
+        .sse_aws_kms_key_id(&spec.kms_key)
+        .bucket_key_enabled(true);
+    if !spec.target_key_prefix.is_empty() {
+        copy = copy.target_key_prefix(&spec.target_key_prefix);
+    }
+    let manifest = JobManifest::builder()
+        .spec(
+            JobManifestSpec::builder()
+                .format(JobManifestFormat::S3BatchOperationsCsv20180820)
+                .fields(JobManifestFieldName::Bucket)
+                .fields(JobManifestFieldName::Key)
+                .fields(JobManifestFieldName::VersionId)
+                .build()
+                .map_err(build)?,
+        )
+        .location(
+            JobManifestLocation::builder()
+                .object_arn(format!(
+                    "arn:aws:s3:::{}/{}",
+                    spec.manifest_bucket, spec.manifest_key
+                ))
+                .e_tag(etag)
+                .build()
+                .map_err(build)?,
+        )
+        .build();
+    let out = aws
+        .s3control()
+        .create_job()
+        .account_id(&spec.account)
+        .confirmation_required(false)
+        .operation(
+            JobOperation::builder()
+                .s3_put_object_copy(copy.build())
+                .build(),
+        )
+        .manifest(manifest)
+        .report(
+            JobReport::builder()
+                .bucket(format!("arn:aws:s3:::{}", spec.manifest_bucket))
+                .prefix(&spec.report_prefix)
+                .format(JobReportFormat::ReportCsv20180820)
+                .enabled(true)
+                .report_scope(JobReportScope::AllTasks)
+                .build(),
+        )
+        .priority(10)
+        .role_arn(&spec.role_arn)
+        .client_request_token(&spec.token)
+        .description(&spec.description)
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk("s3control:CreateJob", spec.target_bucket.clone(), e))?;
+    out.job_id()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Invalid("s3control:CreateJob returned no job id".into()))
+}
+
+/// Polls the job until it ends (backoff 1 s to 10 s), calling `progress` with each state.
+pub async fn wait(
+    aws: &Aws,
+    account: &str,
+    job_id: &str,
+    mut progress: impl FnMut(&JobState),
+) -> Result<JobState> {
+    let control = aws.s3control();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let out = control
+            .describe_job()
+            .account_id(account)
+            .job_id(job_id)
+            .send()
+            .await
+            .map_err(|e| Error::from_sdk("s3control:DescribeJob", job_id.to_owned(), e))?;
+        let job = out.job();
+        let p = job.and_then(|j| j.progress_summary());
+        let state = JobState {
+            id: job_id.to_owned(),
+            status: job
+                .and_then(|j| j.status())
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            total: p.and_then(|p| p.total_number_of_tasks()).unwrap_or(0),
+            succeeded: p.and_then(|p| p.number_of_tasks_succeeded()).unwrap_or(0),
+            failed: p.and_then(|p| p.number_of_tasks_failed()).unwrap_or(0),
+        };
+        progress(&state);
+        if crate::setup::backfill::is_finished(&state.status) {
+            return Ok(state);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Reads the job's completion report (its manifest.json, then each results CSV) and gives one
+/// [`KeyReport`] per task, keys made relative to `source_prefix`.
+pub async fn read_report(
+    aws: &Aws,
+    bucket: &str,
+    report_prefix: &str,
+    job_id: &str,
+    source_prefix: &str,
+    target_key_prefix: &str,
+) -> Result<Vec<KeyReport>> {
+    let s3 = aws.s3();
+    let get = |key: String| {
+        let s3 = s3.clone();
+        async move {
+            let out = s3
+                .get_object()
+                .bucket(bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| Error::from_sdk("GetObject", key.clone(), e))?;
+            out.body
+                .collect()
+                .await
+                .map(|b| b.into_bytes())
+                .map_err(|e| Error::Invalid(format!("reading {key}: {e}")))
+        }
+    };
+    let manifest = get(format!("{report_prefix}/job-{job_id}/manifest.json")).await?;
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest)
+        .map_err(|e| Error::Invalid(format!("the job's report manifest is not JSON: {e}")))?;
+    let mut reports = Vec::new();
+    for result in manifest["Results"].as_array().into_iter().flatten() {
+        let Some(key) = result["Key"].as_str() else {
+            continue;
+        };
+        for row in parse_report(&get(key.to_owned()).await?)? {
+            let relative = row.key.strip_prefix(source_prefix).unwrap_or(&row.key);
+            reports.push(KeyReport {
+                key: relative.to_owned(),
+                target_key: format!("{target_key_prefix}{}", row.key),
+                version_id: row.version_id,
+                bytes: 0,
+                outcome: if row.succeeded {
+                    Outcome::Copied
+                } else {
+                    Outcome::Failed
+                },
+                requests: 0,
+                error: row.error,
+                archive: None,
+            });
+        }
+    }
+    reports.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn manifest_keys_are_url_encoded() {
+        assert_eq!(
+            manifest_line("c", "111111111111/a b+c/é.txt", "v1"),
+            "c,111111111111/a%20b%2Bc/%C3%A9.txt,v1\n"
+        );
+        assert_eq!(manifest_line("c", "k,1", "v"), "c,k%2C1,v\n");
+    }
+
+    #[test]
+    fn only_a_prefix_in_front_of_the_central_key_is_expressible() {
+        assert_eq!(
+            target_key_prefix("111111111111/", "111111111111/").unwrap(),
+            ""
+        );
+        assert_eq!(
+            target_key_prefix("111111111111/", "restored/111111111111/").unwrap(),
+            "restored/"
+        );
+        let why = target_key_prefix("111111111111/", "restored/").unwrap_err();
+        assert!(
+            why.contains("--engine local") && why.contains("restored/111111111111/"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn report_rows_in_either_column_order() {
+        let text = b"c,111111111111/a%20b,v1,succeeded,200,,Successful\n\
+c,111111111111/x,v2,failed,404,NoSuchKey,\"The key, it is gone\"\n\
+c,111111111111/y,v3,failed,AccessDenied,403,denied\n";
+        let rows = parse_report(text).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].key, "111111111111/a b");
+        assert!(rows[0].succeeded && rows[0].error.is_none());
+        assert_eq!(
+            rows[1].error.as_deref(),
+            Some("NoSuchKey: The key, it is gone")
+        );
+        assert_eq!(rows[2].error.as_deref(), Some("AccessDenied: denied"));
+    }
+
+    proptest! {
+        #[test]
+        fn manifest_keys_round_trip_through_the_report(key in "[a-zA-Z0-9 +,/é%._~-]{1,40}") {
+            let line = manifest_line("c", &key, "v");
+            let report = format!("{}succeeded,200,,Successful\n", line.trim_end().to_owned() + ",");
+            let rows = parse_report(report.as_bytes()).unwrap();
+            prop_assert_eq!(&rows[0].key, &key);
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Backfill: S3 Batch Replication jobs that copy what live replication never will (objects that
+//! existed before the rule, and versions whose replication FAILED), one job at a time per bucket.
+
+use aws_sdk_s3control::types::{
+    JobManifestGenerator, JobManifestGeneratorFilter, JobOperation, JobReport, JobReportFormat,
+    JobReportScope, JobStatus, KeyNameConstraint, ReplicationStatus, S3JobManifestGenerator,
+    S3ReplicateObjectOperation,
+};
+use futures::StreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::aws::Aws;
+use crate::error::{Error, Result};
+use crate::listing::{list_versions, ListRequest};
+use crate::setup::policy::{backfill_report_prefix, BATCH_REPLICATION_ROLE};
+
+/// Every backfill job s3central starts carries this description prefix, so it can find its own.
+const DESCRIPTION_PREFIX: &str = "s3central backfill";
+
+/// The description of the backfill jobs of one source bucket and account prefix.
+pub fn description(bucket: &str, account: &str) -> String {
+    format!("{DESCRIPTION_PREFIX} s3://{bucket}/{account}/")
+}
+
+/// The job's idempotency token: the same bucket, prefix and generation (how many backfill jobs
+/// the bucket already had) always give the same token, so a run killed after CreateJob and run
+/// again gets the same job back instead of a second one.
+pub fn token(account: &str, bucket: &str, generation: usize) -> String {
+    let digest = Sha256::digest(format!("{account}\n{bucket}\n{generation}").as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// Whether a job of this status will do nothing more.
+pub fn is_finished(status: &str) -> bool {
+    matches!(status, "Complete" | "Failed" | "Cancelled")
+}
+
+/// One backfill job as S3 reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Job {
+    /// The job id.
+    pub id: String,
+    /// New, Preparing, Ready, Active, Complete, Failed, Cancelled, ...
+    pub status: String,
+    /// Tasks in the job (objects to replicate), once known.
+    pub total: i64,
+    /// Tasks done.
+    pub succeeded: i64,
+    /// Tasks that failed.
+    pub failed: i64,
+    /// When it was created (RFC 3339).
+    pub created: String,
+}
+
+impl Job {
+    /// One line for people: `job 1234 Active: 10 of 20 replicated, 0 failed`.
+    pub fn describe(&self) -> String {
+        format!(
+            "backfill job {} {}: {} of {} replicated, {} failed",
+            self.id, self.status, self.succeeded, self.total, self.failed
+        )
+    }
+}
+
+/// The account's backfill jobs for this bucket, oldest first.
+pub async fn jobs(aws: &Aws, account: &str, bucket: &str) -> Result<Vec<Job>> {
+    let wanted = description(bucket, account);
+    let mut pages = aws
+        .s3control()
+        .list_jobs()
+        .account_id(account)
+        .into_paginator()
+        .send();
+    let mut jobs = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| Error::from_sdk("s3control:ListJobs", account.to_owned(), e))?;
+        for job in page.jobs() {
+            if job.description() != Some(wanted.as_str()) {
+                continue;
+            }
+            let progress = job.progress_summary();
+            jobs.push(Job {
+                id: job.job_id().unwrap_or_default().to_owned(),
+                status: job
+                    .status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                total: progress
+                    .and_then(|p| p.total_number_of_tasks())
+                    .unwrap_or(0),
+                succeeded: progress
+                    .and_then(|p| p.number_of_tasks_succeeded())
+                    .unwrap_or(0),
+                failed: progress
+                    .and_then(|p| p.number_of_tasks_failed())
+                    .unwrap_or(0),
+                created: job
+                    .creation_time()
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    jobs.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+    Ok(jobs)
+}
+
+/// Current object versions under `prefix` in the bucket (what a new rule leaves behind).
+pub async fn existing_objects(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<u64> {
+    let mut entries = Box::pin(list_versions(
+        s3.clone(),
+        ListRequest {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+            page_size: crate::listing::MAX_PAGE_SIZE,
+        },
+    ));
+    let mut count = 0;
+    while let Some(entry) = entries.next().await {
+        let entry = entry?;
+        count += u64::from(crate::coverage::is_current_object(&entry));
+    }
+    Ok(count)
+}
+
+/// Current object versions under `prefix` in the source bucket without a replica of the same
+/// version id in central (two sorted listings merge-joined, as `status --coverage` does).
+pub async fn unreplicated_objects(
+    source: &aws_sdk_s3::Client,
+    bucket: &str,
+    central: &aws_sdk_s3::Client,
+    central_bucket: &str,
+    prefix: &str,
+) -> Result<u64> {
+    let list = |s3: &aws_sdk_s3::Client, bucket: &str| {
+        list_versions(
+            s3.clone(),
+            ListRequest {
+                bucket: bucket.to_owned(),
+                prefix: prefix.to_owned(),
+                page_size: crate::listing::MAX_PAGE_SIZE,
+            },
+        )
+    };
+    let sources = list(source, bucket).filter(|e| {
+        futures::future::ready(e.as_ref().map_or(true, crate::coverage::is_current_object))
+    });
+    let mut joined = Box::pin(crate::coverage::join(
+        sources,
+        list(central, central_bucket),
+    ));
+    let mut count = 0;
+    while let Some(j) = joined.next().await {
+        count += u64::from(!j?.replicated);
+    }
+    Ok(count)
+}
+
+/// Starts (or, with the same token, finds again) a Batch Replication job over the account
+/// prefix: every eligible version whose replication status is NONE or FAILED, S3 generating the
+/// manifest, a completion report of all tasks under the prefix's `.s3central/backfill/`.
+pub async fn start(aws: &Aws, account: &str, bucket: &str, generation: usize) -> Result<String> {
+    let filter = JobManifestGeneratorFilter::builder()
+        .eligible_for_replication(true)
+        .object_replication_statuses(ReplicationStatus::None)
+        .object_replication_statuses(ReplicationStatus::Failed)
+        .key_name_constraint(
+            KeyNameConstraint::builder()
+                .match_any_prefix(format!("{account}/"))
+                .build(),
+        )
+        .build();
+    let generator = S3JobManifestGenerator::builder()
+        .expected_bucket_owner(account)
+        .source_bucket(format!("arn:aws:s3:::{bucket}"))
+        .enable_manifest_output(false)
+        .filter(filter)
+        .build()
+        .map_err(|e| Error::Invalid(format!("cannot build an S3 Control request: {e}")))?;
+    let out = aws
+        .s3control()
+        .create_job()
+        .account_id(account)
+        .confirmation_required(false)
+        .operation(
+            JobOperation::builder()
+                .s3_replicate_object(S3ReplicateObjectOperation::builder().build())
+                .build(),
+        )
+        .manifest_generator(JobManifestGenerator::S3JobManifestGenerator(generator))
+        .report(
+            JobReport::builder()
+                .bucket(format!("arn:aws:s3:::{bucket}"))
+                .prefix(backfill_report_prefix(account))
+                .format(JobReportFormat::ReportCsv20180820)
+                .enabled(true)
+                .report_scope(JobReportScope::AllTasks)
+                .build(),
+        )
+        .priority(10)
+        .role_arn(format!(
+            "arn:aws:iam::{account}:role/{BATCH_REPLICATION_ROLE}"
+        ))
+        .client_request_token(token(account, bucket, generation))
+        .description(description(bucket, account))
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk("s3control:CreateJob", bucket.to_owned(), e))?;
+    out.job_id()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Invalid("s3control:CreateJob returned no job id".into()))
+}
+
+/// The statuses a job can be listed under, for people reading the code: unfinished ones block a
+/// new job on the same bucket.
+pub const UNFINISHED: &[JobStatus] = &[
+    JobStatus::New,
+    JobStatus::Preparing,
+    JobStatus::Ready,
+    JobStatus::Active,
+    JobStatus::Pausing,
+    JobStatus::Paused,
+    JobStatus::Suspended,
+    JobStatus::Completing,
+    JobStatus::Cancelling,
+    JobStatus::Failing,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_stable_per_bucket_and_generation() {
+        let t = token("111111111111", "b", 0);
+        assert_eq!(t, token("111111111111", "b", 0));
+        assert_eq!(t.len(), 32);
+        assert_ne!(t, token("111111111111", "b", 1));
+        assert_ne!(t, token("111111111111", "c", 0));
+        assert_ne!(t, token("222222222222", "b", 0));
+    }
+
+    #[test]
+    fn finished_states() {
+        for s in ["Complete", "Failed", "Cancelled"] {
+            assert!(is_finished(s));
+        }
+        for s in UNFINISHED {
+            assert!(!is_finished(s.as_str()), "{s:?}");
+        }
+        assert_eq!(
+            description("b", "111111111111"),
+            "s3central backfill s3://b/111111111111/"
+        );
+    }
+}
