@@ -4,7 +4,7 @@
 #   . scripts/moto-env.sh
 #   moto_install            # project-local venv .venv-moto with the pinned moto
 #   moto_start              # free loopback port, server in background, AWS_* env exported
-#   trap moto_stop EXIT     # stop the server when the caller exits
+#   trap moto_stop EXIT     # stop the server; every AWS_* variable back as it was before start
 #   moto_reset              # optional: wipe all server state between suites
 #
 # Meant to be SOURCED. It does not change the caller's shell options (no `set -e` here:
@@ -105,6 +105,35 @@ _moto_alive() {
     [[ "${stat:0:1}" != Z ]]
 }
 
+# Every variable _moto_export_env sets or unsets; moto_stop puts each back as it was before
+# moto_start (set to its old value, or unset), so nothing stale points at a stopped server.
+_MOTO_ENV_VARS=(MOTO_PORT AWS_ENDPOINT_URL S3CENTRAL_TEST_ENDPOINT AWS_ACCESS_KEY_ID
+    AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION AWS_EC2_METADATA_DISABLED AWS_CONFIG_FILE
+    AWS_SHARED_CREDENTIALS_FILE AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN
+    AWS_SECURITY_TOKEN AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_KMS
+    AWS_ENDPOINT_URL_IAM AWS_ENDPOINT_URL_ORGANIZATIONS NO_PROXY no_proxy)
+
+# Remember the caller's values of _MOTO_ENV_VARS (once per start/stop pair).
+_moto_save_env() {
+    [[ -n "${_MOTO_SAVED_ENV+x}" ]] && return 0
+    _MOTO_SAVED_ENV=""
+    local var
+    for var in "${_MOTO_ENV_VARS[@]}"; do
+        if [[ -n "${!var+x}" ]]; then
+            _MOTO_SAVED_ENV+="export $var=$(printf '%q' "${!var}");"
+        else
+            _MOTO_SAVED_ENV+="unset $var;"
+        fi
+    done
+}
+
+# Put the caller's values back (see _moto_save_env).
+_moto_restore_env() {
+    [[ -n "${_MOTO_SAVED_ENV+x}" ]] || return 0
+    eval "$_MOTO_SAVED_ENV"
+    unset _MOTO_SAVED_ENV
+}
+
 # Export the environment every test and tool must see: loopback endpoint, dummy credentials,
 # no instance metadata, no developer AWS config/profile.
 _moto_export_env() { # port
@@ -149,10 +178,13 @@ moto_start() {
     for attempt in 1 2 3; do # retry: another process may grab the port before moto binds it
         port="$(_moto_free_port)" || return 1
         # Export before launching so the server itself also sees only dummy credentials.
+        _moto_save_env
         _moto_export_env "$port"
-        "$MOTO_VENV/bin/python" "$MOTO_ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$port" \
-            </dev/null >"$MOTO_LOG" 2>&1 &
-        MOTO_PID=$!
+        # Started from a command substitution, so it is never a job of an interactive shell: no
+        # "[1] PID" on start nor "Terminated" on stop. Async commands without job control
+        # ignore SIGINT, so Ctrl-C at the prompt leaves it running until moto_stop.
+        MOTO_PID="$("$MOTO_VENV/bin/python" "$MOTO_ROOT/scripts/moto_server.py" \
+            -H 127.0.0.1 -p "$port" </dev/null >"$MOTO_LOG" 2>&1 & echo $!)"
         export MOTO_PID
         local rc=0
         _moto_wait_ready "$port" "$MOTO_PID" 30 || rc=$?
@@ -163,7 +195,6 @@ moto_start() {
         _moto_log "start attempt $attempt on port $port failed; log:"
         cat "$MOTO_LOG" >&2
         ((rc == 3)) || break # only a server that exited (e.g. port taken) is worth a retry
-        wait "$MOTO_PID" 2>/dev/null || true # reap the exited server
     done
     moto_stop # removes the temp dir
     return 1
@@ -188,12 +219,12 @@ moto_stop() {
             sleep 0.1
         done
         if _moto_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-        wait "$pid" 2>/dev/null || true
     fi
     unset MOTO_PID
     if [[ -n "${MOTO_TMPDIR:-}" && -d "$MOTO_TMPDIR" ]]; then
         rm -rf "$MOTO_TMPDIR"
     fi
     unset MOTO_TMPDIR MOTO_LOG
+    _moto_restore_env
     return 0
 }

@@ -17,6 +17,9 @@ variable S3_UPLOAD_PART_MIN_SIZE (bytes) is lowered. In 5.1.22 it is read ONCE, 
 moto.settings is imported, so it must be in this process's environment at start; scripts/test
 sets it.
 
+Test-only fixes below also: bucket-policy statements with conditions (conditional_statements_skipped)
+and tags on a copy made by another account than the tags' writer (cross_account_copy_keeps_tags).
+
 Replication and S3 Batch Operations (S3 Control jobs): emulated by the package moto_ext beside this
 file (scripts/moto_ext/), installed below; its docstring lists every control (environment
 variables and /moto-api/replication/..., /moto-api/batch/... endpoints) and each module says what
@@ -95,8 +98,36 @@ def conditional_statements_skipped():
     FakeBucket.get_permission = get_permission
 
 
+def cross_account_copy_keeps_tags():
+    """Test-only fix: moto files object tags under the backend (account) of the caller that wrote
+    them, and CopyObject copies tags only from the CALLER's backend. So a copy made by another
+    account than the one whose backend holds the source's tags (a restore role in a source account
+    copying a replica out of the central bucket, whose tags the replicator filed under the central
+    account) arrives without tags, where S3 copies them (x-amz-tagging-directive COPY, the
+    default). After moto's copy, a copy that got no tags takes the source version's tags from
+    wherever they are filed (moto_ext.replication.tags_of); a REPLACE directive still replaces them
+    afterwards, as moto's response layer does."""
+    from moto.s3.models import S3Backend
+    from moto_ext.replication import tags_of
+
+    original = S3Backend.copy_object
+
+    def copy_object(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs):
+        new_key = original(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
+        bucket = self.get_bucket(dest_bucket_name)
+        dest = bucket.keys.get(dest_key_name) if new_key is None else new_key
+        if dest is not None and not self.tagger.get_tag_dict_for_resource(dest.arn):
+            tags = tags_of(src_key)
+            if tags:
+                self.tagger.tag_resource(dest.arn, self.tagger.convert_dict_to_tags_input(tags))
+        return new_key
+
+    S3Backend.copy_object = copy_object
+
+
 if __name__ == "__main__":
     moto.s3.responses.S3_REPLICATION_CONFIG = REPLICATION_AS_STORED
     conditional_statements_skipped()
+    cross_account_copy_keeps_tags()
     moto_ext.install()  # replication and S3 Batch Operations, see moto_ext/__init__.py
     sys.exit(main(sys.argv[1:]))

@@ -1,6 +1,6 @@
 //! The one place that builds AWS SDK clients: credential chain, profile, region, endpoint, retries, roles.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,8 +9,14 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    InterceptorContext,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::retries::classifiers::{
+    ClassifyRetry, RetryAction, RetryClassifierPriority,
+};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_types::region::Region;
@@ -38,6 +44,7 @@ pub struct Aws {
     config: SdkConfig,
     path_style: bool,
     requests: Arc<AtomicU64>,
+    refused: FailFastRefused,
 }
 
 impl Aws {
@@ -86,6 +93,7 @@ impl Aws {
             path_style: options.endpoint_url.is_some() || config.endpoint_url().is_some(),
             config,
             requests: Arc::new(AtomicU64::new(0)),
+            refused: FailFastRefused::default(),
         })
     }
 
@@ -115,6 +123,7 @@ impl Aws {
             config,
             path_style: self.path_style,
             requests: self.requests.clone(),
+            refused: self.refused.clone(),
         })
     }
 
@@ -124,6 +133,7 @@ impl Aws {
         options.profile = Some(profile.to_owned());
         let mut aws = Aws::load(&options).await?;
         aws.requests = self.requests.clone();
+        aws.refused = self.refused.clone();
         Ok(aws)
     }
 
@@ -132,6 +142,8 @@ impl Aws {
         let conf = aws_sdk_s3::config::Builder::from(&self.config)
             .force_path_style(self.path_style)
             .interceptor(CountRequests(self.requests.clone()))
+            .interceptor(self.refused.clone())
+            .retry_classifier(self.refused.clone())
             .build();
         aws_sdk_s3::Client::from_conf(conf)
     }
@@ -141,7 +153,9 @@ impl Aws {
     /// otherwise put the account id in front of the host name, as AWS's own endpoints are named
     /// (the S3 Control equivalent of path-style addressing).
     pub fn s3control(&self) -> aws_sdk_s3control::Client {
-        let mut conf = aws_sdk_s3control::config::Builder::from(&self.config);
+        let mut conf = aws_sdk_s3control::config::Builder::from(&self.config)
+            .interceptor(self.refused.clone())
+            .retry_classifier(self.refused.clone());
         if let Some(url) = self.config.endpoint_url().filter(|_| self.path_style) {
             conf = conf.endpoint_resolver(FixedEndpoint(url.to_owned()));
         }
@@ -150,17 +164,29 @@ impl Aws {
 
     /// A KMS client.
     pub fn kms(&self) -> aws_sdk_kms::Client {
-        aws_sdk_kms::Client::new(&self.config)
+        let conf = aws_sdk_kms::config::Builder::from(&self.config)
+            .interceptor(self.refused.clone())
+            .retry_classifier(self.refused.clone())
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
     }
 
     /// An IAM client.
     pub fn iam(&self) -> aws_sdk_iam::Client {
-        aws_sdk_iam::Client::new(&self.config)
+        let conf = aws_sdk_iam::config::Builder::from(&self.config)
+            .interceptor(self.refused.clone())
+            .retry_classifier(self.refused.clone())
+            .build();
+        aws_sdk_iam::Client::from_conf(conf)
     }
 
     /// An Organizations client.
     pub fn organizations(&self) -> aws_sdk_organizations::Client {
-        aws_sdk_organizations::Client::new(&self.config)
+        let conf = aws_sdk_organizations::config::Builder::from(&self.config)
+            .interceptor(self.refused.clone())
+            .retry_classifier(self.refused.clone())
+            .build();
+        aws_sdk_organizations::Client::from_conf(conf)
     }
 
     /// The same identity and endpoint, in another region.
@@ -173,12 +199,17 @@ impl Aws {
                 .build(),
             path_style: self.path_style,
             requests: self.requests.clone(),
+            refused: self.refused.clone(),
         }
     }
 
     /// An STS client.
     pub fn sts(&self) -> aws_sdk_sts::Client {
-        aws_sdk_sts::Client::new(&self.config)
+        let conf = aws_sdk_sts::config::Builder::from(&self.config)
+            .interceptor(self.refused.clone())
+            .retry_classifier(self.refused.clone())
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
     }
 
     /// The region requests go to.
@@ -249,5 +280,112 @@ impl Intercept for CountRequests {
     ) -> Result<(), BoxError> {
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// Fails fast on a refused connection to an endpoint that has never answered.
+///
+/// The SDK's transient-error classifier retries every I/O error, so a wrong `--endpoint-url` (or
+/// a local server that is not running) took all `--max-attempts` with backoff, 4-9 s, before the
+/// "cannot reach" message. A refused connection before any response is a wrong address, not a
+/// passing fault: this classifier (run after the SDK's own, so it can overrule them) forbids
+/// the retry then. Once any request of this identity has had a response, the endpoint is known to
+/// be right and a refused connection (a server restarting, a load balancer swapping nodes) is
+/// retried with backoff as before. The retry strategy, attempts and backoff are the SDK's.
+#[derive(Debug, Clone, Default)]
+struct FailFastRefused {
+    /// Set as soon as any request made with these settings gets a response.
+    answered: Arc<AtomicBool>,
+}
+
+impl Intercept for FailFastRefused {
+    fn name(&self) -> &'static str {
+        "FailFastRefused"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.answered.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl ClassifyRetry for FailFastRefused {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let Some(Err(err)) = ctx.output_or_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let Some(connector) = err.as_connector_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        if connection_refused(connector) && !self.answered.load(Ordering::Relaxed) {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "FailFastRefused"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
+}
+
+/// Whether the error's causes include an OS "connection refused".
+fn connection_refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        cause = e.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_runtime_api::client::interceptors::context::{Error as CtxError, Input};
+    use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+
+    fn failed_with(kind: std::io::ErrorKind) -> InterceptorContext {
+        let mut ctx = InterceptorContext::new(Input::doesnt_matter());
+        ctx.set_output_or_error(Err(OrchestratorError::<CtxError>::connector(
+            ConnectorError::io(Box::new(std::io::Error::from(kind))),
+        )));
+        ctx
+    }
+
+    #[test]
+    fn a_refused_connection_is_final_until_the_endpoint_has_answered() {
+        let classifier = FailFastRefused::default();
+        let refused = failed_with(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            classifier.classify_retry(&refused),
+            RetryAction::RetryForbidden
+        );
+        // Other I/O failures are left to the SDK's classifiers (which retry them).
+        let reset = failed_with(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            classifier.classify_retry(&reset),
+            RetryAction::NoActionIndicated
+        );
+        // After a response, a refused connection is a passing fault: the SDK retries it.
+        classifier.answered.store(true, Ordering::Relaxed);
+        assert_eq!(
+            classifier.classify_retry(&refused),
+            RetryAction::NoActionIndicated
+        );
     }
 }

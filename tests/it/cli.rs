@@ -187,14 +187,9 @@ async fn nonexistent_bucket_is_refused_and_not_created() {
 #[tokio::test]
 async fn unreachable_endpoint_is_refused() {
     let c = Central::new("cli-unreachable").await;
+    let dead = format!("http://127.0.0.1:{}", crate::common::closed_loopback_port());
     for ls_args in [vec!["--account", A], vec![]] {
-        let mut args = vec![
-            "--endpoint-url",
-            "http://127.0.0.1:9",
-            "--central-bucket",
-            &c.bucket,
-            "ls",
-        ];
+        let mut args = vec!["--endpoint-url", &dead, "--central-bucket", &c.bucket, "ls"];
         args.extend(ls_args.iter().copied());
         let mut cmd = bare_command(&args);
         cmd.env_remove("AWS_ENDPOINT_URL");

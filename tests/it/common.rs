@@ -273,9 +273,28 @@ impl Output {
     }
 }
 
+/// The binary under test: cargo's `CARGO_BIN_EXE_s3central`, or `S3CENTRAL_TEST_BIN` when set
+/// (for worktrees that share one target directory, where `target/debug/s3central` is whichever
+/// worktree built last: point it at this build's `target/debug/deps/s3central-<hash>`).
+pub fn binary() -> String {
+    match std::env::var("S3CENTRAL_TEST_BIN") {
+        Ok(path) if !path.trim().is_empty() => path,
+        _ => env!("CARGO_BIN_EXE_s3central").to_owned(),
+    }
+}
+
+/// A loopback port nothing listens on: bound to 127.0.0.1 by the OS, then released, so a
+/// connection to it is refused at once (never an address off this machine).
+pub fn closed_loopback_port() -> u16 {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind a loopback port");
+    let port = listener.local_addr().expect("local address").port();
+    drop(listener);
+    port
+}
+
 /// The binary with `--no-progress`, no IMDS, no caller `S3CENTRAL_*`/`RUST_LOG`, and no endpoint.
 pub fn bare_command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3central"));
+    let mut cmd = Command::new(binary());
     for var in [
         "S3CENTRAL_BUCKET",
         "S3CENTRAL_OUTPUT",

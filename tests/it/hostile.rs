@@ -18,8 +18,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
 use crate::common::{
-    all_versions, bare_command, bucket_exists, command, cutoff, json_lines, put, run, s3,
-    s3central, sdk_config, unique_bucket, versioned_bucket, Output,
+    all_versions, bare_command, bucket_exists, closed_loopback_port, command, cutoff, json_lines,
+    put, run, s3, s3central, sdk_config, unique_bucket, versioned_bucket, Output,
 };
 use crate::common::{kms, kms_key, target_bucket};
 
@@ -468,7 +468,7 @@ fn setup_config(central: &str, source: &str) -> tempfile::NamedTempFile {
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_endpoint_is_refused_by_restore_and_setup() {
     let w = World::new("hostile-unreach").await;
-    let dead = "http://127.0.0.1:9";
+    let dead = &format!("http://127.0.0.1:{}", closed_loopback_port());
     for extra in [vec![], vec!["--dry-run"], vec!["--copy-mode", "stream"]] {
         let args = w.restore(&extra);
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -497,6 +497,68 @@ async fn unreachable_endpoint_is_refused_by_restore_and_setup() {
     }
     for b in [&central, &source] {
         assert!(!bucket_exists(&w.s3, b).await, "{b} was created");
+    }
+}
+
+/// A connection refused by the endpoint (a loopback port nobody listens on) fails at once, not
+/// after `--max-attempts` retries with backoff (4-9 s before): the same one-line "cannot reach"
+/// message naming the transport's words and the option to fix, exit 2, in under 3 s, for every
+/// command that talks to AWS (S3 first for ls and restore, STS/Organizations first for setup and
+/// status), with the default retry settings (8 attempts, adaptive) and with standard retry.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_connection_fails_within_three_seconds() {
+    let port = closed_loopback_port();
+    let dead = format!("http://127.0.0.1:{port}");
+    let config = setup_config(
+        &unique_bucket("hostile-refused-c"),
+        &unique_bucket("hostile-refused-s"),
+    );
+    let path = config.path().to_str().expect("path");
+    let restore = [
+        "--central-bucket",
+        "central-never-made",
+        "restore",
+        "--account",
+        A,
+        "--at",
+        "1h",
+        "--to-bucket",
+        "target-never-made",
+    ];
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["--central-bucket", "central-never-made", "ls"],
+        vec![
+            "--central-bucket",
+            "central-never-made",
+            "ls",
+            "--account",
+            A,
+        ],
+        restore.to_vec(),
+        [&restore[..], &["--copy-mode", "stream"]].concat(),
+        [&["--retry-mode", "standard"], &restore[..]].concat(),
+        vec!["setup", "--dry-run", "--config", path],
+        vec!["status", "--config", path],
+    ];
+    for args in commands {
+        let what = format!("{args:?} at {dead}");
+        let started = Instant::now();
+        let out = run(at_endpoint(&dead, &args));
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!(
+            "refused connection: {what}: exit {} after {seconds:.2} s",
+            out.code
+        );
+        assert_refused(
+            &out,
+            &[
+                "cannot reach the AWS endpoint",
+                "Connection refused",
+                "--endpoint-url",
+            ],
+            &what,
+        );
+        assert!(seconds < 3.0, "{what} took {seconds:.1} s to fail");
     }
 }
 
