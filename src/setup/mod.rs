@@ -675,6 +675,8 @@ pub async fn apply_source(
     let key_arn = apply_key(&kms, &pending.key, key.as_ref(), writes).await?;
     let mut specs = source_specs(config, central, source, &key_arn, central_key_arn);
     let bucket = state::read_bucket(&s3, &source.bucket).await?;
+    // A bucket this run creates holds nothing a backfill could copy.
+    let bucket_existed = bucket.is_some();
     changed += diff_bucket(&specs.bucket, bucket.as_ref())
         .iter()
         .filter(|c| {
@@ -718,7 +720,9 @@ pub async fn apply_source(
     }
     // The rule replicates new writes only: what was there before (or FAILED) needs a job.
     let central_bucket = &config.central.bucket;
-    if backfill_needed(central, central_bucket, source, aws, rule_was_new, consent).await? > 0 {
+    if bucket_existed
+        && backfill_needed(central, central_bucket, source, aws, rule_was_new, consent).await? > 0
+    {
         let generation = backfill::jobs(aws, source.account.as_str(), &source.bucket)
             .await?
             .len();
