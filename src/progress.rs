@@ -113,6 +113,12 @@ pub struct RestoreCounters {
     pub failed: AtomicU64,
     /// Bytes copied (dry run: that would be copied).
     pub bytes_copied: AtomicU64,
+    /// Archived versions (GLACIER, DEEP_ARCHIVE) to copy, whose restores were requested.
+    pub archived: AtomicU64,
+    /// Archived versions whose readable copy is ready.
+    pub archive_ready: AtomicU64,
+    /// Archived versions copied.
+    pub archive_copied: AtomicU64,
 }
 
 /// A consistent-enough copy of [`RestoreCounters`] for drawing one line.
@@ -136,6 +142,12 @@ pub struct RestoreSnapshot {
     pub failed: u64,
     /// See [`RestoreCounters::bytes_copied`].
     pub bytes_copied: u64,
+    /// See [`RestoreCounters::archived`].
+    pub archived: u64,
+    /// See [`RestoreCounters::archive_ready`].
+    pub archive_ready: u64,
+    /// See [`RestoreCounters::archive_copied`].
+    pub archive_copied: u64,
 }
 
 impl RestoreCounters {
@@ -152,6 +164,9 @@ impl RestoreCounters {
             unchanged: get(&self.unchanged),
             failed: get(&self.failed),
             bytes_copied: get(&self.bytes_copied),
+            archived: get(&self.archived),
+            archive_ready: get(&self.archive_ready),
+            archive_copied: get(&self.archive_copied),
         }
     }
 }
@@ -239,6 +254,12 @@ pub fn render(s: &RestoreSnapshot, elapsed: Duration, dry_run: bool) -> String {
         " | unchanged {} | failed {}",
         s.unchanged, s.failed
     ));
+    if s.archived > 0 {
+        line.push_str(&format!(
+            " | archived {} requested / {} ready / {} copied",
+            s.archived, s.archive_ready, s.archive_copied
+        ));
+    }
     let secs = elapsed.as_secs_f64();
     if !dry_run && secs > 0.0 && s.copied > 0 {
         line.push_str(&format!(
@@ -396,7 +417,22 @@ mod tests {
             unchanged: 150,
             failed: 2,
             bytes_copied: 200 << 20,
+            ..RestoreSnapshot::default()
         }
+    }
+
+    #[test]
+    fn archived_versions_show_requested_ready_and_copied() {
+        let plain = render(&snapshot(), Duration::from_secs(10), false);
+        assert!(!plain.contains("archived"), "{plain}");
+        let s = RestoreSnapshot {
+            archived: 3,
+            archive_ready: 2,
+            archive_copied: 1,
+            ..snapshot()
+        };
+        let line = render(&s, Duration::from_secs(10), false);
+        assert!(line.contains("archived 3 requested / 2 ready / 1 copied"), "{line}");
     }
 
     #[test]

@@ -311,8 +311,8 @@ where
         .as_ref()
         .map(|o| started + o.timeout)
         .unwrap_or(started + Duration::ZERO);
-    let ready = AtomicU64::new(0);
-    let ready = &ready;
+    counters.archived.store(request.archived, Ordering::Relaxed);
+    let ready = &counters.archive_ready;
     // The listings feed a bounded channel, so they run ahead of the copies and count the keys.
     let (mut ahead, behind) = futures::channel::mpsc::channel::<Result<Pair>>(LOOKAHEAD);
     let key_map = request.key_map.clone();
@@ -390,6 +390,7 @@ where
             }
             if report.archive.is_some() && report.outcome == Outcome::Copied {
                 summary.archive_copied += 1;
+                bump(&counters.archive_copied, 1);
             }
             on_key(&report)?;
         }
