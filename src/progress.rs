@@ -432,7 +432,10 @@ mod tests {
             ..snapshot()
         };
         let line = render(&s, Duration::from_secs(10), false);
-        assert!(line.contains("archived 3 requested / 2 ready / 1 copied"), "{line}");
+        assert!(
+            line.contains("archived 3 requested / 2 ready / 1 copied"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -288,6 +288,37 @@ pub fn batch_replication_role_policy(account: &str, source_bucket: &str) -> Valu
     })
 }
 
+/// Decrypting central objects of the account's own prefix, only through S3 in the central region.
+fn decrypt_central_statement(input: &RolePolicyInput<'_>) -> Value {
+    json!({
+        "Sid": "DecryptCentral",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": input.central_key_arn,
+        "Condition": {"StringEquals": {
+            "kms:ViaService": format!("s3.{}.amazonaws.com", input.central_region)
+        }, "StringLike": {
+            "kms:EncryptionContext:aws:s3:arn": s3_encryption_context(input.central_bucket, &format!("{}/*", input.account))
+        }}
+    })
+}
+
+/// Encrypting (and, for multipart, decrypting) with the account's own key for its own bucket,
+/// only through S3 in the bucket's region.
+fn encrypt_with_own_key_statement(input: &RolePolicyInput<'_>) -> Value {
+    json!({
+        "Sid": "EncryptWithOwnKey",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"],
+        "Resource": input.source_key_arn,
+        "Condition": {"StringEquals": {
+            "kms:ViaService": format!("s3.{}.amazonaws.com", input.source_region)
+        }, "StringLike": {
+            "kms:EncryptionContext:aws:s3:arn": s3_encryption_context(input.source_bucket, "*")
+        }}
+    })
+}
+
 /// The batch restore role's inline policy: what S3PutObjectCopy does for each task (read the
 /// version in the account's own prefix of central, decrypting through S3; write it into the
 /// account's own bucket under its own key) plus reading the manifest and writing the completion
@@ -298,10 +329,7 @@ pub fn batch_restore_role_policy(input: &RolePolicyInput<'_>) -> Value {
         account,
         source_bucket,
         central_bucket,
-        source_key_arn,
-        central_key_arn,
-        source_region,
-        central_region,
+        ..
     } = *input;
     json!({
         "Version": POLICY_VERSION,
@@ -317,17 +345,7 @@ pub fn batch_restore_role_policy(input: &RolePolicyInput<'_>) -> Value {
                 ],
                 "Resource": format!("arn:aws:s3:::{central_bucket}/{account}/*")
             },
-            {
-                "Sid": "DecryptCentral",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": central_key_arn,
-                "Condition": {"StringEquals": {
-                    "kms:ViaService": format!("s3.{central_region}.amazonaws.com")
-                }, "StringLike": {
-                    "kms:EncryptionContext:aws:s3:arn": s3_encryption_context(central_bucket, &format!("{account}/*"))
-                }}
-            },
+            decrypt_central_statement(input),
             {
                 "Sid": "CopyIntoOwnBucket",
                 "Effect": "Allow",
@@ -339,17 +357,7 @@ pub fn batch_restore_role_policy(input: &RolePolicyInput<'_>) -> Value {
                 ],
                 "Resource": format!("arn:aws:s3:::{source_bucket}/*")
             },
-            {
-                "Sid": "EncryptWithOwnKey",
-                "Effect": "Allow",
-                "Action": ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"],
-                "Resource": source_key_arn,
-                "Condition": {"StringEquals": {
-                    "kms:ViaService": format!("s3.{source_region}.amazonaws.com")
-                }, "StringLike": {
-                    "kms:EncryptionContext:aws:s3:arn": s3_encryption_context(source_bucket, "*")
-                }}
-            }
+            encrypt_with_own_key_statement(input)
         ]
     })
 }
@@ -451,9 +459,7 @@ pub fn restore_role_policy(input: &RolePolicyInput<'_>) -> Value {
         source_bucket,
         central_bucket,
         source_key_arn,
-        central_key_arn,
-        source_region,
-        central_region,
+        ..
     } = *input;
     json!({
         "Version": POLICY_VERSION,
@@ -477,17 +483,7 @@ pub fn restore_role_policy(input: &RolePolicyInput<'_>) -> Value {
                 ],
                 "Resource": format!("arn:aws:s3:::{central_bucket}/{account}/*")
             },
-            {
-                "Sid": "DecryptCentral",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": central_key_arn,
-                "Condition": {"StringEquals": {
-                    "kms:ViaService": format!("s3.{central_region}.amazonaws.com")
-                }, "StringLike": {
-                    "kms:EncryptionContext:aws:s3:arn": s3_encryption_context(central_bucket, &format!("{account}/*"))
-                }}
-            },
+            decrypt_central_statement(input),
             {
                 "Sid": "InspectOwnBucket",
                 "Effect": "Allow",
@@ -515,17 +511,7 @@ pub fn restore_role_policy(input: &RolePolicyInput<'_>) -> Value {
                 ],
                 "Resource": format!("arn:aws:s3:::{source_bucket}/*")
             },
-            {
-                "Sid": "EncryptWithOwnKey",
-                "Effect": "Allow",
-                "Action": ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"],
-                "Resource": source_key_arn,
-                "Condition": {"StringEquals": {
-                    "kms:ViaService": format!("s3.{source_region}.amazonaws.com")
-                }, "StringLike": {
-                    "kms:EncryptionContext:aws:s3:arn": s3_encryption_context(source_bucket, "*")
-                }}
-            },
+            encrypt_with_own_key_statement(input),
             {
                 "Sid": "CheckOwnKey",
                 "Effect": "Allow",

@@ -101,30 +101,12 @@ fn central_input() -> CentralInput<'static> {
 
 /// The replication role's inline policy, exactly as setup writes it for `account`.
 fn role_policy(account: &str) -> Value {
-    let s = source(account);
-    replication_role_policy(&RolePolicyInput {
-        account: s.account,
-        source_bucket: &s.bucket,
-        central_bucket: CENTRAL_BUCKET,
-        source_key_arn: &s.key_arn,
-        central_key_arn: CENTRAL_KEY,
-        source_region: s.region,
-        central_region: CENTRAL_REGION,
-    })
+    policy_for(account, replication_role_policy)
 }
 
 /// The restore role's inline policy, exactly as setup writes it for `account`.
 fn restore_policy(account: &str) -> Value {
-    let s = source(account);
-    restore_role_policy(&RolePolicyInput {
-        account: s.account,
-        source_bucket: &s.bucket,
-        central_bucket: CENTRAL_BUCKET,
-        source_key_arn: &s.key_arn,
-        central_key_arn: CENTRAL_KEY,
-        source_region: s.region,
-        central_region: CENTRAL_REGION,
-    })
+    policy_for(account, restore_role_policy)
 }
 
 /// restore acting as `account`'s restore role (assumed from the central account).
@@ -721,8 +703,13 @@ fn batch_restore_rows(account: &str) -> Vec<Value> {
 
 /// The batch restore role's inline policy, exactly as setup writes it for `account`.
 fn restore_policy_for_batch(account: &str) -> Value {
+    policy_for(account, batch_restore_role_policy)
+}
+
+/// A role document of `account` made by the product's own function, with the inputs setup passes.
+fn policy_for(account: &str, document: fn(&RolePolicyInput<'_>) -> Value) -> Value {
     let s = source(account);
-    batch_restore_role_policy(&RolePolicyInput {
+    document(&RolePolicyInput {
         account: s.account,
         source_bucket: &s.bucket,
         central_bucket: CENTRAL_BUCKET,
