@@ -756,6 +756,8 @@ async fn bucket_region(aws: &Aws, bucket: &str, hint: &'static str, check: bool)
                 hint,
             })
         }
+        // HeadBucket itself answered: the bucket is there and reachable, nothing more to check.
+        crate::region::Lookup::Reachable(region) => return Ok(region),
         crate::region::Lookup::Region(region) => region,
         crate::region::Lookup::Unknown => aws.region(),
     };

@@ -558,7 +558,8 @@ fn rule_is_new(change: &Change) -> bool {
         || matches!(&change.action, Action::Update(fields) if fields.iter().any(|f| f == "rule"))
 }
 
-/// How many objects a backfill job would replicate now (0 when one is still running).
+/// How many objects a backfill job would replicate now (0 when one is still running), and how
+/// many backfill jobs the bucket already had (the new job's generation, see [`backfill::token`]).
 async fn backfill_needed(
     central: &Central,
     central_bucket: &str,
@@ -566,21 +567,18 @@ async fn backfill_needed(
     aws: &Aws,
     rule_is_new: bool,
     consent: Consent,
-) -> Result<u64> {
+) -> Result<(u64, usize)> {
     let account = source.account.as_str();
     let prefix = source.account.prefix();
     if !rule_is_new && !consent.backfill {
-        return Ok(0);
+        return Ok((0, 0));
     }
-    let running = backfill::jobs(aws, account, &source.bucket)
-        .await?
-        .iter()
-        .any(|j| !backfill::is_finished(&j.status));
-    if running {
-        return Ok(0);
+    let jobs = backfill::jobs(aws, account, &source.bucket).await?;
+    if jobs.iter().any(|j| !backfill::is_finished(&j.status)) {
+        return Ok((0, jobs.len()));
     }
-    if rule_is_new {
-        backfill::existing_objects(&aws.s3(), &source.bucket, &prefix).await
+    let objects = if rule_is_new {
+        backfill::existing_objects(&aws.s3(), &source.bucket, &prefix).await?
     } else {
         backfill::unreplicated_objects(
             &aws.s3(),
@@ -589,8 +587,9 @@ async fn backfill_needed(
             central_bucket,
             &prefix,
         )
-        .await
-    }
+        .await?
+    };
+    Ok((objects, jobs.len()))
 }
 
 /// The plan's backfill line.
@@ -602,7 +601,8 @@ async fn plan_backfill(
     rule_is_new: bool,
     consent: Consent,
 ) -> Result<Change> {
-    let n = backfill_needed(central, central_bucket, source, aws, rule_is_new, consent).await?;
+    let (n, _) =
+        backfill_needed(central, central_bucket, source, aws, rule_is_new, consent).await?;
     Ok(Change {
         resource: Resource::Backfill,
         action: if n == 0 {
@@ -720,12 +720,12 @@ pub async fn apply_source(
     }
     // The rule replicates new writes only: what was there before (or FAILED) needs a job.
     let central_bucket = &config.central.bucket;
-    if bucket_existed
-        && backfill_needed(central, central_bucket, source, aws, rule_was_new, consent).await? > 0
-    {
-        let generation = backfill::jobs(aws, source.account.as_str(), &source.bucket)
-            .await?
-            .len();
+    let (objects, generation) = if bucket_existed {
+        backfill_needed(central, central_bucket, source, aws, rule_was_new, consent).await?
+    } else {
+        (0, 0)
+    };
+    if objects > 0 {
         writes.add();
         let job = backfill::start(aws, source.account.as_str(), &source.bucket, generation).await?;
         tracing::info!(account = %source.account, %job, "backfill job started");
