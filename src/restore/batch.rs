@@ -224,44 +224,14 @@ pub struct JobState {
 
 /// The newest job carrying this description, if any.
 pub async fn find_job(aws: &Aws, account: &str, description: &str) -> Result<Option<JobState>> {
-    let mut pages = aws
-        .s3control()
-        .list_jobs()
-        .account_id(account)
-        .into_paginator()
-        .send();
-    let mut found: Option<(String, JobState)> = None;
-    while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| Error::from_sdk("s3control:ListJobs", account.to_owned(), e))?;
-        for job in page.jobs() {
-            if job.description() != Some(description) {
-                continue;
-            }
-            let created = job
-                .creation_time()
-                .map(|t| t.to_string())
-                .unwrap_or_default();
-            if found.as_ref().is_some_and(|(c, _)| *c >= created) {
-                continue;
-            }
-            let p = job.progress_summary();
-            found = Some((
-                created,
-                JobState {
-                    id: job.job_id().unwrap_or_default().to_owned(),
-                    status: job
-                        .status()
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default(),
-                    total: p.and_then(|p| p.total_number_of_tasks()).unwrap_or(0),
-                    succeeded: p.and_then(|p| p.number_of_tasks_succeeded()).unwrap_or(0),
-                    failed: p.and_then(|p| p.number_of_tasks_failed()).unwrap_or(0),
-                },
-            ));
-        }
-    }
-    Ok(found.map(|(_, j)| j))
+    let jobs = crate::setup::backfill::jobs_described(aws, account, description).await?;
+    Ok(jobs.into_iter().last().map(|j| JobState {
+        id: j.id,
+        status: j.status,
+        total: j.total,
+        succeeded: j.succeeded,
+        failed: j.failed,
+    }))
 }
 
 /// Uploads the manifest (as the writer) and creates the job; gives its id.

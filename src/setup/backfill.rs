@@ -65,7 +65,12 @@ impl Job {
 
 /// The account's backfill jobs for this bucket, oldest first.
 pub async fn jobs(aws: &Aws, account: &str, bucket: &str) -> Result<Vec<Job>> {
-    let wanted = description(bucket, account);
+    jobs_described(aws, account, &description(bucket, account)).await
+}
+
+/// The account's S3 Batch Operations jobs carrying exactly this description, oldest first: how
+/// s3central finds the jobs it started (backfills here, batch restores in `restore::batch`).
+pub async fn jobs_described(aws: &Aws, account: &str, wanted: &str) -> Result<Vec<Job>> {
     let mut pages = aws
         .s3control()
         .list_jobs()
@@ -77,7 +82,7 @@ pub async fn jobs(aws: &Aws, account: &str, bucket: &str) -> Result<Vec<Job>> {
         let page =
             page.map_err(|e| Error::from_sdk("s3control:ListJobs", account.to_owned(), e))?;
         for job in page.jobs() {
-            if job.description() != Some(wanted.as_str()) {
+            if job.description() != Some(wanted) {
                 continue;
             }
             let progress = job.progress_summary();
