@@ -51,6 +51,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand ls" -l at -d 'Show t
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l include -d 'Only keys matching this glob (relative to the account prefix; `*` stays within a `/`, `**` crosses). Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l list-concurrency -d 'Listing requests in flight at once: the prefix is split into key ranges listed concurrently and merged back into S3 order (1 = one stream)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
@@ -85,6 +86,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand restore" -l restore-
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l multipart-threshold -d 'Objects larger than this are copied in parts [default: 5GiB server-side, 16MiB streamed]' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l part-size -d 'Part size for multipart copies (raised automatically to stay within 10,000 parts)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l list-concurrency -d 'Listing requests in flight at once: the prefix is split into key ranges listed concurrently and merged back into S3 order (1 = one stream)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
@@ -109,6 +111,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand activity" -l every -
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l include -d 'Only keys matching this glob (relative to the account prefix). Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l list-concurrency -d 'Listing requests in flight at once: the prefix is split into key ranges listed concurrently and merged back into S3 order (1 = one stream)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
@@ -128,6 +131,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand diff" -l to -d 'The 
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l include -d 'Only keys matching this glob (relative to the account prefix). Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l list-concurrency -d 'Listing requests in flight at once: the prefix is split into key ranges listed concurrently and merged back into S3 order (1 = one stream)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l region -d 'AWS region (else from the profile, else us-east-1)' -r

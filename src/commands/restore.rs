@@ -164,6 +164,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         concurrency: args.concurrency as usize,
         dry_run: args.dry_run,
         page_size: args.page_size,
+        list_concurrency: args.list_concurrency as usize,
     };
     let copier = Copier {
         reader: reader_s3,

@@ -39,6 +39,8 @@ pub struct RestoreRequest {
     pub dry_run: bool,
     /// Entries per listing page.
     pub page_size: i32,
+    /// Listing requests in flight at once per listing (1 = one stream).
+    pub list_concurrency: usize,
 }
 
 /// The fate of one key, as written to `--report` and to JSON output.
@@ -118,6 +120,7 @@ where
                 bucket: copier.source_bucket.clone(),
                 prefix: request.key_map.source_prefix.clone(),
                 page_size: request.page_size,
+                concurrency: request.list_concurrency,
             },
         )
         .inspect(move |_| {
@@ -135,6 +138,7 @@ where
                 bucket: copier.target_bucket.clone(),
                 prefix: request.key_map.target_prefix.clone(),
                 page_size: request.page_size,
+                concurrency: request.list_concurrency,
             },
         )
         .try_filter_map(move |v| {
