@@ -9,6 +9,7 @@ mod hostile;
 mod kills;
 mod ls;
 mod matrix;
+mod partitioned;
 mod proxy;
 mod restore;
 mod secrets;
