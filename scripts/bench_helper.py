@@ -6,6 +6,8 @@
     bench_helper.py verify   --bucket DST --account ID --expected FILE   # prints one JSON line
     bench_helper.py rmbucket --bucket DST                        # every version, then the bucket
     bench_helper.py table    --results FILE --keys N             # the final table
+    bench_helper.py proxy    --latency-ms 30 --port-file F --log F   # latency proxy to the server
+    bench_helper.py listing  --results FILE                      # the listing benchmark's table
 
 Talks only to AWS_ENDPOINT_URL (the local moto server). Prints figures; asserts nothing.
 """
@@ -176,6 +178,79 @@ def cmd_table(a):
             print(f"  {r['tool']:<34} objects/s x{num(speed, '.2f')}   RSS x{num(mem, '.2f')}")
 
 
+def cmd_proxy(a):
+    """A loopback HTTP/1.1 reverse proxy to AWS_ENDPOINT_URL that waits --latency-ms before
+    forwarding each request (as a distant S3 would answer later); one line per request in --log."""
+    import http.client
+    import http.server
+    import threading
+    import urllib.parse
+
+    up = urllib.parse.urlsplit(os.environ["AWS_ENDPOINT_URL"])
+    if up.hostname not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit("the proxy forwards to loopback only")
+    log = open(a.log, "a", buffering=1)
+    lock = threading.Lock()
+    hop = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def forward(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(a.latency_ms / 1000)
+            conn = getattr(self.server.local, "conn", None)
+            if conn is None:
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
+                self.server.local.conn = conn
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
+            try:
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self.server.local.conn = None
+                raise
+            self.send_response(resp.status, resp.reason)
+            for k, v in resp.getheaders():
+                if k.lower() not in hop and k.lower() != "content-length":
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            with lock:
+                log.write(f"{self.command} {self.path}\n")
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.local = threading.local()
+    with open(a.port_file, "w") as f:
+        f.write(str(server.server_address[1]))
+    server.serve_forever()
+
+
+def cmd_listing(a):
+    rows = [json.loads(line) for line in open(a.results) if line.strip()]
+    print(f"{'latency':>8} {'streams':>7} {'seconds':>8} {'versions/s':>11} {'requests':>9} "
+          f"{'peak RSS MiB':>12} {'x vs 1 stream':>14}  identical")
+    base = {}
+    for r in rows:
+        rate = r["versions"] / r["seconds"]
+        if r["streams"] == 1:
+            base[r["latency_ms"]] = rate
+        ratio = rate / base[r["latency_ms"]] if r["latency_ms"] in base else None
+        print(f"{r['latency_ms']:>6}ms {r['streams']:>7} {r['seconds']:>8.2f} {rate:>11.0f} "
+              f"{r['requests']:>9} {r['rss_kib'] / 1024:>12.0f} "
+              f"{'n/a' if ratio is None else format(ratio, '.2f'):>14}  {r['identical']}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -197,12 +272,20 @@ def main():
     s = sub.add_parser("rmbucket")
     s.add_argument("--bucket", required=True)
     s.set_defaults(fn=cmd_rmbucket)
+    s = sub.add_parser("proxy")
+    s.add_argument("--latency-ms", type=float, default=30)
+    s.add_argument("--port-file", required=True)
+    s.add_argument("--log", required=True)
+    s.set_defaults(fn=cmd_proxy)
+    s = sub.add_parser("listing")
+    s.add_argument("--results", required=True)
+    s.set_defaults(fn=cmd_listing)
     s = sub.add_parser("table")
     s.add_argument("--results", required=True)
     s.add_argument("--keys", type=int, default=2000)
     s.set_defaults(fn=cmd_table)
     a = p.parse_args()
-    if a.cmd != "table" and not os.environ.get("AWS_ENDPOINT_URL"):
+    if a.cmd not in ("table", "listing") and not os.environ.get("AWS_ENDPOINT_URL"):
         sys.exit("AWS_ENDPOINT_URL is not set: run from scripts/bench (local server only)")
     a.fn(a)
 
