@@ -107,8 +107,8 @@ pub struct Bound {
 pub struct Partition {
     /// Keys at or before this bound's key belong to earlier partitions (`None`: the first one).
     pub after: Option<Bound>,
-    /// The last key of this partition (`None`: the last one, to the end of the prefix).
-    pub through: Option<String>,
+    /// The last key of this partition, with its last version id (`None`: to the end of the prefix).
+    pub through: Option<Bound>,
 }
 
 /// Turns bounds (any order, duplicates allowed) into contiguous partitions covering every key.
@@ -120,7 +120,7 @@ pub fn partitions(mut bounds: Vec<Bound>) -> Vec<Partition> {
     for bound in bounds {
         parts.push(Partition {
             after: after.take(),
-            through: Some(bound.key.clone()),
+            through: Some(bound.clone()),
         });
         after = Some(bound);
     }
@@ -190,7 +190,7 @@ impl Cursor {
             if self.part.after.as_ref().is_some_and(|a| e.key <= a.key) {
                 continue;
             }
-            if self.part.through.as_ref().is_some_and(|t| e.key > *t) {
+            if self.part.through.as_ref().is_some_and(|t| e.key > t.key) {
                 self.done = true;
                 return out;
             }
@@ -199,7 +199,13 @@ impl Cursor {
         match page.next {
             None => self.done = true,
             Some(next) => {
-                if self.part.through.as_ref().is_some_and(|t| next.key > *t) {
+                // Past the last key, or at its last entry (where the next partition starts).
+                let ended = self.part.through.as_ref().is_some_and(|t| {
+                    next.key > t.key
+                        || (next.key == t.key
+                            && next.version_id.as_deref() == Some(t.last_version_id.as_str()))
+                });
+                if ended {
                     self.done = true;
                 } else {
                     self.marker = Some(next);
@@ -952,9 +958,9 @@ mod tests {
         let parts = partitions(vec![b("p/m"), b("p/c"), b("p/m")]);
         assert_eq!(parts.len(), 3);
         assert_eq!(parts[0].after, None);
-        assert_eq!(parts[0].through.as_deref(), Some("p/c"));
+        assert_eq!(parts[0].through, Some(b("p/c")));
         assert_eq!(parts[1].after, Some(b("p/c")));
-        assert_eq!(parts[1].through.as_deref(), Some("p/m"));
+        assert_eq!(parts[1].through, Some(b("p/m")));
         assert_eq!(parts[2].after, Some(b("p/m")));
         assert_eq!(parts[2].through, None);
         assert_eq!(partitions(Vec::new()).len(), 1);
@@ -1005,15 +1011,25 @@ mod tests {
     fn a_partition_stops_at_its_last_key_without_reading_further() {
         let keys = keys_of(&[("p/a", 2), ("p/b", 2), ("p/c", 2), ("p/d", 2)]);
         let sim = Sim::new("p/", listing(&keys), KeyMarkerAlone::Aws);
+        let through = complete_keys(&sim.expected(), false)[1].clone();
+        assert_eq!(through.key, "p/b");
         let mut cursor = Cursor::new(Partition {
             after: None,
-            through: Some("p/b".into()),
+            through: Some(through.clone()),
         });
+        // The page ends at the last entry of p/b: no request for the next page.
         let page = sim.list(false, None, 4);
         assert_eq!(cursor.accept(page).len(), 4);
-        // The next marker is the last entry of p/b: nothing more can belong here.
-        let page = sim.list(false, cursor.next_request().unwrap().as_ref(), 4);
-        assert!(cursor.accept(page).is_empty());
+        assert_eq!(cursor.next_request(), None);
+        // A page ending inside p/b continues; one reaching past it ends the partition.
+        let mut cursor = Cursor::new(Partition {
+            after: None,
+            through: Some(through),
+        });
+        assert_eq!(cursor.accept(sim.list(false, None, 3)).len(), 3);
+        let next = cursor.next_request().unwrap();
+        let page = sim.list(false, next.as_ref(), 3);
+        assert_eq!(cursor.accept(page).len(), 1);
         assert_eq!(cursor.next_request(), None);
     }
 
@@ -1061,7 +1077,7 @@ mod tests {
                 .iter()
                 .filter(|e| {
                     part.after.as_ref().is_none_or(|a| e.key > a.key)
-                        && part.through.as_ref().is_none_or(|t| e.key <= *t)
+                        && part.through.as_ref().is_none_or(|t| e.key <= t.key)
                 })
                 .count();
             assert!(n <= expected.len() / 4, "{n} entries in {part:?}");
