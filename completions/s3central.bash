@@ -113,7 +113,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__activity)
-            opts="-v -q -h --account --since --until --every --include --exclude --page-size --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --since --until --every --include --exclude --page-size --list-concurrency --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -144,6 +144,10 @@ _s3central() {
                     return 0
                     ;;
                 --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --list-concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -229,7 +233,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__diff)
-            opts="-v -q -h --account --from --to --include --exclude --page-size --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --from --to --include --exclude --page-size --list-concurrency --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -256,6 +260,10 @@ _s3central() {
                     return 0
                     ;;
                 --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --list-concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -421,7 +429,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__ls)
-            opts="-v -q -h --account --at --versions --include --exclude --summary --respect-deletes --long --page-size --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --at --versions --include --exclude --summary --respect-deletes --long --page-size --list-concurrency --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -444,6 +452,10 @@ _s3central() {
                     return 0
                     ;;
                 --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --list-concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -483,7 +495,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__restore)
-            opts="-v -q -h --account --at --to-bucket --config --to-prefix --kms-key --include --exclude --respect-deletes --concurrency --dry-run --report --copy-mode --target-profile --target-role-arn --restore-role --no-restore-role --engine --batch-role --manifest-location --manifest-out --multipart-threshold --part-size --allow-unversioned --page-size --archive-restore --archive-days --archive-wait --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --at --to-bucket --config --to-prefix --kms-key --include --exclude --respect-deletes --concurrency --dry-run --report --copy-mode --target-profile --target-role-arn --restore-role --no-restore-role --engine --batch-role --manifest-location --manifest-out --multipart-threshold --part-size --allow-unversioned --page-size --archive-restore --archive-days --archive-wait --list-concurrency --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -582,6 +594,10 @@ _s3central() {
                     return 0
                     ;;
                 --archive-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --list-concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -51,6 +51,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand ls" -l at -d 'Show t
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l include -d 'Only keys matching this glob (relative to the account prefix; `*` stays within a `/`, `**` crosses). Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l list-concurrency -d 'Listing requests in flight at once: the prefix is split into key ranges listed concurrently and merged back into S3 order (1 = one stream)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
@@ -97,6 +98,7 @@ Standard\t'GLACIER 3-5 h, DEEP_ARCHIVE within 12 h'
 Expedited\t'GLACIER 1-5 minutes; not available for DEEP_ARCHIVE'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l archive-days -d 'With --archive-restore: days the restored temporary copies stay readable in central' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l archive-wait -d 'With --archive-restore: how long to wait for restores to finish; versions not readable by then are reported failed (run the same command again later: nothing is requested twice)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l list-concurrency -d 'Listing requests in flight at once: the prefix is split into key ranges listed concurrently and merged back into S3 order (1 = one stream)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
@@ -121,6 +123,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand activity" -l every -
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l include -d 'Only keys matching this glob (relative to the account prefix). Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l list-concurrency -d 'Listing requests in flight at once: the prefix is split into key ranges listed concurrently and merged back into S3 order (1 = one stream)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
@@ -140,6 +143,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand diff" -l to -d 'The 
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l include -d 'Only keys matching this glob (relative to the account prefix). Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l list-concurrency -d 'Listing requests in flight at once: the prefix is split into key ranges listed concurrently and merged back into S3 order (1 = one stream)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l region -d 'AWS region (else from the profile, else us-east-1)' -r

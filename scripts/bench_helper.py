@@ -6,6 +6,8 @@
     bench_helper.py verify   --bucket DST --account ID --expected FILE   # prints one JSON line
     bench_helper.py rmbucket --bucket DST                        # every version, then the bucket
     bench_helper.py table    --results FILE --keys N             # the final table
+    bench_helper.py proxy    --latency-ms 30 --port-file F --log F   # latency proxy to the server
+    bench_helper.py listing  --results FILE                      # the listing benchmark's table
 
 Talks only to AWS_ENDPOINT_URL (the local moto server). Prints figures; asserts nothing.
 """
@@ -176,6 +178,182 @@ def cmd_table(a):
             print(f"  {r['tool']:<34} objects/s x{num(speed, '.2f')}   RSS x{num(mem, '.2f')}")
 
 
+def cmd_proxy(a):
+    """A loopback HTTP/1.1 reverse proxy to AWS_ENDPOINT_URL that waits --latency-ms before
+    forwarding each request (as a distant S3 would answer later); one line per request in --log."""
+    import http.client
+    import http.server
+    import threading
+    import urllib.parse
+
+    up = urllib.parse.urlsplit(os.environ["AWS_ENDPOINT_URL"])
+    if up.hostname not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit("the proxy forwards to loopback only")
+    snapshot = Snapshot(a.serve_listing) if a.serve_listing else None
+    log = open(a.log, "a", buffering=1)
+    lock = threading.Lock()
+    hop = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def forward(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(a.latency_ms / 1000)
+            answer = snapshot.answer(self.command, self.path) if snapshot else None
+            if answer is not None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+                with lock:
+                    log.write(f"{self.command} {self.path} (snapshot)\n")
+                return
+            conn = getattr(self.server.local, "conn", None)
+            if conn is None:
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
+                self.server.local.conn = conn
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
+            try:
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self.server.local.conn = None
+                raise
+            self.send_response(resp.status, resp.reason)
+            for k, v in resp.getheaders():
+                if k.lower() not in hop and k.lower() != "content-length":
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            with lock:
+                log.write(f"{self.command} {self.path}\n")
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.local = threading.local()
+    with open(a.port_file, "w") as f:
+        f.write(str(server.server_address[1]))
+    server.serve_forever()
+
+
+class Snapshot:
+    """Every version of one bucket, read once from the server, answering ListObjectVersions with
+    AWS's semantics (prefix, delimiter, KeyMarker alone = after that key, both markers = after that
+    entry, max-keys, encoding-type=url) at a cost independent of the bucket's size."""
+
+    def __init__(self, bucket):
+        import bisect
+        self.bisect = bisect
+        self.bucket = bucket
+        self.entries = []  # (key, version id, is_latest, last_modified, etag, size)
+        pages = s3().get_paginator("list_object_versions").paginate(Bucket=bucket)
+        for page in pages:
+            if page.get("DeleteMarkers"):
+                sys.exit("the listing snapshot holds versions only")
+            for v in page.get("Versions", []):
+                self.entries.append((v["Key"], v["VersionId"], v["IsLatest"],
+                                     v["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                                     v["ETag"], v["Size"]))
+        self.keys = [e[0] for e in self.entries]
+        print(f"snapshot of s3://{bucket}: {len(self.entries)} versions", file=sys.stderr)
+
+    def answer(self, method, path):
+        import urllib.parse
+        from xml.sax.saxutils import escape
+        url = urllib.parse.urlsplit(path)
+        q = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        if method != "GET" or url.path.strip("/") != self.bucket or "versions" not in q:
+            return None
+        one = lambda name: q.get(name, [None])[0]
+        prefix, delim = one("prefix") or "", one("delimiter")
+        key_marker, vid_marker = one("key-marker"), one("version-id-marker")
+        max_keys = int(one("max-keys") or 1000)
+        enc = one("encoding-type") == "url"
+        code = (lambda s: urllib.parse.quote(s, safe="/")) if enc else escape
+        if key_marker is None:
+            i = 0
+        else:
+            i = self.bisect.bisect_right(self.keys, key_marker)
+            if vid_marker:
+                j = self.bisect.bisect_left(self.keys, key_marker)
+                while j < len(self.entries) and self.keys[j] == key_marker:
+                    if self.entries[j][1] == vid_marker:
+                        i = j + 1
+                        break
+                    j += 1
+        i = max(i, self.bisect.bisect_left(self.keys, prefix))
+        out, prefixes, items, nxt = [], [], 0, None
+        while i < len(self.entries) and self.keys[i].startswith(prefix):
+            e = self.entries[i]
+            rest = e[0][len(prefix):]
+            folder = prefix + rest[:rest.index(delim) + len(delim)] if delim and delim in rest \
+                else None
+            if folder is not None and prefixes and prefixes[-1] == folder:
+                i += 1
+                continue
+            if items == max_keys:
+                break
+            items += 1
+            if folder is not None:
+                prefixes.append(folder)
+                nxt = (folder, None)
+            else:
+                out.append(e)
+                nxt = (e[0], e[1])
+            i += 1
+        truncated = i < len(self.entries) and self.keys[i].startswith(prefix) and items == max_keys
+        x = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+             f"<Name>{self.bucket}</Name><Prefix>{code(prefix)}</Prefix>",
+             f"<KeyMarker>{code(key_marker or '')}</KeyMarker>",
+             f"<VersionIdMarker>{escape(vid_marker or '')}</VersionIdMarker>",
+             f"<MaxKeys>{max_keys}</MaxKeys>",
+             f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"]
+        if enc:
+            x.append("<EncodingType>url</EncodingType>")
+        if delim:
+            x.append(f"<Delimiter>{code(delim)}</Delimiter>")
+        if truncated and nxt:
+            x.append(f"<NextKeyMarker>{code(nxt[0])}</NextKeyMarker>")
+            if nxt[1]:
+                x.append(f"<NextVersionIdMarker>{escape(nxt[1])}</NextVersionIdMarker>")
+        for key, vid, latest, modified, etag, size in out:
+            x.append(f"<Version><Key>{code(key)}</Key><VersionId>{escape(vid)}</VersionId>"
+                     f"<IsLatest>{'true' if latest else 'false'}</IsLatest>"
+                     f"<LastModified>{modified}</LastModified><ETag>{escape(etag)}</ETag>"
+                     f"<Size>{size}</Size><StorageClass>STANDARD</StorageClass></Version>")
+        for p in prefixes:
+            x.append(f"<CommonPrefixes><Prefix>{code(p)}</Prefix></CommonPrefixes>")
+        x.append("</ListVersionsResult>")
+        return "".join(x).encode()
+
+
+def cmd_listing(a):
+    rows = [json.loads(line) for line in open(a.results) if line.strip()]
+    print(f"{'mode':<12} {'streams':>7} {'seconds':>8} {'versions/s':>11} {'requests':>9} "
+          f"{'peak RSS MiB':>12} {'x vs 1 stream':>14}  identical")
+    base = {}
+    for r in rows:
+        rate = r["versions"] / r["seconds"]
+        if r["streams"] == 1:
+            base[r["mode"]] = rate
+        ratio = rate / base[r["mode"]] if r["mode"] in base else None
+        print(f"{r['mode']:<12} {r['streams']:>7} {r['seconds']:>8.2f} {rate:>11.0f} "
+              f"{r['requests']:>9} {r['rss_kib'] / 1024:>12.0f} "
+              f"{'n/a' if ratio is None else format(ratio, '.2f'):>14}  {r['identical']}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -197,12 +375,22 @@ def main():
     s = sub.add_parser("rmbucket")
     s.add_argument("--bucket", required=True)
     s.set_defaults(fn=cmd_rmbucket)
+    s = sub.add_parser("proxy")
+    s.add_argument("--latency-ms", type=float, default=30)
+    s.add_argument("--port-file", required=True)
+    s.add_argument("--log", required=True)
+    s.add_argument("--serve-listing", metavar="BUCKET",
+                   help="answer ListObjectVersions of BUCKET from a snapshot read at start")
+    s.set_defaults(fn=cmd_proxy)
+    s = sub.add_parser("listing")
+    s.add_argument("--results", required=True)
+    s.set_defaults(fn=cmd_listing)
     s = sub.add_parser("table")
     s.add_argument("--results", required=True)
     s.add_argument("--keys", type=int, default=2000)
     s.set_defaults(fn=cmd_table)
     a = p.parse_args()
-    if a.cmd != "table" and not os.environ.get("AWS_ENDPOINT_URL"):
+    if a.cmd not in ("table", "listing") and not os.environ.get("AWS_ENDPOINT_URL"):
         sys.exit("AWS_ENDPOINT_URL is not set: run from scripts/bench (local server only)")
     a.fn(a)
 

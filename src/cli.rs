@@ -330,6 +330,10 @@ pub struct RestoreArgs {
         requires = "archive_restore"
     )]
     pub archive_wait: humantime::Duration,
+    /// Listing requests in flight at once: the prefix is split into key ranges listed concurrently
+    /// and merged back into S3 order (1 = one stream).
+    #[arg(long, env = "S3CENTRAL_LIST_CONCURRENCY", default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub list_concurrency: u32,
 }
 
 /// S3 Glacier retrieval tiers for `restore --archive-restore`.
@@ -386,6 +390,10 @@ pub struct LsArgs {
     /// Entries per listing request (1-1000); for tests and tuning.
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub page_size: i32,
+    /// Listing requests in flight at once: the prefix is split into key ranges listed concurrently
+    /// and merged back into S3 order (1 = one stream).
+    #[arg(long, env = "S3CENTRAL_LIST_CONCURRENCY", default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub list_concurrency: u32,
 }
 
 /// Arguments of `activity`.
@@ -426,6 +434,10 @@ pub struct ActivityArgs {
     /// Entries per listing request (1-1000); for tests and tuning.
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub page_size: i32,
+    /// Listing requests in flight at once: the prefix is split into key ranges listed concurrently
+    /// and merged back into S3 order (1 = one stream).
+    #[arg(long, env = "S3CENTRAL_LIST_CONCURRENCY", default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub list_concurrency: u32,
 }
 
 /// Arguments of `diff`.
@@ -460,6 +472,10 @@ pub struct DiffArgs {
     /// Entries per listing request (1-1000); for tests and tuning.
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub page_size: i32,
+    /// Listing requests in flight at once: the prefix is split into key ranges listed concurrently
+    /// and merged back into S3 order (1 = one stream).
+    #[arg(long, env = "S3CENTRAL_LIST_CONCURRENCY", default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub list_concurrency: u32,
 }
 
 /// Arguments of `completions`.

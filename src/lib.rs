@@ -12,6 +12,7 @@ pub mod error;
 pub mod filter;
 pub mod listing;
 pub mod output;
+pub mod partition;
 pub mod pit;
 pub mod progress;
 pub mod region;

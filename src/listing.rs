@@ -15,10 +15,12 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use chrono::{DateTime, Utc};
-use futures::stream::{self, Stream, StreamExt};
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
+use crate::partition::{list_partitioned, Marker, PageSource, PlanLimits, RawPage};
 use crate::version::ObjectVersion;
 
 /// Pages fetched ahead of the consumer: enough to overlap network and work, bounded for memory.
@@ -27,7 +29,10 @@ const PREFETCH_PAGES: usize = 2;
 /// The most entries S3 returns in one page; also the default page size.
 pub const MAX_PAGE_SIZE: i32 = 1000;
 
-/// What to list: a bucket, a key prefix and a page size.
+/// The default of `--list-concurrency`: concurrent listing streams per prefix.
+pub const DEFAULT_LIST_CONCURRENCY: usize = 4;
+
+/// What to list: a bucket, a key prefix, a page size and how many streams may list it at once.
 #[derive(Debug, Clone)]
 pub struct ListRequest {
     /// The bucket to list.
@@ -36,29 +41,37 @@ pub struct ListRequest {
     pub prefix: String,
     /// Entries per page (1..=1000); small values are for tests and tuning.
     pub page_size: i32,
-}
-
-/// One page of entries in S3 order, and where the next page starts.
-#[derive(Debug, Default)]
-struct Page {
-    entries: Vec<ObjectVersion>,
-    common_prefixes: Vec<String>,
-    next: Option<(String, String)>,
+    /// Listing requests in flight at once: 1 is one stream; more split the prefix into key ranges
+    /// listed concurrently and merged back into S3 order (see [`crate::partition`]).
+    pub concurrency: usize,
 }
 
 /// Streams every version and delete marker under the prefix, in S3's order.
 ///
-/// A background task fetches pages ahead (at most [`PREFETCH_PAGES`]) and stops when the stream is
-/// dropped. An error ends the stream.
+/// With `concurrency` 1, one stream whose background task fetches pages ahead (at most
+/// [`PREFETCH_PAGES`]); with more, partitions listed concurrently, each buffering at most that
+/// many pages. Background work stops when the stream is dropped. An error ends the stream.
 pub fn list_versions(
     client: aws_sdk_s3::Client,
     request: ListRequest,
-) -> impl Stream<Item = Result<ObjectVersion>> + Send + 'static {
+) -> BoxStream<'static, Result<ObjectVersion>> {
+    if request.concurrency > 1 {
+        let concurrency = request.concurrency;
+        let page_size = request.page_size;
+        let source = std::sync::Arc::new(S3Source { client, request });
+        return list_partitioned(
+            source,
+            page_size,
+            concurrency,
+            PREFETCH_PAGES,
+            PlanLimits::default(),
+        );
+    }
     let (tx, rx) = mpsc::channel::<Result<Vec<ObjectVersion>>>(PREFETCH_PAGES);
     tokio::spawn(async move {
-        let mut marker: Option<(String, String)> = None;
+        let mut marker: Option<Marker> = None;
         loop {
-            match fetch_page(&client, &request, None, marker.take()).await {
+            match fetch_page(&client, &request, None, marker.take(), request.page_size).await {
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
                     return;
@@ -82,6 +95,39 @@ pub fn list_versions(
         Ok(entries) => stream::iter(entries.into_iter().map(Ok)).left_stream(),
         Err(e) => stream::iter(vec![Err(e)]).right_stream(),
     })
+    .boxed()
+}
+
+/// ListObjectVersions of one bucket and prefix, as the partitioned lister's page source.
+struct S3Source {
+    client: aws_sdk_s3::Client,
+    request: ListRequest,
+}
+
+impl PageSource for S3Source {
+    fn prefix(&self) -> &str {
+        &self.request.prefix
+    }
+
+    fn page(
+        &self,
+        delimiter: bool,
+        marker: Option<Marker>,
+        max_keys: i32,
+    ) -> BoxFuture<'static, Result<RawPage>> {
+        let client = self.client.clone();
+        let request = self.request.clone();
+        Box::pin(async move {
+            fetch_page(
+                &client,
+                &request,
+                delimiter.then_some("/"),
+                marker,
+                max_keys,
+            )
+            .await
+        })
+    }
 }
 
 /// The first-level "directories" under `prefix` (with the delimiter `/`), over every version.
@@ -94,11 +140,12 @@ pub async fn list_common_prefixes(
         bucket: bucket.to_owned(),
         prefix: prefix.to_owned(),
         page_size: MAX_PAGE_SIZE,
+        concurrency: 1,
     };
     let mut prefixes = Vec::new();
     let mut marker = None;
     loop {
-        let page = fetch_page(client, &request, Some("/"), marker.take()).await?;
+        let page = fetch_page(client, &request, Some("/"), marker.take(), MAX_PAGE_SIZE).await?;
         prefixes.extend(page.common_prefixes);
         match page.next {
             Some(next) => marker = Some(next),
@@ -110,20 +157,25 @@ pub async fn list_common_prefixes(
     Ok(prefixes)
 }
 
-/// Fetches one page, passing BOTH markers of the previous page as S3 requires.
+/// Fetches one page, passing BOTH markers of the previous page as S3 requires (a KeyMarker alone
+/// only for partition planning probes, which trust nothing at or before it).
 async fn fetch_page(
     client: &aws_sdk_s3::Client,
     request: &ListRequest,
     delimiter: Option<&str>,
-    marker: Option<(String, String)>,
-) -> Result<Page> {
+    marker: Option<Marker>,
+    max_keys: i32,
+) -> Result<RawPage> {
     let order = Arc::new(Mutex::new(None));
-    let (key_marker, version_marker) = marker.unzip();
+    let (key_marker, version_marker) = match marker {
+        Some(m) => (Some(m.key), m.version_id),
+        None => (None, None),
+    };
     let out = client
         .list_object_versions()
         .bucket(&request.bucket)
         .prefix(&request.prefix)
-        .max_keys(request.page_size.clamp(1, MAX_PAGE_SIZE))
+        .max_keys(max_keys.clamp(1, MAX_PAGE_SIZE))
         .encoding_type(EncodingType::Url)
         .set_delimiter(delimiter.map(str::to_owned))
         .set_key_marker(key_marker)
@@ -180,7 +232,10 @@ async fn fetch_page(
     let entries = merge_in_s3_order(versions, markers, recorded.as_deref());
     let next = if out.is_truncated().unwrap_or(false) {
         match (out.next_key_marker(), out.next_version_id_marker()) {
-            (Some(k), v) => Some((decode(k), v.unwrap_or_default().to_owned())),
+            (Some(k), v) => Some(Marker {
+                key: decode(k),
+                version_id: v.map(str::to_owned),
+            }),
             (None, _) => {
                 return Err(Error::Aws {
                     op: "ListObjectVersions",
@@ -192,7 +247,7 @@ async fn fetch_page(
     } else {
         None
     };
-    Ok(Page {
+    Ok(RawPage {
         entries,
         common_prefixes: out
             .common_prefixes()

@@ -116,6 +116,7 @@ pub async fn run(ctx: &mut Context, args: ActivityArgs) -> Result<u8> {
         bucket: bucket.clone(),
         prefix: format!("{account_prefix}{path}"),
         page_size: args.page_size,
+        concurrency: args.list_concurrency as usize,
     };
     let spinner = crate::progress::spinner(ctx.progress, "versions");
     let entries = list_versions(aws.s3(), request);

@@ -118,6 +118,7 @@ pub async fn run(ctx: &mut Context, args: DiffArgs) -> Result<u8> {
         bucket,
         prefix: format!("{account_prefix}{path}"),
         page_size: args.page_size,
+        concurrency: args.list_concurrency as usize,
     };
     let spinner = crate::progress::spinner(ctx.progress_beside_data(), "versions");
     let counted = {

@@ -18,9 +18,6 @@ use crate::restore::archive::{self, is_archived, RestoreState};
 use crate::time::{format_time, parse_time};
 use crate::version::ObjectVersion;
 
-/// Accounts listed at once by `ls --summary`.
-const SUMMARY_CONCURRENCY: usize = 4;
-
 /// Runs `ls`; input is validated before the first AWS call.
 pub async fn run(ctx: &mut Context, args: LsArgs) -> Result<u8> {
     let bucket = ctx.central_bucket()?;
@@ -64,7 +61,15 @@ impl Row for AccountRow {
     }
 }
 
-/// Lists the account prefixes; with `--summary`, resolves each account's current state.
+/// How `ls --summary` shares `--list-concurrency` requests in flight among `accounts`: accounts
+/// listed at once, and streams per account (one account alone gets them all).
+fn summary_shares(list_concurrency: usize, accounts: usize) -> (usize, usize) {
+    let at_once = list_concurrency.min(accounts).max(1);
+    (at_once, (list_concurrency / at_once).max(1))
+}
+
+/// Lists the account prefixes; with `--summary`, resolves each account's current state, several
+/// accounts at once (rows still in account order).
 async fn list_accounts(ctx: &mut Context, bucket: &str, args: &LsArgs) -> Result<u8> {
     let aws = crate::region::for_bucket(&Aws::load(&ctx.aws).await?, bucket).await;
     let s3 = aws.s3();
@@ -77,6 +82,7 @@ async fn list_accounts(ctx: &mut Context, bucket: &str, args: &LsArgs) -> Result
         eprintln!("no account prefixes in s3://{bucket}");
     }
     let now = Utc::now();
+    let (at_once, per_account) = summary_shares(args.list_concurrency as usize, accounts.len());
     let summaries = futures::stream::iter(accounts.into_iter().map(|account| {
         let s3 = s3.clone();
         let page_size = args.page_size;
@@ -94,6 +100,7 @@ async fn list_accounts(ctx: &mut Context, bucket: &str, args: &LsArgs) -> Result
                 bucket,
                 prefix: account.prefix(),
                 page_size,
+                concurrency: per_account,
             };
             let (objects, bytes) =
                 resolve_stream(list_versions(s3, request), now, DeleteMode::Ignore)
@@ -109,7 +116,7 @@ async fn list_accounts(ctx: &mut Context, bucket: &str, args: &LsArgs) -> Result
             })
         }
     }))
-    .buffered(SUMMARY_CONCURRENCY);
+    .buffered(at_once);
     futures::pin_mut!(summaries);
     let (mut accounts, mut objects, mut bytes) = (0u64, 0u64, 0u64);
     while let Some(row) = summaries.next().await {
@@ -284,6 +291,7 @@ async fn list_keys(
         bucket: bucket.to_owned(),
         prefix,
         page_size: args.page_size,
+        concurrency: args.list_concurrency as usize,
     };
     let spinner = crate::progress::spinner(ctx.progress_beside_data(), "versions");
     let counted = {
@@ -413,4 +421,18 @@ fn empty_reason(args: &LsArgs, t: &KeyTotals, under: &str, at: DateTime<Utc>) ->
         ));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary_shares;
+
+    #[test]
+    fn summary_shares_the_requests_in_flight() {
+        assert_eq!(summary_shares(4, 100), (4, 1));
+        assert_eq!(summary_shares(4, 1), (1, 4));
+        assert_eq!(summary_shares(16, 3), (3, 5));
+        assert_eq!(summary_shares(1, 10), (1, 1));
+        assert_eq!(summary_shares(4, 0), (1, 4));
+    }
 }

@@ -170,6 +170,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         archived: 0,
         batch_ineligible_only: false,
         path: args.path.clone().unwrap_or_default(),
+        list_concurrency: args.list_concurrency as usize,
     };
     let copier = Copier {
         reader: reader_s3,

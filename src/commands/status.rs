@@ -470,6 +470,7 @@ async fn account_coverage(
                 bucket: source.bucket.clone(),
                 prefix: prefix.clone(),
                 page_size,
+                concurrency: crate::listing::DEFAULT_LIST_CONCURRENCY,
             },
         )
         .inspect(move |entry| {
@@ -485,6 +486,7 @@ async fn account_coverage(
             bucket: central_bucket.to_owned(),
             prefix: prefix.clone(),
             page_size,
+            concurrency: crate::listing::DEFAULT_LIST_CONCURRENCY,
         },
     );
     let mut joined = Box::pin(

@@ -50,6 +50,8 @@ pub struct RestoreRequest {
     pub batch_ineligible_only: bool,
     /// Only keys under this path (relative to both prefixes) are listed, e.g. `db/`.
     pub path: String,
+    /// Listing requests in flight at once per listing (1 = one stream).
+    pub list_concurrency: usize,
 }
 
 /// The fate of one key, as written to `--report` and to JSON output.
@@ -149,6 +151,7 @@ fn selected(
             bucket: copier.source_bucket.clone(),
             prefix: format!("{}{}", request.key_map.source_prefix, request.path),
             page_size: request.page_size,
+            concurrency: request.list_concurrency,
         },
     )
     .inspect(move |_| on_listed());
@@ -174,6 +177,7 @@ fn target_objects(
             bucket: copier.target_bucket.clone(),
             prefix: format!("{}{}", request.key_map.target_prefix, request.path),
             page_size: request.page_size,
+            concurrency: request.list_concurrency,
         },
     )
     .try_filter_map(move |v| {

@@ -120,6 +120,7 @@ pub async fn existing_objects(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &st
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
             page_size: crate::listing::MAX_PAGE_SIZE,
+            concurrency: crate::listing::DEFAULT_LIST_CONCURRENCY,
         },
     ));
     let mut count = 0;
@@ -146,6 +147,7 @@ pub async fn unreplicated_objects(
                 bucket: bucket.to_owned(),
                 prefix: prefix.to_owned(),
                 page_size: crate::listing::MAX_PAGE_SIZE,
+                concurrency: crate::listing::DEFAULT_LIST_CONCURRENCY,
             },
         )
     };

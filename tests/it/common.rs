@@ -301,6 +301,7 @@ pub fn bare_command(args: &[&str]) -> Command {
         "S3CENTRAL_QUIET",
         "S3CENTRAL_NO_PROGRESS",
         "S3CENTRAL_MAX_ATTEMPTS",
+        "S3CENTRAL_LIST_CONCURRENCY",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);

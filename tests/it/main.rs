@@ -12,6 +12,7 @@ mod kills;
 mod lock;
 mod ls;
 mod matrix;
+mod partitioned;
 mod proxy;
 mod restore;
 mod restore_ux;
