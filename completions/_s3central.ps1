@@ -85,6 +85,8 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out keys matching this glob. Repeatable')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Objects copied at once')
             [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write one JSON line per key (key, version_id, target_key, bytes, outcome, error) to this file')
+            [CompletionResult]::new('--provenance', '--provenance', [CompletionResultType]::ParameterName, 'Where to record which central version each restored object came from: `journal` (a local file, one CopyObject per object) or `metadata` (also in each object, as s3central-source-version-id: HeadObject + CopyObject, and any machine can resume)')
+            [CompletionResult]::new('--journal', '--journal', [CompletionResultType]::ParameterName, 'The restore journal of the target bucket: every copy this machine made into it, read to skip what is in place and appended to [default: $S3CENTRAL_STATE_DIR or ~/.local/state/s3central, /journal/<bucket>.tsv]')
             [CompletionResult]::new('--copy-mode', '--copy-mode', [CompletionResultType]::ParameterName, 'How bytes travel')
             [CompletionResult]::new('--target-profile', '--target-profile', [CompletionResultType]::ParameterName, 'Write the target with this AWS profile (reading central keeps the global credentials)')
             [CompletionResult]::new('--target-role-arn', '--target-role-arn', [CompletionResultType]::ParameterName, 'Write the target as this IAM role, assumed from the global credentials')

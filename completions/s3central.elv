@@ -80,6 +80,8 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand --exclude 'Leave out keys matching this glob. Repeatable'
             cand --concurrency 'Objects copied at once'
             cand --report 'Write one JSON line per key (key, version_id, target_key, bytes, outcome, error) to this file'
+            cand --provenance 'Where to record which central version each restored object came from: `journal` (a local file, one CopyObject per object) or `metadata` (also in each object, as s3central-source-version-id: HeadObject + CopyObject, and any machine can resume)'
+            cand --journal 'The restore journal of the target bucket: every copy this machine made into it, read to skip what is in place and appended to [default: $S3CENTRAL_STATE_DIR or ~/.local/state/s3central, /journal/<bucket>.tsv]'
             cand --copy-mode 'How bytes travel'
             cand --target-profile 'Write the target with this AWS profile (reading central keeps the global credentials)'
             cand --target-role-arn 'Write the target as this IAM role, assumed from the global credentials'

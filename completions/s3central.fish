@@ -79,6 +79,9 @@ complete -c s3central -n "__fish_s3central_using_subcommand restore" -l include 
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l concurrency -d 'Objects copied at once' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l report -d 'Write one JSON line per key (key, version_id, target_key, bytes, outcome, error) to this file' -r -F
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l provenance -d 'Where to record which central version each restored object came from: `journal` (a local file, one CopyObject per object) or `metadata` (also in each object, as s3central-source-version-id: HeadObject + CopyObject, and any machine can resume)' -r -f -a "journal\t'The local journal only: one CopyObject per object, central\'s metadata kept as it is'
+metadata\t'Also each object\'s metadata: two requests per object, resumable from any machine'"
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l journal -d 'The restore journal of the target bucket: every copy this machine made into it, read to skip what is in place and appended to [default: $S3CENTRAL_STATE_DIR or ~/.local/state/s3central, /journal/<bucket>.tsv]' -r -F
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l copy-mode -d 'How bytes travel' -r -f -a "auto\t'Server-side copy when one identity reads central and writes the target, else stream'
 server\t'Server-side copy (CopyObject / UploadPartCopy): the writer must be able to read central'
 stream\t'Download and upload through this machine (GetObject -> PutObject / multipart)'"

@@ -159,23 +159,32 @@ def cmd_table(a):
     def rate(r):
         return r["objects"] / r["seconds"] if r.get("seconds") and r.get("objects") else None
 
+    def cpu_ms(r):
+        return 1000 * r["cpu_seconds"] / a.keys if r.get("cpu_seconds") is not None else None
+
     print(f"{'tool':<34} {'seconds':>8} {'objects/s':>10} {'req/object':>10} "
-          f"{'peak RSS MiB':>12} {'SSE-KMS':>9}  correct")
+          f"{'CPU ms/obj':>10} {'peak RSS MiB':>12} {'SSE-KMS':>9}  correct")
     for r in rows:
         rpo = r["requests"] / a.keys if r.get("requests") is not None else None
         rss = r["rss_kib"] / 1024 if r.get("rss_kib") else None
         print(f"{r['tool']:<34} {num(r.get('seconds'), '8.1f')} {num(rate(r), '10.0f')} "
-              f"{num(rpo, '10.2f')} {num(rss, '12.0f')} {r.get('kms', 'n/a'):>9}  {r['correct']}")
+              f"{num(rpo, '10.2f')} {num(cpu_ms(r), '10.2f')} {num(rss, '12.0f')} "
+              f"{r.get('kms', 'n/a'):>9}  {r['correct']}")
+    print("(per object = per key of the state at T; CPU = user + system seconds of the tool's "
+          "processes, /usr/bin/time)")
     if base and rate(base):
         print()
-        print(f"relative to {base['tool']} (objects/s ratio < 1: slower; RSS ratio > 1: more memory)")
+        print(f"relative to {base['tool']} (objects/s ratio < 1: slower; CPU and RSS ratios > 1: "
+              "more)")
         for r in rows:
             if r is base:
                 continue
             speed = rate(r) / rate(base) if rate(r) else None
             mem = r["rss_kib"] / base["rss_kib"] if r.get("rss_kib") and base.get("rss_kib") \
                 else None
-            print(f"  {r['tool']:<34} objects/s x{num(speed, '.2f')}   RSS x{num(mem, '.2f')}")
+            cpu = cpu_ms(r) / cpu_ms(base) if cpu_ms(r) and cpu_ms(base) else None
+            print(f"  {r['tool']:<34} objects/s x{num(speed, '.2f')}   CPU/object "
+                  f"x{num(cpu, '.2f')}   RSS x{num(mem, '.2f')}")
 
 
 def cmd_proxy(a):

@@ -265,6 +265,16 @@ pub struct RestoreArgs {
     /// Write one JSON line per key (key, version_id, target_key, bytes, outcome, error) to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Where to record which central version each restored object came from: `journal` (a
+    /// local file, one CopyObject per object) or `metadata` (also in each object, as
+    /// s3central-source-version-id: HeadObject + CopyObject, and any machine can resume).
+    #[arg(long, value_enum, default_value_t = ProvenanceArg::Journal, value_name = "WHERE")]
+    pub provenance: ProvenanceArg,
+    /// The restore journal of the target bucket: every copy this machine made into it, read to
+    /// skip what is in place and appended to
+    /// [default: $S3CENTRAL_STATE_DIR or ~/.local/state/s3central, /journal/<bucket>.tsv].
+    #[arg(long, env = "S3CENTRAL_JOURNAL", value_name = "FILE")]
+    pub journal: Option<PathBuf>,
     /// How bytes travel.
     #[arg(long, value_enum, default_value_t = CopyModeArg::Auto)]
     pub copy_mode: CopyModeArg,
@@ -334,6 +344,15 @@ pub struct RestoreArgs {
     /// and merged back into S3 order (1 = one stream).
     #[arg(long, env = "S3CENTRAL_LIST_CONCURRENCY", default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub list_concurrency: u32,
+}
+
+/// Values of `restore --provenance`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProvenanceArg {
+    /// The local journal only: one CopyObject per object, central's metadata kept as it is.
+    Journal,
+    /// Also each object's metadata: two requests per object, resumable from any machine.
+    Metadata,
 }
 
 /// S3 Glacier retrieval tiers for `restore --archive-restore`.

@@ -3,12 +3,13 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use aws_sdk_s3::types::BucketVersioningStatus;
 use chrono::Utc;
 
 use crate::aws::Aws;
-use crate::cli::{CopyModeArg, EngineArg, OutputFormat, RestoreArgs};
+use crate::cli::{CopyModeArg, EngineArg, OutputFormat, ProvenanceArg, RestoreArgs};
 use crate::commands::restore_report::{self, DryRunList, KeyLine, RunFacts};
 use crate::commands::Context;
 use crate::error::{Error, Result};
@@ -16,7 +17,8 @@ use crate::filter::KeyFilter;
 use crate::kms;
 use crate::pit::DeleteMode;
 use crate::progress::RestoreProgress;
-use crate::restore::copy::{Copier, CopyMode};
+use crate::restore::copy::{Copier, CopyMode, Provenance};
+use crate::restore::journal::{self, Journal};
 use crate::restore::plan::KeyMap;
 use crate::restore::{self, KeyReport, RestoreRequest, Summary};
 use crate::time::{format_time, parse_time};
@@ -113,7 +115,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         writer.in_region(&bucket_region(&writer, &target_bucket, "--to-bucket", true).await?);
     let reader_s3 = reader.s3();
     let writer_s3 = writer.s3();
-    check_versioning(&writer_s3, &target_bucket, args.allow_unversioned).await?;
+    let versioned = check_versioning(&writer_s3, &target_bucket, args.allow_unversioned).await?;
     let kms_key_arn = match &args.kms_key {
         Some(key) => kms::resolve_key(&writer.kms(), key).await?,
         None => match kms::bucket_default_key(&writer_s3, &target_bucket).await? {
@@ -172,6 +174,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         path: args.path.clone().unwrap_or_default(),
         list_concurrency: args.list_concurrency as usize,
     };
+    let (provenance, journal) = provenance_and_journal(&args, &target_bucket, versioned)?;
     let copier = Copier {
         reader: reader_s3,
         writer: writer_s3,
@@ -181,6 +184,8 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         mode,
         multipart_threshold,
         part_size: args.part_size.as_u64(),
+        provenance,
+        journal,
     };
     if args.engine == EngineArg::Batch {
         crate::restore::batch::target_key_prefix(
@@ -776,18 +781,51 @@ async fn bucket_region(aws: &Aws, bucket: &str, hint: &'static str, check: bool)
     Ok(region)
 }
 
-/// Refuses a target without versioning: a restore would overwrite objects with no way back.
-async fn check_versioning(s3: &aws_sdk_s3::Client, bucket: &str, allow: bool) -> Result<()> {
+/// Refuses a target without versioning (a restore would overwrite objects with no way back)
+/// unless allowed; gives whether it is versioned.
+async fn check_versioning(s3: &aws_sdk_s3::Client, bucket: &str, allow: bool) -> Result<bool> {
     let out = s3
         .get_bucket_versioning()
         .bucket(bucket)
         .send()
         .await
         .map_err(|e| Error::from_sdk("GetBucketVersioning", bucket.to_owned(), e))?;
-    if out.status() == Some(&BucketVersioningStatus::Enabled) || allow {
-        return Ok(());
+    let versioned = out.status() == Some(&BucketVersioningStatus::Enabled);
+    if versioned || allow {
+        return Ok(versioned);
     }
     Err(Error::Refused(format!(
         "target bucket {bucket:?} does not have versioning enabled, so a restore could overwrite objects for good: enable versioning, or pass --allow-unversioned"
     )))
+}
+
+/// How the restore records where each copy came from, and the journal it reads and appends to.
+/// An unversioned target gives no version ids to record, so it gets metadata and no journal.
+fn provenance_and_journal(
+    args: &RestoreArgs,
+    target_bucket: &str,
+    versioned: bool,
+) -> Result<(Provenance, Option<Arc<Journal>>)> {
+    if !versioned {
+        if args.provenance == ProvenanceArg::Journal {
+            tracing::info!("the target is not versioned: recording each copy's central version in its metadata instead of a journal");
+        }
+        return Ok((Provenance::Metadata, None));
+    }
+    let provenance = match args.provenance {
+        ProvenanceArg::Journal => Provenance::Journal,
+        ProvenanceArg::Metadata => Provenance::Metadata,
+    };
+    let path = match &args.journal {
+        Some(path) => path.clone(),
+        None => journal::default_path(target_bucket).ok_or_else(|| {
+            Error::Invalid(
+                "no place for the restore journal: set HOME or S3CENTRAL_STATE_DIR, or pass --journal FILE"
+                    .to_owned(),
+            )
+        })?,
+    };
+    let journal = Journal::open(&path, args.dry_run)?;
+    tracing::info!(path = %journal.path().display(), copies = journal.copies(), in_doubt = journal.in_doubt(), "restore journal");
+    Ok((provenance, Some(Arc::new(journal))))
 }

@@ -1,6 +1,8 @@
 //! Copying one selected version to the target: server-side (CopyObject / UploadPartCopy) or streamed
 //! (GetObject -> PutObject / multipart upload), always SSE-KMS under the target key, headers,
-//! user metadata and tags carried, and the source version id recorded in the metadata.
+//! user metadata and tags carried; which central version each object came from is recorded in
+//! the restore journal and, where a HeadObject or GetObject is made anyway (or
+//! `--provenance metadata` asks for it), in the object's own metadata.
 
 use std::collections::HashMap;
 
@@ -39,6 +41,26 @@ const STREAM_ATTEMPTS: u32 = 3;
 /// Parts copied or uploaded at once within one multipart object.
 const PART_CONCURRENCY: usize = 4;
 
+/// Where a restore records which central version each object it writes came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// In the restore journal only, where a copy can keep central's metadata as it is: one
+    /// CopyObject per object.
+    Journal,
+    /// Also in every object's metadata (`s3central-source-version-id`): HeadObject + CopyObject,
+    /// and any machine can tell later what is in place.
+    Metadata,
+}
+
+/// What one write produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// Bytes written.
+    pub bytes: u64,
+    /// The version id S3 gave the new object (none in an unversioned bucket).
+    pub version_id: Option<String>,
+}
+
 /// How bytes travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CopyMode {
@@ -67,6 +89,10 @@ pub struct Copier {
     pub multipart_threshold: u64,
     /// Part size for multipart copies and uploads.
     pub part_size: u64,
+    /// Where the central version of each copy is recorded.
+    pub provenance: Provenance,
+    /// The restore journal of the target bucket, if one is kept.
+    pub journal: Option<std::sync::Arc<crate::restore::journal::Journal>>,
 }
 
 /// Content headers and user metadata carried from the source version to the copy.
@@ -83,13 +109,13 @@ struct Headers {
 }
 
 impl Copier {
-    /// Copies `source` to `target_key`; gives the bytes written.
+    /// Copies `source` to `target_key`; gives the bytes written and the new version id.
     pub async fn copy(
         &self,
         source: &ObjectVersion,
         target_key: &str,
         count: &CountRequests,
-    ) -> Result<u64> {
+    ) -> Result<Written> {
         match self.mode {
             CopyMode::Server => self.server_copy(source, target_key, count).await,
             CopyMode::Stream => {
@@ -108,7 +134,7 @@ impl Copier {
                             })
                         }
                         Err(StreamError::Other(e)) => return Err(e),
-                        Ok(bytes) => return Ok(bytes),
+                        Ok(written) => return Ok(written),
                     }
                 }
             }
@@ -125,13 +151,17 @@ impl Copier {
         )
     }
 
-    /// HeadObject + CopyObject, or multipart UploadPartCopy above the threshold.
+    /// CopyObject alone (journal provenance), HeadObject + CopyObject (metadata provenance), or
+    /// multipart UploadPartCopy above the threshold.
     async fn server_copy(
         &self,
         source: &ObjectVersion,
         target_key: &str,
         count: &CountRequests,
-    ) -> Result<u64> {
+    ) -> Result<Written> {
+        if self.provenance == Provenance::Journal && source.size <= self.multipart_threshold {
+            return self.copy_as_is(source, target_key, count).await;
+        }
         let head = self
             .reader
             .head_object()
@@ -163,7 +193,8 @@ impl Copier {
                 .await;
         }
         let h = headers;
-        self.writer
+        let out = self
+            .writer
             .copy_object()
             .bucket(&self.target_bucket)
             .key(target_key)
@@ -183,7 +214,39 @@ impl Copier {
             .send()
             .await
             .map_err(|e| Error::from_sdk("CopyObject", target_key.to_owned(), e))?;
-        Ok(size)
+        Ok(Written {
+            bytes: size,
+            version_id: out.version_id().map(str::to_owned),
+        })
+    }
+
+    /// One CopyObject that keeps the version's metadata and tags as they are (MetadataDirective
+    /// COPY), re-encrypted under the target key; the size is the listing's.
+    async fn copy_as_is(
+        &self,
+        source: &ObjectVersion,
+        target_key: &str,
+        count: &CountRequests,
+    ) -> Result<Written> {
+        let out = self
+            .writer
+            .copy_object()
+            .bucket(&self.target_bucket)
+            .key(target_key)
+            .copy_source(self.copy_source(source))
+            .metadata_directive(MetadataDirective::Copy)
+            .tagging_directive(TaggingDirective::Copy)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&self.kms_key_arn)
+            .customize()
+            .interceptor(count.clone())
+            .send()
+            .await
+            .map_err(|e| Error::from_sdk("CopyObject", target_key.to_owned(), e))?;
+        Ok(Written {
+            bytes: source.size,
+            version_id: out.version_id().map(str::to_owned),
+        })
     }
 
     /// GetObject, then PutObject (or a multipart upload of streamed parts above the threshold).
@@ -192,7 +255,7 @@ impl Copier {
         source: &ObjectVersion,
         target_key: &str,
         count: &CountRequests,
-    ) -> Result<u64, StreamError> {
+    ) -> Result<Written, StreamError> {
         let object = self
             .reader
             .get_object()
@@ -254,7 +317,8 @@ impl Copier {
             )));
         }
         let h = headers;
-        self.writer
+        let out = self
+            .writer
             .put_object()
             .bucket(&self.target_bucket)
             .key(target_key)
@@ -276,7 +340,10 @@ impl Copier {
             .map_err(|e| {
                 StreamError::Other(Error::from_sdk("PutObject", target_key.to_owned(), e))
             })?;
-        Ok(size)
+        Ok(Written {
+            bytes: size,
+            version_id: out.version_id().map(str::to_owned),
+        })
     }
 
     /// The source's user metadata plus the record of which version this copy came from.
@@ -330,7 +397,7 @@ impl Copier {
         h: Headers,
         parts: Parts,
         count: &CountRequests,
-    ) -> Result<u64> {
+    ) -> Result<Written> {
         let created = self
             .writer
             .create_multipart_upload()
@@ -381,7 +448,10 @@ impl Copier {
             Err(e) => Err(e),
         };
         match completed {
-            Ok(_) => Ok(size),
+            Ok(out) => Ok(Written {
+                bytes: size,
+                version_id: out.version_id().map(str::to_owned),
+            }),
             Err(e) => {
                 let abort = self
                     .writer

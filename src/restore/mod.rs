@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod batch;
 pub mod copy;
+pub mod journal;
 pub mod plan;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +21,7 @@ use crate::pit::{resolve_stream, DeleteMode};
 use crate::progress::{bump, RestoreProgress};
 use crate::restore::archive::{is_archived, ArchiveOptions, Requested};
 use crate::restore::copy::Copier;
+use crate::restore::journal::{Journal, Known};
 use crate::restore::plan::{
     decide, join, Decision, KeyMap, Outcome, Pair, TargetObject, SOURCE_VERSION_META,
 };
@@ -232,7 +234,7 @@ pub async fn scan_archived(
                     return Ok(None);
                 }
                 let pair = Pair::Source { source, target };
-                let must_copy = match decide(&pair) {
+                let must_copy = match known_decision(copier, &pair).0 {
                     Decision::Copy => true,
                     Decision::CheckMetadata => {
                         let Pair::Source { source, target } = &pair else {
@@ -320,6 +322,8 @@ where
     // The listings feed a bounded channel, so they run ahead of the copies and count the keys.
     let (mut ahead, behind) = futures::channel::mpsc::channel::<Result<Pair>>(LOOKAHEAD);
     let key_map = request.key_map.clone();
+    let journal = copier.journal.clone();
+    let central = copier.source_bucket.clone();
     let listing = async move {
         let pairs = join(key_map, source, target);
         futures::pin_mut!(pairs);
@@ -327,10 +331,9 @@ where
             let failed = pair.is_err();
             if let Ok(Pair::Source { source, .. }) = &pair {
                 bump(&counters.keys, 1);
-                if pair
-                    .as_ref()
-                    .is_ok_and(|p| decide(p) != Decision::Unchanged)
-                {
+                if pair.as_ref().is_ok_and(|p| {
+                    decide_with(journal.as_deref(), &central, p).0 != Decision::Unchanged
+                }) {
                     bump(&counters.to_copy, 1);
                     bump(&counters.bytes_to_copy, source.size);
                 }
@@ -351,7 +354,7 @@ where
                 match pair {
                     Ok(pair) => {
                         let planned = matches!(pair, Pair::Source { .. })
-                            && decide(&pair) != Decision::Unchanged;
+                            && known_decision(copier, &pair).0 != Decision::Unchanged;
                         Ok((
                             process(copier, request, pair, deadline, ready).await,
                             planned,
@@ -430,7 +433,10 @@ async fn process(
     ready: &AtomicU64,
 ) -> KeyReport {
     let map = &request.key_map;
-    let decision = decide(&pair);
+    let (decision, known) = known_decision(copier, &pair);
+    if known == Known::Landed && !request.dry_run {
+        record_landed(copier, &pair);
+    }
     let (source, target) = match pair {
         Pair::Extra(t) => {
             return KeyReport {
@@ -547,9 +553,23 @@ async fn decide_and_copy(
             }
         }
     }
+    if let Some(journal) = &copier.journal {
+        let planned_over = target.as_ref().map(|t| t.version_id.as_str());
+        if let Err(e) = journal.copying(&target_key, &copier.source_bucket, &source, planned_over) {
+            report.outcome = Outcome::Failed;
+            report.error = Some(e.to_string());
+            return report;
+        }
+    }
     match copier.copy(&source, &target_key, count).await {
-        Ok(bytes) => {
-            report.bytes = bytes;
+        Ok(written) => {
+            if let (Some(journal), Some(version)) = (&copier.journal, &written.version_id) {
+                if let Err(e) = journal.copied(&target_key, &copier.source_bucket, &source, version)
+                {
+                    tracing::warn!(key = %target_key, error = %e, "copied, but not recorded in the journal: a re-run checks this key again");
+                }
+            }
+            report.bytes = written.bytes;
             report.outcome = Outcome::Copied;
         }
         Err(e) => {
@@ -558,6 +578,55 @@ async fn decide_and_copy(
         }
     }
     report
+}
+
+/// [`decide`], and what the copier's journal knows of the pair.
+fn known_decision(copier: &Copier, pair: &Pair) -> (Decision, Known) {
+    decide_with(copier.journal.as_deref(), &copier.source_bucket, pair)
+}
+
+/// [`decide`] with the journal: a same-size target object that the journal records as a copy of
+/// the selected version, or as a write in doubt that landed, is in place without a request.
+fn decide_with(journal: Option<&Journal>, central: &str, pair: &Pair) -> (Decision, Known) {
+    let decision = decide(pair);
+    let known = match (decision, journal, pair) {
+        (
+            Decision::CheckMetadata,
+            Some(journal),
+            Pair::Source {
+                source,
+                target: Some(target),
+            },
+        ) => journal.knows(target, central, source),
+        _ => Known::Unknown,
+    };
+    match known {
+        Known::Copied | Known::Landed => (Decision::Unchanged, known),
+        Known::Unknown => (decision, known),
+    }
+}
+
+/// A write in doubt found landed is recorded as done, so later runs need not reason about it.
+fn record_landed(copier: &Copier, pair: &Pair) {
+    let (
+        Some(journal),
+        Pair::Source {
+            source,
+            target: Some(target),
+        },
+    ) = (&copier.journal, pair)
+    else {
+        return;
+    };
+    tracing::info!(key = %target.key, version = %target.version_id, "a copy begun by an earlier run had landed");
+    if let Err(e) = journal.copied(
+        &target.key,
+        &copier.source_bucket,
+        source,
+        &target.version_id,
+    ) {
+        tracing::warn!(key = %target.key, error = %e, "could not record the landed copy in the journal");
+    }
 }
 
 /// The central version id a target object was restored from, read from its metadata.

@@ -292,6 +292,50 @@ pub fn closed_loopback_port() -> u16 {
     port
 }
 
+/// The state folder (restore journals) of every run of this test process: its own, under the
+/// system's temporary folder, so runs never read a developer's journals or those of older runs.
+pub fn state_dir() -> std::path::PathBuf {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("s3central-it-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the tests' state folder");
+        dir
+    })
+    .clone()
+}
+
+/// The default restore journal of a target bucket in [`state_dir`].
+pub fn journal_path(bucket: &str) -> std::path::PathBuf {
+    state_dir().join("journal").join(format!("{bucket}.tsv"))
+}
+
+/// The central version a restored object came from: its `s3central-source-version-id`
+/// metadata, else the `copied` line of the bucket's restore journal for this very target
+/// version (the journal format is documented in src/restore/journal.rs).
+pub fn restored_from(
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    metadata: Option<&std::collections::HashMap<String, String>>,
+) -> Option<String> {
+    if let Some(from) = metadata.and_then(|m| m.get("s3central-source-version-id")) {
+        return Some(from.clone());
+    }
+    let version_id = version_id?;
+    let text = std::fs::read_to_string(journal_path(bucket)).ok()?;
+    let decode = |f: &str| {
+        percent_encoding::percent_decode_str(f)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    text.lines().rev().find_map(|line| {
+        let fields: Vec<String> = line.split('\t').map(decode).collect();
+        (fields.len() == 6 && fields[0] == "copied" && fields[1] == key && fields[5] == version_id)
+            .then(|| fields[4].clone())
+    })
+}
+
 /// The binary with `--no-progress`, no IMDS, no caller `S3CENTRAL_*`/`RUST_LOG`, and no endpoint.
 pub fn bare_command(args: &[&str]) -> Command {
     let mut cmd = Command::new(binary());
@@ -302,11 +346,13 @@ pub fn bare_command(args: &[&str]) -> Command {
         "S3CENTRAL_NO_PROGRESS",
         "S3CENTRAL_MAX_ATTEMPTS",
         "S3CENTRAL_LIST_CONCURRENCY",
+        "S3CENTRAL_JOURNAL",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
     }
     cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("S3CENTRAL_STATE_DIR", state_dir())
         .arg("--no-progress")
         .args(args);
     cmd

@@ -32,8 +32,8 @@ use serde_json::Value;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::common::{
-    bare_command, cutoff, delete, endpoint, json_lines, put, raw_versions, s3, unique_bucket,
-    versioned_bucket, Output,
+    bare_command, cutoff, delete, endpoint, json_lines, put, raw_versions, restored_from, s3,
+    unique_bucket, versioned_bucket, Output,
 };
 use crate::proxy::{classify, fnv1a, operation, Class, Decision, Fault, Plan, Proxy, SplitMix64};
 
@@ -389,10 +389,7 @@ async fn check_target(
                     got.ssekms_key_id()
                 ));
             }
-            let from = got
-                .metadata()
-                .and_then(|m| m.get("s3central-source-version-id"))
-                .cloned();
+            let from = restored_from(target, key, got.version_id(), got.metadata());
             if from.as_deref() != Some(want.version_id.as_str()) {
                 problems.push(format!("restored from {from:?}, not {}", want.version_id));
             }

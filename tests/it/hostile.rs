@@ -19,7 +19,7 @@ use aws_sdk_s3::Client;
 
 use crate::common::{
     all_versions, bare_command, bucket_exists, closed_loopback_port, command, cutoff, json_lines,
-    put, run, s3, s3central, sdk_config, unique_bucket, versioned_bucket, Output,
+    put, restored_from, run, s3, s3central, sdk_config, unique_bucket, versioned_bucket, Output,
 };
 use crate::common::{kms, kms_key, target_bucket};
 
@@ -874,8 +874,7 @@ async fn keys_with_control_characters_are_listed_escaped_and_restored_exactly() 
                 .unwrap_or_else(|e| panic!("{mode}: GetObject {full:?}: {e:?}"));
             assert_eq!(got.ssekms_key_id(), Some(arn.as_str()), "{mode}: {full:?}");
             assert_eq!(
-                got.metadata()
-                    .and_then(|m| m.get("s3central-source-version-id")),
+                restored_from(&target, &full, got.version_id(), got.metadata()).as_ref(),
                 Some(version),
                 "{mode}: {full:?}"
             );

@@ -16,8 +16,8 @@ use aws_sdk_s3::Client;
 use futures::StreamExt;
 
 use crate::common::{
-    all_versions, bucket_exists, command, cutoff, json_lines, put, s3, s3central, sdk_config,
-    unique_bucket, versioned_bucket,
+    all_versions, bucket_exists, command, cutoff, json_lines, put, restored_from, s3, s3central,
+    sdk_config, unique_bucket, versioned_bucket,
 };
 use crate::common::{kms, kms_key, target_bucket};
 
@@ -284,10 +284,7 @@ async fn kill_point(
                 {
                     wrong.push(format!("{key}: not SSE-KMS under {arn}"));
                 }
-                let from = got
-                    .metadata()
-                    .and_then(|m| m.get("s3central-source-version-id"))
-                    .cloned();
+                let from = restored_from(&target, &key, got.version_id(), got.metadata());
                 if from.as_deref() != Some(version.as_str()) {
                     wrong.push(format!("{key}: restored from {from:?}, not {version}"));
                 }

@@ -8,8 +8,8 @@ use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_s3::Client;
 
 use crate::common::{
-    all_versions, command, cutoff, json_lines, put, run, s3, s3central, sleep_past_second,
-    unique_bucket, versioned_bucket,
+    all_versions, command, cutoff, json_lines, put, restored_from, run, s3, s3central,
+    sleep_past_second, unique_bucket, versioned_bucket,
 };
 use crate::common::{kms, kms_key, target_bucket};
 
@@ -254,9 +254,10 @@ async fn read_back(
                 .unwrap_or_default()
                 .into_iter()
                 .collect();
-            let restored_from = metadata
-                .remove("s3central-source-version-id")
-                .unwrap_or_else(|| panic!("{key} has no source version id"));
+            let from = restored_from(bucket, &key, got.version_id(), got.metadata())
+                .unwrap_or_else(|| panic!("{key}: no source version id (metadata or journal)"));
+            metadata.remove("s3central-source-version-id");
+            let restored_from = from;
             let content_type = got.content_type().map(str::to_owned);
             let body = got
                 .body
@@ -447,10 +448,20 @@ async fn second_run_writes_nothing_and_reports_extras() {
         "--to-bucket",
         &target,
     ];
-    let first = summary(s3central(&args).success());
+    let first_report = tempfile::NamedTempFile::new().expect("temp file");
+    let first_path = first_report.path().to_str().expect("utf-8 path").to_owned();
+    let mut first_args = args.to_vec();
+    first_args.extend(["--report", &first_path]);
+    let first = summary(s3central(&first_args).success());
     let expected = h.expected(0, false);
     assert_eq!(first["copied"], expected.len() as u64);
     assert_eq!(first["extra"], 1);
+    // One CopyObject per copied key (the journal, not a HeadObject, records the source).
+    for line in json_lines(&std::fs::read_to_string(first_report.path()).expect("report")) {
+        if line["outcome"] == "copied" {
+            assert_eq!(line["requests"], 1, "{line}");
+        }
+    }
     let before = all_versions(&h.s3, &target, "").await;
     let report = tempfile::NamedTempFile::new().expect("temp file");
     let report_path = report.path().to_str().expect("utf-8 path").to_owned();
@@ -472,8 +483,8 @@ async fn second_run_writes_nothing_and_reports_extras() {
             assert_eq!(line["outcome"], "extra");
         } else {
             assert_eq!(line["outcome"], "unchanged");
-            // One HeadObject reads the source version the restored object records.
-            assert_eq!(line["requests"], 1, "{line}");
+            // The journal knows each target version is a copy of the selected one: no request.
+            assert_eq!(line["requests"], 0, "{line}");
             assert_eq!(line["version_id"], expected[key].version_id.as_str());
             assert_eq!(line["target_key"], format!("{ACCOUNT}/{key}").as_str());
             assert_eq!(line["bytes"], expected[key].body.len() as u64);
@@ -483,6 +494,74 @@ async fn second_run_writes_nothing_and_reports_extras() {
     crate::common::delete(&h.s3, &target, &format!("{ACCOUNT}/stray.txt")).await;
     let state = read_back(&h.s3, &target, &format!("{ACCOUNT}/"), &arn).await;
     assert_state(&state, &expected);
+}
+
+/// `--provenance metadata` writes the source version into every object (HeadObject +
+/// CopyObject), so a machine without the journal knows what is in place with one HeadObject.
+#[tokio::test(flavor = "multi_thread")]
+async fn metadata_provenance_resumes_on_a_machine_without_the_journal() {
+    let h = History::standard().await;
+    let (alias, arn) = kms_key("prov").await;
+    let target = target_bucket(&h.s3, "target", &alias).await;
+    let journal = tempfile::tempdir().expect("temp dir");
+    let journal_path = journal.path().join("j.tsv");
+    let journal_arg = journal_path.to_str().expect("utf-8 path").to_owned();
+    let report = tempfile::NamedTempFile::new().expect("temp file");
+    let report_path = report.path().to_str().expect("utf-8 path").to_owned();
+    let args = [
+        "--central-bucket",
+        &h.central,
+        "--output",
+        "json",
+        "restore",
+        "--account",
+        ACCOUNT,
+        "--at",
+        &h.cutoffs[0],
+        "--to-bucket",
+        &target,
+        "--provenance",
+        "metadata",
+        "--journal",
+        &journal_arg,
+        "--report",
+        &report_path,
+    ];
+    let expected = h.expected(0, false);
+    let first = summary(s3central(&args).success());
+    assert_eq!(first["copied"], expected.len() as u64);
+    for line in json_lines(&std::fs::read_to_string(report.path()).expect("report")) {
+        assert_eq!(line["requests"], 2, "HeadObject + CopyObject: {line}");
+    }
+    let state = read_back(&h.s3, &target, &format!("{ACCOUNT}/"), &arn).await;
+    assert_state(&state, &expected);
+    // Every object names its source in its own metadata.
+    for (key, want) in &expected {
+        let full = format!("{ACCOUNT}/{key}");
+        let head =
+            h.s3.head_object()
+                .bucket(&target)
+                .key(&full)
+                .send()
+                .await
+                .expect("HeadObject");
+        assert_eq!(
+            head.metadata()
+                .and_then(|m| m.get("s3central-source-version-id")),
+            Some(&want.version_id),
+            "{full}"
+        );
+    }
+    // Another machine: no journal. Each key costs one HeadObject and nothing is copied.
+    std::fs::remove_file(&journal_path).expect("journal written");
+    let before = all_versions(&h.s3, &target, "").await;
+    let second = summary(s3central(&args).success());
+    assert_eq!(second["copied"], 0);
+    assert_eq!(second["unchanged"], expected.len() as u64);
+    for line in json_lines(&std::fs::read_to_string(report.path()).expect("report")) {
+        assert_eq!(line["requests"], 1, "{line}");
+    }
+    assert_eq!(before, all_versions(&h.s3, &target, "").await);
 }
 
 #[tokio::test(flavor = "multi_thread")]
