@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Err(e) => return clap_exit(e),
     };
     init_tracing(cli.global.verbose, cli.global.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
