@@ -198,11 +198,7 @@ async fn restores_from_csv_and_parquet_inventories_equal_the_listing_and_are_exa
     put(&h.s3, &h.central, "2222222222220/sibling.txt", b"nor this").await;
     let rows = rows_of(&h.s3, &h.central).await;
     let inv = unique_bucket("inventory");
-    h.s3.create_bucket()
-        .bucket(&inv)
-        .send()
-        .await
-        .expect("CreateBucket");
+    crate::common::versioned_bucket(&h.s3, &inv).await;
     let created = chrono::Utc::now().timestamp_millis();
     let csv = publish(
         &h.s3,
@@ -370,11 +366,7 @@ async fn unusable_inventories_are_refused_before_any_write() {
     put(&s3, &central, &key, b"a").await;
     let rows = rows_of(&s3, &central).await;
     let inv = unique_bucket("inv-refusals");
-    s3.create_bucket()
-        .bucket(&inv)
-        .send()
-        .await
-        .expect("CreateBucket");
+    crate::common::versioned_bucket(&s3, &inv).await;
     let (alias, _) = kms_key("inv-refusals").await;
     let target = target_bucket(&s3, "inv-refused", &alias).await;
     let now = chrono::Utc::now();
