@@ -162,7 +162,7 @@ async fn download(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, path: &Path)
         let chunk = chunk.map_err(|e| Error::Aws {
             op: "GetObject",
             resource: resource.clone(),
-            detail: format!("reading the body: {e}"),
+            detail: format!("reading the body: {}", crate::error::root_cause(&e)),
         })?;
         hash.update(&chunk);
         file.write_all(&chunk).await.map_err(io)?;
