@@ -364,6 +364,11 @@ pub fn read_parquet(
     Ok(rows)
 }
 
+/// The tests' writer of AWS-format inventories (shared with the integration tests).
+#[cfg(test)]
+#[path = "../../tests/support/inventory_writer.rs"]
+mod test_writer;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,5 +491,113 @@ mod tests {
             Ok(())
         });
         assert!(not_gzip.is_err());
+    }
+
+    /// A key as S3 Inventory writes it in CSV: URL-encoded (form style, a space as `+`).
+    fn aws_csv_key(key: &str) -> String {
+        use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+        const KEEP: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~')
+            .remove(b'/')
+            .remove(b' ');
+        utf8_percent_encode(key, KEEP).to_string().replace(' ', "+")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_key_survives_csv_encoding_and_only_the_prefix_is_kept(
+            keys in proptest::collection::vec(
+                proptest::string::string_regex("(111111111111/|1111111111110/|22/)?[a-z+ %/\",\n~é=&?#-]{0,12}").unwrap(),
+                1..20,
+            ),
+        ) {
+            let mut text = String::new();
+            for (i, k) in keys.iter().enumerate() {
+                text.push_str(&format!(
+                    "\"central\",\"{}\",\"v{i}\",\"true\",\"false\",\"{i}\",\"2026-11-01T12:00:0{}.123Z\",\"e\",\"STANDARD\",\"false\"\n",
+                    aws_csv_key(k),
+                    i % 10
+                ));
+            }
+            let got = read(&text, "111111111111/").unwrap();
+            let want: Vec<&String> = keys.iter().filter(|k| k.starts_with("111111111111/")).collect();
+            proptest::prop_assert_eq!(got.iter().map(|v| &v.key).collect::<Vec<_>>(), want);
+            for v in &got {
+                let i: usize = v.version_id[1..].parse().unwrap();
+                proptest::prop_assert_eq!(v.size, i as u64);
+                proptest::prop_assert_eq!(v.last_modified.timestamp_subsec_nanos(), 0);
+            }
+        }
+    }
+
+    use super::test_writer as writer;
+
+    #[test]
+    fn parquet_rows_keep_keys_as_they_are_and_map_nulls() {
+        let row = |key: &str, id: &str, latest: bool, marker: bool, ms: i64| writer::Row {
+            bucket: "central".into(),
+            key: key.into(),
+            version_id: id.into(),
+            is_latest: latest,
+            is_delete_marker: marker,
+            size: (!marker).then_some(7),
+            last_modified_ms: ms,
+            etag: (!marker).then(|| "etag".to_owned()),
+            storage_class: (!marker).then(|| "DEEP_ARCHIVE".to_owned()),
+        };
+        let rows = vec![
+            row(
+                "111111111111/sp ace+plus%20pct/é",
+                "v1",
+                true,
+                false,
+                1_800_000_000_999,
+            ),
+            row("111111111111/gone", "m1", true, true, 1_800_000_001_000),
+            row("222222222222/other", "x", true, false, 1_800_000_000_000),
+            row(
+                "111111111111/pre-versioning",
+                "",
+                false,
+                false,
+                1_700_000_000_000,
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.parquet");
+        let file = std::fs::File::create(&path).unwrap();
+        writer::write_parquet(file, &rows, 2).unwrap();
+        let mut got = Vec::new();
+        let n = read_parquet(
+            std::fs::File::open(&path).unwrap(),
+            writer::PARQUET_SCHEMA,
+            "111111111111/",
+            "f.parquet",
+            |v| {
+                got.push(v);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(n, 4);
+        let keys: Vec<&str> = got.iter().map(|v| v.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "111111111111/sp ace+plus%20pct/é",
+                "111111111111/gone",
+                "111111111111/pre-versioning"
+            ]
+        );
+        assert_eq!(got[0].last_modified.timestamp(), 1_800_000_000);
+        assert_eq!(got[0].last_modified.timestamp_subsec_nanos(), 0);
+        assert_eq!(got[0].storage_class.as_deref(), Some("DEEP_ARCHIVE"));
+        assert_eq!(got[0].size, 7);
+        assert!(got[1].is_delete_marker && got[1].is_latest);
+        assert_eq!((got[1].size, got[1].etag.as_deref()), (0, None));
+        assert_eq!(got[2].version_id, "null");
     }
 }
