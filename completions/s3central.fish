@@ -52,6 +52,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand ls" -l include -d 'O
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l list-concurrency -d 'Listing requests in flight at once: the prefix is split into key ranges listed concurrently and merged back into S3 order (1 = one stream)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l inventory -d 'Read the account\'s versions from this S3 Inventory of the central bucket (its manifest.json; IncludedObjectVersions=All, CSV or Parquet) instead of listing them; needs --at no later than when the inventory was taken' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l inventory-memory -d 'Memory for sorting the inventory\'s rows; beyond it, sorted runs spill to a temporary directory (TMPDIR) and are merged' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
@@ -102,6 +104,8 @@ Expedited\t'GLACIER 1-5 minutes; not available for DEEP_ARCHIVE'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l archive-days -d 'With --archive-restore: days the restored temporary copies stay readable in central' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l archive-wait -d 'With --archive-restore: how long to wait for restores to finish; versions not readable by then are reported failed (run the same command again later: nothing is requested twice)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l list-concurrency -d 'Listing requests in flight at once: the prefix is split into key ranges listed concurrently and merged back into S3 order (1 = one stream)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l inventory -d 'Read central\'s versions from this S3 Inventory of the central bucket (its manifest.json; IncludedObjectVersions=All, CSV or Parquet) instead of listing them; refused when it was taken before --at' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l inventory-memory -d 'Memory for sorting the inventory\'s rows; beyond it, sorted runs spill to a temporary directory (TMPDIR) and are merged' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l region -d 'AWS region (else from the profile, else us-east-1)' -r

@@ -344,6 +344,20 @@ pub struct RestoreArgs {
     /// and merged back into S3 order (1 = one stream).
     #[arg(long, env = "S3CENTRAL_LIST_CONCURRENCY", default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub list_concurrency: u32,
+    /// Read central's versions from this S3 Inventory of the central bucket (its manifest.json;
+    /// IncludedObjectVersions=All, CSV or Parquet) instead of listing them; refused when it was
+    /// taken before --at.
+    #[arg(long, value_name = "S3_URL")]
+    pub inventory: Option<String>,
+    /// Memory for sorting the inventory's rows; beyond it, sorted runs spill to a temporary
+    /// directory (TMPDIR) and are merged.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "64MiB",
+        requires = "inventory"
+    )]
+    pub inventory_memory: bytesize::ByteSize,
 }
 
 /// Values of `restore --provenance`.
@@ -413,6 +427,20 @@ pub struct LsArgs {
     /// and merged back into S3 order (1 = one stream).
     #[arg(long, env = "S3CENTRAL_LIST_CONCURRENCY", default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub list_concurrency: u32,
+    /// Read the account's versions from this S3 Inventory of the central bucket (its
+    /// manifest.json; IncludedObjectVersions=All, CSV or Parquet) instead of listing them; needs
+    /// --at no later than when the inventory was taken.
+    #[arg(long, value_name = "S3_URL", requires = "account")]
+    pub inventory: Option<String>,
+    /// Memory for sorting the inventory's rows; beyond it, sorted runs spill to a temporary
+    /// directory (TMPDIR) and are merged.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "64MiB",
+        requires = "inventory"
+    )]
+    pub inventory_memory: bytesize::ByteSize,
 }
 
 /// Arguments of `activity`.

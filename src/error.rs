@@ -24,6 +24,9 @@ pub enum Error {
     /// An `--include`/`--exclude` glob that does not compile.
     #[error(transparent)]
     Filter(#[from] FilterError),
+    /// An `--inventory` that cannot be used (stale, another bucket, format, columns, MD5).
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::InventoryError),
     /// A config file that cannot be used.
     #[error(transparent)]
     Config(#[from] crate::setup::config::ConfigError),

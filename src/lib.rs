@@ -10,6 +10,7 @@ pub mod coverage;
 pub mod diff;
 pub mod error;
 pub mod filter;
+pub mod inventory;
 pub mod listing;
 pub mod output;
 pub mod partition;

@@ -294,9 +294,26 @@ async fn list_keys(
         concurrency: args.list_concurrency as usize,
     };
     let spinner = crate::progress::spinner(ctx.progress_beside_data(), "versions");
+    let entries = match &args.inventory {
+        Some(url) => {
+            let caller = Aws::load(&ctx.aws).await?;
+            let inventory = crate::commands::restore::read_inventory(
+                ctx,
+                &caller,
+                url,
+                bucket,
+                request.prefix.clone(),
+                at,
+                args.inventory_memory.as_u64(),
+            )
+            .await?;
+            std::sync::Arc::new(inventory).stream()
+        }
+        None => list_versions(aws.s3(), request),
+    };
     let counted = {
         let spinner = spinner.clone();
-        list_versions(aws.s3(), request).inspect(move |_| spinner.inc(1))
+        entries.inspect(move |_| spinner.inc(1))
     };
     let relative = |key: &str| key.strip_prefix(&account_prefix).unwrap_or(key).to_owned();
     let mode = if args.respect_deletes {

@@ -127,6 +127,27 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
             }
         },
     };
+    // Every check on the target is done; an inventory is read (and refused, if it must be) before
+    // anything is written, with the caller's credentials (see read_inventory).
+    let inventory = match &args.inventory {
+        Some(url) => Some(std::sync::Arc::new(
+            read_inventory(
+                ctx,
+                &caller,
+                url,
+                &central,
+                format!(
+                    "{}{}",
+                    args.account.prefix(),
+                    args.path.as_deref().unwrap_or("")
+                ),
+                at,
+                args.inventory_memory.as_u64(),
+            )
+            .await?,
+        )),
+        None => None,
+    };
     let mode = match args.copy_mode {
         CopyModeArg::Server => CopyMode::Server,
         CopyModeArg::Stream => CopyMode::Stream,
@@ -173,6 +194,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         batch_ineligible_only: false,
         path: args.path.clone().unwrap_or_default(),
         list_concurrency: args.list_concurrency as usize,
+        inventory: inventory.clone(),
     };
     let (provenance, journal) = provenance_and_journal(&args, &target_bucket, versioned)?;
     let copier = Copier {
@@ -279,6 +301,9 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     summary.archived = scan.total();
     summary.archive_requested = scan.requested;
     summary.archive_in_progress = scan.in_progress;
+    if let (Some(inventory), 0, false) = (&inventory, summary.listed, summary.interrupted) {
+        return Err(nothing_in_inventory(inventory, &central, &args));
+    }
     if summary.listed == 0 && !summary.interrupted {
         // Nothing at all under the prefix: most likely a mistyped account (or PATH) in a script.
         return Err(restore_report::nothing_listed(
@@ -304,6 +329,56 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     } else {
         0
     })
+}
+
+/// Reads `--inventory` with the caller's credentials, not the restore role's: the inventory lists
+/// every account's keys, and a restore role may read only its own account's prefix. One line on
+/// stderr says what was read.
+pub async fn read_inventory(
+    ctx: &Context,
+    caller: &Aws,
+    url: &str,
+    central: &str,
+    prefix: String,
+    at: chrono::DateTime<Utc>,
+    memory: u64,
+) -> Result<crate::inventory::source::Inventory> {
+    let options = crate::inventory::source::LoadOptions {
+        url: url.to_owned(),
+        central: central.to_owned(),
+        prefix,
+        at,
+        memory,
+    };
+    let inventory = crate::inventory::source::load(caller, &options).await?;
+    if !ctx.global.quiet {
+        let stats = inventory.stats();
+        eprintln!(
+            "s3central: versions from the inventory taken at {} ({} file(s), {} row(s), {} under s3://{central}/{}; sorted in {} run(s) spilled, {} on disk)",
+            format_time(inventory.taken),
+            inventory.files,
+            inventory.rows,
+            stats.entries,
+            options.prefix,
+            stats.runs,
+            HumanBytes(stats.spilled_bytes)
+        );
+    }
+    Ok(inventory)
+}
+
+/// The refusal of an inventory that holds nothing under the account (or PATH).
+fn nothing_in_inventory(
+    inventory: &crate::inventory::source::Inventory,
+    central: &str,
+    args: &RestoreArgs,
+) -> Error {
+    Error::Refused(format!(
+        "the inventory taken at {} holds nothing under s3://{central}/{}{}: is the account id (or PATH) right, and does the inventory's prefix filter cover it?",
+        format_time(inventory.taken),
+        args.account.prefix(),
+        args.path.as_deref().unwrap_or("")
+    ))
 }
 
 /// Appends one key's line to the --report file.

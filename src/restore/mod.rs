@@ -54,6 +54,9 @@ pub struct RestoreRequest {
     pub path: String,
     /// Listing requests in flight at once per listing (1 = one stream).
     pub list_concurrency: usize,
+    /// Central's versions from an S3 Inventory (`--inventory`) instead of ListObjectVersions; the
+    /// target is listed either way.
+    pub inventory: Option<std::sync::Arc<crate::inventory::source::Inventory>>,
 }
 
 /// The fate of one key, as written to `--report` and to JSON output.
@@ -147,15 +150,18 @@ fn selected(
 ) -> impl futures::Stream<Item = Result<crate::version::ObjectVersion>> + Send + 'static {
     let filter = request.filter.clone();
     let map = request.key_map.clone();
-    let entries = list_versions(
-        copier.reader.clone(),
-        ListRequest {
-            bucket: copier.source_bucket.clone(),
-            prefix: format!("{}{}", request.key_map.source_prefix, request.path),
-            page_size: request.page_size,
-            concurrency: request.list_concurrency,
-        },
-    )
+    let entries = match &request.inventory {
+        Some(inventory) => inventory.stream(),
+        None => list_versions(
+            copier.reader.clone(),
+            ListRequest {
+                bucket: copier.source_bucket.clone(),
+                prefix: format!("{}{}", request.key_map.source_prefix, request.path),
+                page_size: request.page_size,
+                concurrency: request.list_concurrency,
+            },
+        ),
+    }
     .inspect(move |_| on_listed());
     let ineligible_only = request.batch_ineligible_only;
     resolve_stream(entries, request.at, request.delete_mode).try_filter(move |v| {

@@ -8,6 +8,7 @@ mod coverage;
 mod diff;
 mod faults;
 mod hostile;
+mod inventory;
 mod kills;
 mod lock;
 mod ls;

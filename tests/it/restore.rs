@@ -14,7 +14,7 @@ use crate::common::{
 use crate::common::{kms, kms_key, target_bucket};
 
 /// The account whose prefix the tests restore.
-const ACCOUNT: &str = "222222222222";
+pub(crate) const ACCOUNT: &str = "222222222222";
 
 /// One write of the recorded history.
 #[derive(Debug, Clone)]
@@ -32,20 +32,20 @@ struct Write {
 
 /// What a restored key must look like.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Expected {
-    body: Vec<u8>,
-    version_id: String,
-    content_type: Option<String>,
-    metadata: BTreeMap<String, String>,
-    tags: BTreeMap<String, String>,
+pub(crate) struct Expected {
+    pub(crate) body: Vec<u8>,
+    pub(crate) version_id: String,
+    pub(crate) content_type: Option<String>,
+    pub(crate) metadata: BTreeMap<String, String>,
+    pub(crate) tags: BTreeMap<String, String>,
 }
 
 /// A central bucket with a recorded history of writes, deletes and cut-offs.
-struct History {
-    s3: Client,
-    central: String,
+pub(crate) struct History {
+    pub(crate) s3: Client,
+    pub(crate) central: String,
     writes: Vec<Write>,
-    cutoffs: Vec<String>,
+    pub(crate) cutoffs: Vec<String>,
 }
 
 impl History {
@@ -141,7 +141,7 @@ impl History {
     }
 
     /// The state at cut-off `i`, computed by replaying the writes (independently of the tool).
-    fn expected(&self, i: usize, respect_deletes: bool) -> BTreeMap<String, Expected> {
+    pub(crate) fn expected(&self, i: usize, respect_deletes: bool) -> BTreeMap<String, Expected> {
         let mut state: BTreeMap<String, Expected> = BTreeMap::new();
         for w in self.writes.iter().filter(|w| w.phase <= i) {
             match &w.body {
@@ -168,7 +168,7 @@ impl History {
 
     /// A history with overwrites, delete markers, delete-then-recreate, same-second versions,
     /// odd keys, and changes after each cut-off.
-    async fn standard() -> History {
+    pub(crate) async fn standard() -> History {
         let mut h = History::new().await;
         h.put_with(
             "docs/a.txt",
@@ -212,7 +212,7 @@ impl History {
 }
 
 /// Reads every current object under `prefix` back: relative key -> what it holds.
-async fn read_back(
+pub(crate) async fn read_back(
     s3: &Client,
     bucket: &str,
     prefix: &str,
@@ -297,12 +297,15 @@ async fn read_back(
 }
 
 /// Keys of a state, for readable assertion failures.
-fn keys(state: &BTreeMap<String, Expected>) -> Vec<&str> {
+pub(crate) fn keys(state: &BTreeMap<String, Expected>) -> Vec<&str> {
     state.keys().map(String::as_str).collect()
 }
 
 /// Asserts the target holds exactly `expected`.
-fn assert_state(got: &BTreeMap<String, Expected>, expected: &BTreeMap<String, Expected>) {
+pub(crate) fn assert_state(
+    got: &BTreeMap<String, Expected>,
+    expected: &BTreeMap<String, Expected>,
+) {
     assert_eq!(keys(got), keys(expected), "key sets differ");
     for (key, want) in expected {
         assert_eq!(&got[key], want, "{key} differs");
@@ -310,7 +313,7 @@ fn assert_state(got: &BTreeMap<String, Expected>, expected: &BTreeMap<String, Ex
 }
 
 /// The summary line of a `--output json` run.
-fn summary(stdout: &str) -> serde_json::Value {
+pub(crate) fn summary(stdout: &str) -> serde_json::Value {
     json_lines(stdout)
         .into_iter()
         .find(|l| l["record"] == "summary")
@@ -855,7 +858,7 @@ async fn one_failing_key_does_not_stop_the_others() {
 }
 
 /// Runs a restore that must be refused: exit 2, one line naming `needle`, nothing written anywhere.
-async fn assert_refused(s3: &Client, buckets: &[&str], args: &[&str], needle: &str) {
+pub(crate) async fn assert_refused(s3: &Client, buckets: &[&str], args: &[&str], needle: &str) {
     let mut before = Vec::new();
     for b in buckets {
         before.push(all_versions(s3, b, "").await);
