@@ -262,6 +262,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
             }
         }
     };
+    let journal_path = copier.journal.as_ref().map(|j| j.path().to_owned());
     let result = restore::run(
         request,
         copier,
@@ -320,6 +321,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         at,
         kms_key: &kms_key_arn,
         mode,
+        journal: journal_path.as_deref(),
     };
     restore_report::print_summary(ctx, &summary, &args, &facts, &dry_list)?;
     Ok(if summary.interrupted {
@@ -573,6 +575,7 @@ async fn run_batch(
                     at,
                     kms_key: &copier.kms_key_arn,
                     mode: copier.mode,
+                    journal: None,
                 };
                 restore_report::print_summary(ctx, &summary, args, &facts, &DryRunList::default())?;
                 return Ok(0);
@@ -667,6 +670,7 @@ async fn run_batch(
         at,
         kms_key: &kms_key,
         mode: CopyMode::Server,
+        journal: None,
     };
     restore_report::print_summary(ctx, &summary, args, &facts, &DryRunList::default())?;
     Ok(u8::from(summary.failed > 0))

@@ -83,6 +83,8 @@ pub struct RunFacts<'a> {
     pub kms_key: &'a str,
     /// How bytes travel.
     pub mode: CopyMode,
+    /// The restore journal read and appended to, if any.
+    pub journal: Option<&'a std::path::Path>,
 }
 
 /// The copy mode in words, for people.
@@ -109,9 +111,13 @@ pub fn print_summary(
     facts: &RunFacts<'_>,
     dry: &DryRunList,
 ) -> Result<()> {
-    let resume = s
-        .interrupted
-        .then(|| resume_command(&std::env::args().collect::<Vec<_>>(), facts.at));
+    let resume = s.interrupted.then(|| {
+        resume_command(
+            &std::env::args().collect::<Vec<_>>(),
+            facts.at,
+            facts.journal,
+        )
+    });
     let at = facts.at;
     if ctx.out.format() == OutputFormat::Json {
         return ctx.out.json(&SummaryLine {
@@ -255,8 +261,14 @@ pub fn print_summary(
 
 /// The command line to run again to finish an interrupted restore: the same arguments, with
 /// `--at` replaced by the absolute time it resolved to (a relative `--at '36h ago'` would mean
-/// another moment by then), each shell-quoted.
-pub fn resume_command(argv: &[String], at: DateTime<Utc>) -> String {
+/// another moment by then) and `--journal` naming the journal this run wrote (another shell's
+/// environment may point elsewhere, and copies the journal does not know would be made again),
+/// each shell-quoted.
+pub fn resume_command(
+    argv: &[String],
+    at: DateTime<Utc>,
+    journal: Option<&std::path::Path>,
+) -> String {
     let at = format_time(at);
     let mut out: Vec<String> = Vec::with_capacity(argv.len());
     let mut iter = argv.iter();
@@ -271,6 +283,13 @@ pub fn resume_command(argv: &[String], at: DateTime<Utc>) -> String {
         } else {
             out.push(arg.clone());
         }
+    }
+    let named = argv
+        .iter()
+        .any(|a| a == "--journal" || a.starts_with("--journal="));
+    if let (Some(journal), false) = (journal, named) {
+        out.push("--journal".to_owned());
+        out.push(journal.display().to_string());
     }
     out.iter()
         .map(|a| shell_quote(a))
@@ -374,14 +393,33 @@ mod tests {
                 "it's/",
             ]),
             at,
+            None,
         );
         assert_eq!(
             got,
             "s3central --central-bucket backups restore --account 111111111111 --at \
              2026-11-30T14:59:59Z --include 'db/**' --to-prefix 'it'\\''s/'"
         );
-        let got = resume_command(&argv(&["s3central", "restore", "--at=3d"]), at);
+        let got = resume_command(&argv(&["s3central", "restore", "--at=3d"]), at, None);
         assert_eq!(got, "s3central restore --at=2026-11-30T14:59:59Z");
+        // The journal this run wrote is named, unless the command already names one.
+        let journal = std::path::Path::new("/home/me/.local/state/s3central/journal/b k.tsv");
+        let got = resume_command(
+            &argv(&["s3central", "restore", "--at", "1h"]),
+            at,
+            Some(journal),
+        );
+        assert_eq!(
+            got,
+            "s3central restore --at 2026-11-30T14:59:59Z --journal \
+             '/home/me/.local/state/s3central/journal/b k.tsv'"
+        );
+        let got = resume_command(
+            &argv(&["s3central", "restore", "--journal=j.tsv"]),
+            at,
+            Some(journal),
+        );
+        assert_eq!(got, "s3central restore --journal=j.tsv");
     }
 
     #[test]

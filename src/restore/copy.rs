@@ -192,32 +192,8 @@ impl Copier {
                 .multipart(source, target_key, size, headers, Parts::Copy, count)
                 .await;
         }
-        let h = headers;
-        let out = self
-            .writer
-            .copy_object()
-            .bucket(&self.target_bucket)
-            .key(target_key)
-            .copy_source(self.copy_source(source))
-            .metadata_directive(MetadataDirective::Replace)
-            .tagging_directive(TaggingDirective::Copy)
-            .set_metadata(Some(h.metadata))
-            .set_content_type(h.content_type)
-            .set_content_encoding(h.content_encoding)
-            .set_cache_control(h.cache_control)
-            .set_content_disposition(h.content_disposition)
-            .set_content_language(h.content_language)
-            .server_side_encryption(ServerSideEncryption::AwsKms)
-            .ssekms_key_id(&self.kms_key_arn)
-            .customize()
-            .interceptor(count.clone())
-            .send()
+        self.copy_object(source, target_key, size, Some(headers), count)
             .await
-            .map_err(|e| Error::from_sdk("CopyObject", target_key.to_owned(), e))?;
-        Ok(Written {
-            bytes: size,
-            version_id: out.version_id().map(str::to_owned),
-        })
     }
 
     /// One CopyObject that keeps the version's metadata and tags as they are (MetadataDirective
@@ -228,23 +204,48 @@ impl Copier {
         target_key: &str,
         count: &CountRequests,
     ) -> Result<Written> {
-        let out = self
+        self.copy_object(source, target_key, source.size, None, count)
+            .await
+    }
+
+    /// CopyObject under the target key, tags copied; with `headers` the metadata is replaced by
+    /// them (MetadataDirective REPLACE), without it kept as it is (COPY).
+    async fn copy_object(
+        &self,
+        source: &ObjectVersion,
+        target_key: &str,
+        size: u64,
+        headers: Option<Headers>,
+        count: &CountRequests,
+    ) -> Result<Written> {
+        let request = self
             .writer
             .copy_object()
             .bucket(&self.target_bucket)
             .key(target_key)
             .copy_source(self.copy_source(source))
-            .metadata_directive(MetadataDirective::Copy)
             .tagging_directive(TaggingDirective::Copy)
             .server_side_encryption(ServerSideEncryption::AwsKms)
-            .ssekms_key_id(&self.kms_key_arn)
+            .ssekms_key_id(&self.kms_key_arn);
+        let request = match headers {
+            None => request.metadata_directive(MetadataDirective::Copy),
+            Some(h) => request
+                .metadata_directive(MetadataDirective::Replace)
+                .set_metadata(Some(h.metadata))
+                .set_content_type(h.content_type)
+                .set_content_encoding(h.content_encoding)
+                .set_cache_control(h.cache_control)
+                .set_content_disposition(h.content_disposition)
+                .set_content_language(h.content_language),
+        };
+        let out = request
             .customize()
             .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| Error::from_sdk("CopyObject", target_key.to_owned(), e))?;
         Ok(Written {
-            bytes: source.size,
+            bytes: size,
             version_id: out.version_id().map(str::to_owned),
         })
     }
