@@ -239,7 +239,9 @@ def cmd_proxy(a):
             for k, v in resp.getheaders():
                 if k.lower() not in hop and k.lower() != "content-length":
                     self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
+            # A HEAD answer has no body but tells the object's length: pass it on as it is.
+            length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+            self.send_header("Content-Length", length or str(len(data)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
