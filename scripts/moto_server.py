@@ -125,8 +125,57 @@ def cross_account_copy_keeps_tags():
     S3Backend.copy_object = copy_object
 
 
+def listing_without_deep_copies():
+    """Test-only speed fix: moto 5.1.22's ListObjectVersions deep-copies EVERY version of the
+    bucket (whatever the prefix) on every page, only to set is_latest on the copies. A FakeKey's
+    deep copy reads its whole body and writes it into a new temporary file
+    (FakeKey.__getstate__/__setstate__), a delete marker's copies the key it points to, and every
+    copy is appended to the class's instances_tracked list (moto.core.common_models.BaseModel), so
+    none is ever freed: at 6,000 versions one page took ~0.75 s, and the server grew by the bucket's
+    size on every page. Here the copies are views instead: each reads every attribute from the
+    version it stands for and holds only its own is_latest, is not tracked, and never disposes the
+    stored version's body. The listing's entries, their order and every field are unchanged."""
+    import copy as real_copy
+    import types
+
+    from moto.s3 import models
+
+    def view_of(base):
+        class View(base):
+            __module__ = models.__name__  # moto's model registry files classes by module
+
+            def __new__(cls, stored):  # not BaseModel.__new__: no instances_tracked entry
+                return object.__new__(cls)
+
+            def __init__(self, stored):
+                self.__dict__["_stored"] = stored
+
+            def __getattr__(self, name):
+                return getattr(self.__dict__["_stored"], name)
+
+            def dispose(self, garbage=False):  # the body is the stored version's
+                pass
+
+            def __del__(self):
+                pass
+
+        return View
+
+    views = {models.FakeKey: view_of(models.FakeKey),
+             models.FakeDeleteMarker: view_of(models.FakeDeleteMarker)}
+
+    def deepcopy(versions, memo=None):
+        # Only list_object_versions calls models.copy.deepcopy, on one key's list of versions.
+        if isinstance(versions, list) and all(type(v) in views for v in versions):
+            return [views[type(v)](v) for v in versions]
+        return real_copy.deepcopy(versions, memo)
+
+    models.copy = types.SimpleNamespace(copy=real_copy.copy, deepcopy=deepcopy)
+
+
 if __name__ == "__main__":
     moto.s3.responses.S3_REPLICATION_CONFIG = REPLICATION_AS_STORED
+    listing_without_deep_copies()
     conditional_statements_skipped()
     cross_account_copy_keeps_tags()
     moto_ext.install()  # replication and S3 Batch Operations, see moto_ext/__init__.py

@@ -40,6 +40,8 @@ pub struct PlanLimits {
     pub probe_keys: i32,
     /// Entries (and common prefixes) of the one delimiter page read first.
     pub top_page: i32,
+    /// Pages listed by one stream, per stream, before the rest is planned into partitions.
+    pub head_pages_per_stream: usize,
 }
 
 impl Default for PlanLimits {
@@ -49,6 +51,7 @@ impl Default for PlanLimits {
             probes_per_stream: 16,
             probe_keys: 16,
             top_page: 1000,
+            head_pages_per_stream: 4,
         }
     }
 }
@@ -170,6 +173,21 @@ impl Cursor {
             part,
             marker,
             done: false,
+        }
+    }
+
+    /// Starts the first partition at `marker`, where a single-stream listing of the same prefix
+    /// stopped (every entry after it is in range until the partition's end).
+    pub fn resume(part: Partition, marker: Marker) -> Cursor {
+        let done = part.through.as_ref().is_some_and(|t| {
+            marker.key > t.key
+                || (marker.key == t.key
+                    && marker.version_id.as_deref() == Some(t.last_version_id.as_str()))
+        });
+        Cursor {
+            part,
+            marker: Some(marker),
+            done,
         }
     }
 
@@ -296,6 +314,20 @@ pub fn ordered_concat<T: Send + 'static>(
     window: usize,
     buffer: usize,
 ) -> BoxStream<'static, Result<T>> {
+    ordered_chunks(parts, window, buffer)
+        .flat_map(|chunk| match chunk {
+            Ok(entries) => stream::iter(entries.into_iter().map(Ok)).left_stream(),
+            Err(e) => stream::iter(vec![Err(e)]).right_stream(),
+        })
+        .boxed()
+}
+
+/// [`ordered_concat`] before flattening: the partitions' chunks in order.
+fn ordered_chunks<T: Send + 'static>(
+    parts: Vec<BoxStream<'static, Result<Vec<T>>>>,
+    window: usize,
+    buffer: usize,
+) -> BoxStream<'static, Result<Vec<T>>> {
     let state = Concat {
         pending: parts.into(),
         running: VecDeque::new(),
@@ -322,18 +354,18 @@ pub fn ordered_concat<T: Send + 'static>(
             }
         }
     })
-    .flat_map(|chunk| match chunk {
-        Ok(entries) => stream::iter(entries.into_iter().map(Ok)).left_stream(),
-        Err(e) => stream::iter(vec![Err(e)]).right_stream(),
-    })
     .boxed()
 }
 
 /// Lists the source's prefix with up to `concurrency` requests at once, in exact S3 order.
 ///
-/// The first page is fetched alone; a prefix that fits on it costs nothing more. Otherwise the
-/// prefix is planned into partitions ([`plan_bounds`]) and listed by [`ordered_concat`], the first
-/// page's entries reused as the start of the first partition.
+/// The first [`PlanLimits::head_pages_per_stream`] x `concurrency` pages are listed by one
+/// stream (fetching up to `buffer` pages ahead), so a prefix that fits in them costs exactly what
+/// a single stream costs: no planning and no partial pages. Only a prefix still truncated after
+/// them is planned into partitions ([`plan_bounds`]) and its rest listed by [`ordered_concat`],
+/// the first partition resuming where the head stopped. Each partition's last page runs past the
+/// partition's end (S3 has no end marker), so partitioning costs up to one page per partition;
+/// after the head that is at most about twice the pages listed, however large the prefix.
 pub fn list_partitioned<S: PageSource>(
     source: Arc<S>,
     page_size: i32,
@@ -342,47 +374,104 @@ pub fn list_partitioned<S: PageSource>(
     limits: PlanLimits,
 ) -> BoxStream<'static, Result<ObjectVersion>> {
     let concurrency = concurrency.max(1);
+    let head_pages = limits
+        .head_pages_per_stream
+        .saturating_mul(concurrency)
+        .max(1);
+    // Spawned on the first poll, so the stream can be made outside a runtime.
     stream::once(async move {
-        let first = source.page(false, None, page_size).await?;
-        if first.next.is_none() {
-            return Ok(stream::iter(first.entries.into_iter().map(Ok)).boxed());
-        }
-        let head_end = first.entries.last().map(|e| e.key.clone());
-        let bounds: Vec<Bound> = plan_bounds(&*source, concurrency, limits)
-            .await?
-            .into_iter()
-            .filter(|b| head_end.as_ref().is_none_or(|end| b.key >= *end))
-            .collect();
-        let permits = Arc::new(Semaphore::new(concurrency));
-        let mut streams = Vec::new();
-        for (i, part) in partitions(bounds).into_iter().enumerate() {
-            let mut cursor = Cursor::new(part);
-            let head = if i == 0 {
-                Some(cursor.accept(first.clone()))
-            } else {
-                None
-            };
-            let rest = partition_pages(source.clone(), cursor, permits.clone(), page_size);
-            streams.push(match head {
-                Some(entries) => stream::once(async move { Ok(entries) }).chain(rest).boxed(),
-                None => rest,
-            });
-        }
-        tracing::debug!(
-            partitions = streams.len(),
-            concurrency,
-            "listing {} in partitions",
-            source.prefix()
-        );
-        Ok(ordered_concat(streams, concurrency * 2, buffer))
+        let (tx, rx) = mpsc::channel::<Result<Vec<ObjectVersion>>>(buffer.max(1));
+        let task = tokio::spawn(async move {
+            let mut marker: Option<Marker> = None;
+            for listed in 1.. {
+                let page = match source.page(false, marker.take(), page_size).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                if tx.send(Ok(page.entries)).await.is_err() {
+                    return;
+                }
+                let Some(next) = page.next else {
+                    return;
+                };
+                if listed < head_pages {
+                    marker = Some(next);
+                    continue;
+                }
+                let mut rest =
+                    match partitioned_rest(source, next, page_size, concurrency, buffer, limits)
+                        .await
+                    {
+                        Ok(rest) => rest,
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                    };
+                while let Some(chunk) = rest.next().await {
+                    let failed = chunk.is_err();
+                    if tx.send(chunk).await.is_err() || failed {
+                        return;
+                    }
+                }
+                return;
+            }
+        });
+        Running { rx, task }
     })
-    .flat_map(
-        |planned: Result<BoxStream<'static, Result<ObjectVersion>>>| match planned {
-            Ok(entries) => entries,
-            Err(e) => stream::iter(vec![Err(e)]).boxed(),
-        },
-    )
+    .flat_map(|head| {
+        stream::unfold(head, |mut head: Running<ObjectVersion>| async move {
+            let chunk = head.rx.recv().await?;
+            Some((chunk, head))
+        })
+    })
+    .flat_map(|chunk| match chunk {
+        Ok(entries) => stream::iter(entries.into_iter().map(Ok)).left_stream(),
+        Err(e) => stream::iter(vec![Err(e)]).right_stream(),
+    })
     .boxed()
+}
+
+/// Plans the part of the prefix after `resume` (where the head stopped: every key before its key
+/// is listed whole) and returns its partitions merged in order, as chunks.
+async fn partitioned_rest<S: PageSource>(
+    source: Arc<S>,
+    resume: Marker,
+    page_size: i32,
+    concurrency: usize,
+    buffer: usize,
+    limits: PlanLimits,
+) -> Result<BoxStream<'static, Result<Vec<ObjectVersion>>>> {
+    let bounds: Vec<Bound> = plan_bounds(&*source, concurrency, limits)
+        .await?
+        .into_iter()
+        .filter(|b| b.key >= resume.key)
+        .collect();
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut streams = Vec::new();
+    for (i, part) in partitions(bounds).into_iter().enumerate() {
+        let cursor = if i == 0 {
+            Cursor::resume(part, resume.clone())
+        } else {
+            Cursor::new(part)
+        };
+        streams.push(partition_pages(
+            source.clone(),
+            cursor,
+            permits.clone(),
+            page_size,
+        ));
+    }
+    tracing::debug!(
+        partitions = streams.len(),
+        concurrency,
+        "listing the rest of {} in partitions",
+        source.prefix()
+    );
+    Ok(ordered_chunks(streams, concurrency * 2, buffer))
 }
 
 /// What one KeyMarker probe found: the first key after the marker and the complete keys.
@@ -1053,6 +1142,31 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_that_fits_in_the_head_costs_what_one_stream_costs() {
+        // 40 keys x 2 versions in pages of 10: 8 pages, within the head of 4 streams x 2 pages.
+        let keys: Vec<(String, Vec<bool>)> = (0..40)
+            .map(|i| (format!("p/d{}/k{i:03}", i % 4), vec![false, true]))
+            .collect();
+        let sim = Arc::new(Sim::new("p/", listing(&keys), KeyMarkerAlone::Aws));
+        let limits = PlanLimits {
+            head_pages_per_stream: 2,
+            ..PlanLimits::default()
+        };
+        let got = collect(list_partitioned(sim.clone(), 10, 4, 2, limits)).unwrap();
+        assert_eq!(ids(&got), ids(&sim.expected()));
+        assert_eq!(sim.calls.load(Ordering::Relaxed), 8);
+        // One page fewer in the head: the rest is planned and listed in partitions.
+        let sim = Arc::new(Sim::new("p/", listing(&keys), KeyMarkerAlone::Aws));
+        let limits = PlanLimits {
+            head_pages_per_stream: 1,
+            ..PlanLimits::default()
+        };
+        let got = collect(list_partitioned(sim.clone(), 10, 4, 2, limits)).unwrap();
+        assert_eq!(ids(&got), ids(&sim.expected()));
+        assert!(sim.calls.load(Ordering::Relaxed) > 8);
+    }
+
+    #[test]
     fn a_dominant_folder_is_split_into_key_ranges() {
         let mut spec: Vec<(String, usize)> = (0..400)
             .map(|i| (format!("p/data/object-{i:05}.bin"), 2))
@@ -1246,9 +1360,16 @@ mod tests {
             probe_keys in 1i32..5,
             buffer in 1usize..3,
             alone in arb_alone(),
+            head_pages_per_stream in 0usize..3,
         ) {
             let sim = Arc::new(Sim::new("p/", listing(&keys), alone));
-            let limits = PlanLimits { parts_per_stream: 4, probes_per_stream: 12, probe_keys, top_page };
+            let limits = PlanLimits {
+                parts_per_stream: 4,
+                probes_per_stream: 12,
+                probe_keys,
+                top_page,
+                head_pages_per_stream,
+            };
             let got = collect(list_partitioned(sim.clone(), page, concurrency, buffer, limits));
             prop_assert_eq!(ids(&got.unwrap()), ids(&sim.expected()));
         }

@@ -780,6 +780,52 @@ class BatchOperations(Base):
         self.assertIn("BadRequest", str(e.exception))
 
 
+class ListingViews(unittest.TestCase):
+    """moto_server.py's listing_without_deep_copies: ListObjectVersions answers from views of the
+    stored versions; what it lists, and the versions themselves, must be as without it."""
+
+    def test_versions_markers_and_is_latest_are_listed_as_stored(self):
+        client = s3(session())
+        bucket = f"views-{uid()}"
+        make_bucket(client, bucket)
+        written = {}  # key -> [(version id, body)], oldest first
+        for i in range(12):
+            key = f"p/k{i:02d}"
+            for g in range(1 + i % 3):
+                body = f"{key} generation {g}".encode()
+                vid = client.put_object(Bucket=bucket, Key=key, Body=body)["VersionId"]
+                written.setdefault(key, []).append((vid, body))
+        client.put_object(Bucket=bucket, Key="q/outside", Body=b"other prefix")
+        marker = client.delete_object(Bucket=bucket, Key="p/k04")["VersionId"]
+        # Listed twice, in pages of 5 with both markers: the same entries every time.
+        listings = []
+        for _ in range(2):
+            got, kwargs = [], {"Bucket": bucket, "Prefix": "p/", "MaxKeys": 5}
+            while True:
+                page = client.list_object_versions(**kwargs)
+                got += [("v", v["Key"], v["VersionId"], v["IsLatest"], v["Size"])
+                        for v in page.get("Versions", [])]
+                got += [("m", m["Key"], m["VersionId"], m["IsLatest"], 0)
+                        for m in page.get("DeleteMarkers", [])]
+                if not page["IsTruncated"]:
+                    break
+                kwargs.update(KeyMarker=page["NextKeyMarker"],
+                              VersionIdMarker=page["NextVersionIdMarker"])
+            listings.append(sorted(got))
+        self.assertEqual(listings[0], listings[1])
+        want = [("m", "p/k04", marker, True, 0)]
+        for key, versions in written.items():
+            for n, (vid, body) in enumerate(versions):
+                latest = n == len(versions) - 1 and key != "p/k04"
+                want.append(("v", key, vid, latest, len(body)))
+        self.assertEqual(listings[0], sorted(want))
+        # The stored versions were not disposed by the listing: every body reads back.
+        for key, versions in written.items():
+            for vid, body in versions:
+                got = client.get_object(Bucket=bucket, Key=key, VersionId=vid)["Body"].read()
+                self.assertEqual(got, body, f"{key} {vid}")
+
+
 class _Result(unittest.TextTestResult):
     pass
 
