@@ -257,13 +257,26 @@ impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedEndpoint {
 }
 
 /// Counts every request attempt it is attached to, so reports can give API calls (retries included).
+///
+/// Attached to every S3 client ([`Aws::s3`]); a counter of its own counts the attempts made
+/// inside [`CountRequests::scope`] too (one key's requests), without a per-request interceptor.
 #[derive(Debug, Clone, Default)]
 pub struct CountRequests(Arc<AtomicU64>);
+
+tokio::task_local! {
+    /// The counter of the innermost [`CountRequests::scope`] being polled.
+    static SCOPED: CountRequests;
+}
 
 impl CountRequests {
     /// Attempts counted so far.
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work`, counting here the S3 attempts made while it is polled (not in tasks it spawns).
+    pub async fn scope<F: std::future::Future>(&self, work: F) -> F::Output {
+        SCOPED.scope(self.clone(), work).await
     }
 }
 
@@ -279,6 +292,7 @@ impl Intercept for CountRequests {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.0.fetch_add(1, Ordering::Relaxed);
+        let _ = SCOPED.try_with(|scoped| scoped.0.fetch_add(1, Ordering::Relaxed));
         Ok(())
     }
 }

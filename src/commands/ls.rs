@@ -6,7 +6,7 @@ use indicatif::HumanBytes;
 use serde::Serialize;
 
 use crate::account::AccountId;
-use crate::aws::{Aws, CountRequests};
+use crate::aws::Aws;
 use crate::cli::{LsArgs, OutputFormat};
 use crate::commands::Context;
 use crate::error::Result;
@@ -351,7 +351,7 @@ async fn list_keys(
         // Only archived versions cost a request: HeadObject's x-amz-restore.
         let v = &entry.version;
         let restore = if !v.is_delete_marker && is_archived(v.storage_class.as_deref()) {
-            Some(archive::state(&s3, bucket, v, &CountRequests::default()).await?)
+            Some(archive::state(&s3, bucket, v).await?)
         } else {
             None
         };

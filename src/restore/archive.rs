@@ -8,7 +8,6 @@ use aws_sdk_s3::types::{GlacierJobParameters, RestoreRequest as SdkRestoreReques
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
-use crate::aws::CountRequests;
 use crate::error::{Error, Result};
 use crate::version::ObjectVersion;
 
@@ -82,15 +81,12 @@ pub async fn state(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     version: &ObjectVersion,
-    count: &CountRequests,
 ) -> Result<RestoreState> {
     let head = s3
         .head_object()
         .bucket(bucket)
         .key(&version.key)
         .version_id(&version.version_id)
-        .customize()
-        .interceptor(count.clone())
         .send()
         .await
         .map_err(|e| Error::from_sdk("HeadObject", version.key.clone(), e))?;
@@ -115,9 +111,8 @@ pub async fn request(
     bucket: &str,
     version: &ObjectVersion,
     options: &ArchiveOptions,
-    count: &CountRequests,
 ) -> Result<Requested> {
-    match state(s3, bucket, version, count).await? {
+    match state(s3, bucket, version).await? {
         RestoreState::InProgress => return Ok(Requested::InProgress),
         RestoreState::Restored(_) => return Ok(Requested::Ready),
         RestoreState::Archived => {}
@@ -137,8 +132,6 @@ pub async fn request(
                 .glacier_job_parameters(job)
                 .build(),
         )
-        .customize()
-        .interceptor(count.clone())
         .send()
         .await;
     match sent {
@@ -157,11 +150,10 @@ pub async fn wait_ready(
     version: &ObjectVersion,
     options: &ArchiveOptions,
     deadline: Instant,
-    count: &CountRequests,
 ) -> Result<bool> {
     let mut pause = FIRST_POLL;
     loop {
-        match request(s3, bucket, version, options, count).await? {
+        match request(s3, bucket, version, options).await? {
             Requested::Ready => return Ok(true),
             Requested::Started | Requested::InProgress => {}
         }

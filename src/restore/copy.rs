@@ -15,7 +15,6 @@ use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::aws::CountRequests;
 use crate::error::{Error, Result};
 use crate::restore::plan::SOURCE_VERSION_META;
 use crate::version::ObjectVersion;
@@ -110,18 +109,13 @@ struct Headers {
 
 impl Copier {
     /// Copies `source` to `target_key`; gives the bytes written and the new version id.
-    pub async fn copy(
-        &self,
-        source: &ObjectVersion,
-        target_key: &str,
-        count: &CountRequests,
-    ) -> Result<Written> {
+    pub async fn copy(&self, source: &ObjectVersion, target_key: &str) -> Result<Written> {
         match self.mode {
-            CopyMode::Server => self.server_copy(source, target_key, count).await,
+            CopyMode::Server => self.server_copy(source, target_key).await,
             CopyMode::Stream => {
                 let mut attempt = 1;
                 loop {
-                    match self.stream_copy(source, target_key, count).await {
+                    match self.stream_copy(source, target_key).await {
                         Err(StreamError::Body(detail)) if attempt < STREAM_ATTEMPTS => {
                             tracing::warn!(key = %source.key, attempt, %detail, "download broke off; copying the object again");
                             attempt += 1;
@@ -153,14 +147,9 @@ impl Copier {
 
     /// CopyObject alone (journal provenance), HeadObject + CopyObject (metadata provenance), or
     /// multipart UploadPartCopy above the threshold.
-    async fn server_copy(
-        &self,
-        source: &ObjectVersion,
-        target_key: &str,
-        count: &CountRequests,
-    ) -> Result<Written> {
+    async fn server_copy(&self, source: &ObjectVersion, target_key: &str) -> Result<Written> {
         if self.provenance == Provenance::Journal && source.size <= self.multipart_threshold {
-            return self.copy_as_is(source, target_key, count).await;
+            return self.copy_as_is(source, target_key).await;
         }
         let head = self
             .reader
@@ -168,8 +157,6 @@ impl Copier {
             .bucket(&self.source_bucket)
             .key(&source.key)
             .version_id(&source.version_id)
-            .customize()
-            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| Error::from_sdk("HeadObject", source.key.clone(), e))?;
@@ -185,26 +172,21 @@ impl Copier {
         };
         if size > self.multipart_threshold {
             let headers = Headers {
-                tagging: self.source_tagging(source, count).await?,
+                tagging: self.source_tagging(source).await?,
                 ..headers
             };
             return self
-                .multipart(source, target_key, size, headers, Parts::Copy, count)
+                .multipart(source, target_key, size, headers, Parts::Copy)
                 .await;
         }
-        self.copy_object(source, target_key, size, Some(headers), count)
+        self.copy_object(source, target_key, size, Some(headers))
             .await
     }
 
     /// One CopyObject that keeps the version's metadata and tags as they are (MetadataDirective
     /// COPY), re-encrypted under the target key; the size is the listing's.
-    async fn copy_as_is(
-        &self,
-        source: &ObjectVersion,
-        target_key: &str,
-        count: &CountRequests,
-    ) -> Result<Written> {
-        self.copy_object(source, target_key, source.size, None, count)
+    async fn copy_as_is(&self, source: &ObjectVersion, target_key: &str) -> Result<Written> {
+        self.copy_object(source, target_key, source.size, None)
             .await
     }
 
@@ -216,7 +198,6 @@ impl Copier {
         target_key: &str,
         size: u64,
         headers: Option<Headers>,
-        count: &CountRequests,
     ) -> Result<Written> {
         let request = self
             .writer
@@ -239,8 +220,6 @@ impl Copier {
                 .set_content_language(h.content_language),
         };
         let out = request
-            .customize()
-            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| Error::from_sdk("CopyObject", target_key.to_owned(), e))?;
@@ -255,7 +234,6 @@ impl Copier {
         &self,
         source: &ObjectVersion,
         target_key: &str,
-        count: &CountRequests,
     ) -> Result<Written, StreamError> {
         let object = self
             .reader
@@ -263,14 +241,12 @@ impl Copier {
             .bucket(&self.source_bucket)
             .key(&source.key)
             .version_id(&source.version_id)
-            .customize()
-            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| StreamError::Other(Error::from_sdk("GetObject", source.key.clone(), e)))?;
         let size = object.content_length().unwrap_or(0).max(0) as u64;
         let tagging = if object.tag_count().unwrap_or(0) > 0 {
-            self.source_tagging(source, count)
+            self.source_tagging(source)
                 .await
                 .map_err(StreamError::Other)?
         } else {
@@ -293,7 +269,6 @@ impl Copier {
                     size,
                     headers,
                     Parts::Stream(object.body),
-                    count,
                 )
                 .await
                 .map_err(|e| match e {
@@ -334,8 +309,6 @@ impl Copier {
             .set_tagging(h.tagging)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_key_id(&self.kms_key_arn)
-            .customize()
-            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| {
@@ -359,19 +332,13 @@ impl Copier {
     }
 
     /// The source version's tags as an `x-amz-tagging` value (None when it has none).
-    async fn source_tagging(
-        &self,
-        source: &ObjectVersion,
-        count: &CountRequests,
-    ) -> Result<Option<String>> {
+    async fn source_tagging(&self, source: &ObjectVersion) -> Result<Option<String>> {
         let out = self
             .reader
             .get_object_tagging()
             .bucket(&self.source_bucket)
             .key(&source.key)
             .version_id(&source.version_id)
-            .customize()
-            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| Error::from_sdk("GetObjectTagging", source.key.clone(), e))?;
@@ -397,7 +364,6 @@ impl Copier {
         size: u64,
         h: Headers,
         parts: Parts,
-        count: &CountRequests,
     ) -> Result<Written> {
         let created = self
             .writer
@@ -413,21 +379,13 @@ impl Copier {
             .set_tagging(h.tagging)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_key_id(&self.kms_key_arn)
-            .customize()
-            .interceptor(count.clone())
             .send()
             .await
             .map_err(|e| Error::from_sdk("CreateMultipartUpload", target_key.to_owned(), e))?;
         let upload_id = created.upload_id().unwrap_or_default().to_owned();
         let result = match parts {
-            Parts::Copy => {
-                self.copy_parts(source, target_key, &upload_id, size, count)
-                    .await
-            }
-            Parts::Stream(body) => {
-                self.upload_parts(body, target_key, &upload_id, size, count)
-                    .await
-            }
+            Parts::Copy => self.copy_parts(source, target_key, &upload_id, size).await,
+            Parts::Stream(body) => self.upload_parts(body, target_key, &upload_id, size).await,
         };
         let completed = match result {
             Ok(parts) => self
@@ -441,8 +399,6 @@ impl Copier {
                         .set_parts(Some(parts))
                         .build(),
                 )
-                .customize()
-                .interceptor(count.clone())
                 .send()
                 .await
                 .map_err(|e| Error::from_sdk("CompleteMultipartUpload", target_key.to_owned(), e)),
@@ -460,8 +416,6 @@ impl Copier {
                     .bucket(&self.target_bucket)
                     .key(target_key)
                     .upload_id(&upload_id)
-                    .customize()
-                    .interceptor(count.clone())
                     .send()
                     .await;
                 if let Err(abort) = abort {
@@ -479,7 +433,6 @@ impl Copier {
         target_key: &str,
         upload_id: &str,
         size: u64,
-        count: &CountRequests,
     ) -> Result<Vec<CompletedPart>> {
         let ranges = part_ranges(size, part_size_for(size, self.part_size));
         let copy_source = self.copy_source(source);
@@ -497,8 +450,6 @@ impl Copier {
                         .part_number(number)
                         .copy_source(copy_source)
                         .copy_source_range(format!("bytes={first}-{last}"))
-                        .customize()
-                        .interceptor(count.clone())
                         .send()
                         .await
                         .map_err(|e| Error::from_sdk("UploadPartCopy", target_key.to_owned(), e))?;
@@ -528,7 +479,6 @@ impl Copier {
         target_key: &str,
         upload_id: &str,
         size: u64,
-        count: &CountRequests,
     ) -> Result<Vec<CompletedPart>> {
         let body_error = |detail: String| Error::Aws {
             op: "GetObject body",
@@ -562,8 +512,6 @@ impl Copier {
                     .part_number(number)
                     .content_length(part.len() as i64)
                     .body(ByteStream::from(part))
-                    .customize()
-                    .interceptor(count.clone())
                     .send()
                     .await
                     .map_err(|e| Error::from_sdk("UploadPart", target_key.to_owned(), e))?;

@@ -228,46 +228,39 @@ pub async fn scan_archived(
         selected(copier, request, || {}),
         target_objects(copier, request),
     );
-    let count = CountRequests::default();
     let mut found = Box::pin(pairs)
-        .map(|pair| {
-            let count = count.clone();
-            async move {
-                let Pair::Source { source, target } = pair? else {
-                    return Ok(None);
-                };
-                if !is_archived(source.storage_class.as_deref()) {
-                    return Ok(None);
-                }
-                let pair = Pair::Source { source, target };
-                let must_copy = match known_decision(copier, &pair).0 {
-                    Decision::Copy => true,
-                    Decision::CheckMetadata => {
-                        let Pair::Source { source, target } = &pair else {
-                            return Ok(None);
-                        };
-                        restored_from(copier, target.as_ref(), &count)
-                            .await?
-                            .as_deref()
-                            != Some(source.version_id.as_str())
-                    }
-                    Decision::Unchanged | Decision::Extra => false,
-                };
-                let Pair::Source { source, .. } = pair else {
-                    return Ok(None);
-                };
-                if !must_copy {
-                    return Ok(None);
-                }
-                let requested = match options {
-                    Some(o) if !request.dry_run => Some(
-                        archive::request(&copier.reader, &copier.source_bucket, &source, o, &count)
-                            .await?,
-                    ),
-                    _ => None,
-                };
-                Ok::<_, Error>(Some((source.storage_class, requested)))
+        .map(|pair| async move {
+            let Pair::Source { source, target } = pair? else {
+                return Ok(None);
+            };
+            if !is_archived(source.storage_class.as_deref()) {
+                return Ok(None);
             }
+            let pair = Pair::Source { source, target };
+            let must_copy = match known_decision(copier, &pair).0 {
+                Decision::Copy => true,
+                Decision::CheckMetadata => {
+                    let Pair::Source { source, target } = &pair else {
+                        return Ok(None);
+                    };
+                    restored_from(copier, target.as_ref()).await?.as_deref()
+                        != Some(source.version_id.as_str())
+                }
+                Decision::Unchanged | Decision::Extra => false,
+            };
+            let Pair::Source { source, .. } = pair else {
+                return Ok(None);
+            };
+            if !must_copy {
+                return Ok(None);
+            }
+            let requested = match options {
+                Some(o) if !request.dry_run => {
+                    Some(archive::request(&copier.reader, &copier.source_bucket, &source, o).await?)
+                }
+                _ => None,
+            };
+            Ok::<_, Error>(Some((source.storage_class, requested)))
         })
         .buffer_unordered(request.concurrency.max(1));
     let mut scan = ArchiveScan::default();
@@ -326,7 +319,9 @@ where
     counters.archived.store(request.archived, Ordering::Relaxed);
     let ready = &counters.archive_ready;
     // The listings feed a bounded channel, so they run ahead of the copies and count the keys.
-    let (mut ahead, behind) = futures::channel::mpsc::channel::<Result<Pair>>(LOOKAHEAD);
+    // Each pair travels with its decision, made once (the journal lookup hashes two strings).
+    let (mut ahead, behind) =
+        futures::channel::mpsc::channel::<Result<(Pair, (Decision, Known))>>(LOOKAHEAD);
     let key_map = request.key_map.clone();
     let journal = copier.journal.clone();
     let central = copier.source_bucket.clone();
@@ -335,16 +330,18 @@ where
         futures::pin_mut!(pairs);
         while let Some(pair) = pairs.next().await {
             let failed = pair.is_err();
-            if let Ok(Pair::Source { source, .. }) = &pair {
-                bump(&counters.keys, 1);
-                if pair.as_ref().is_ok_and(|p| {
-                    decide_with(journal.as_deref(), &central, p).0 != Decision::Unchanged
-                }) {
-                    bump(&counters.to_copy, 1);
-                    bump(&counters.bytes_to_copy, source.size);
+            let decided = pair.map(|pair| {
+                let decided = decide_with(journal.as_deref(), &central, &pair);
+                if let Pair::Source { source, .. } = &pair {
+                    bump(&counters.keys, 1);
+                    if decided.0 != Decision::Unchanged {
+                        bump(&counters.to_copy, 1);
+                        bump(&counters.bytes_to_copy, source.size);
+                    }
                 }
-            }
-            if ahead.send(pair).await.is_err() || failed {
+                (pair, decided)
+            });
+            if ahead.send(decided).await.is_err() || failed {
                 break;
             }
         }
@@ -358,11 +355,11 @@ where
             .take_until(Box::pin(stop))
             .map(|pair| async move {
                 match pair {
-                    Ok(pair) => {
-                        let planned = matches!(pair, Pair::Source { .. })
-                            && known_decision(copier, &pair).0 != Decision::Unchanged;
+                    Ok((pair, decided)) => {
+                        let planned =
+                            matches!(pair, Pair::Source { .. }) && decided.0 != Decision::Unchanged;
                         Ok((
-                            process(copier, request, pair, deadline, ready).await,
+                            process(copier, request, pair, decided, deadline, ready).await,
                             planned,
                         ))
                     }
@@ -430,16 +427,17 @@ where
     Ok(summary)
 }
 
-/// Decides one key and, unless it is in place, copies it; failures become a report, not an error.
+/// Copies one key unless its decision (made by [`decide_with`] as it was listed) finds it in place;
+/// failures become a report, not an error.
 async fn process(
     copier: &Copier,
     request: &RestoreRequest,
     pair: Pair,
+    (decision, known): (Decision, Known),
     deadline: Instant,
     ready: &AtomicU64,
 ) -> KeyReport {
     let map = &request.key_map;
-    let (decision, known) = known_decision(copier, &pair);
     if known == Known::Landed && !request.dry_run {
         record_landed(copier, &pair);
     }
@@ -471,10 +469,11 @@ async fn process(
     };
     let count = CountRequests::default();
     let archive = Archive { deadline, ready };
-    let report = decide_and_copy(
-        copier, request, decision, source, target, report, &count, archive,
-    )
-    .await;
+    let report = count
+        .scope(decide_and_copy(
+            copier, request, decision, source, target, report, archive,
+        ))
+        .await;
     KeyReport {
         requests: count.get(),
         ..report
@@ -488,7 +487,7 @@ struct Archive<'a> {
     ready: &'a AtomicU64,
 }
 
-/// The part of [`process`] that makes requests, all counted by `count`.
+/// The part of [`process`] that makes requests, all counted by its caller's scoped counter.
 #[allow(clippy::too_many_arguments)]
 async fn decide_and_copy(
     copier: &Copier,
@@ -497,14 +496,13 @@ async fn decide_and_copy(
     source: crate::version::ObjectVersion,
     target: Option<TargetObject>,
     mut report: KeyReport,
-    count: &CountRequests,
     archive: Archive<'_>,
 ) -> KeyReport {
     let target_key = report.target_key.clone();
     let must_copy = match decision {
         Decision::Unchanged => false,
         Decision::Copy => true,
-        Decision::CheckMetadata => match restored_from(copier, target.as_ref(), count).await {
+        Decision::CheckMetadata => match restored_from(copier, target.as_ref()).await {
             Ok(from) => from.as_deref() != Some(source.version_id.as_str()),
             Err(e) => {
                 report.outcome = Outcome::Failed;
@@ -537,7 +535,6 @@ async fn decide_and_copy(
             &source,
             options,
             archive.deadline,
-            count,
         )
         .await
         {
@@ -567,7 +564,7 @@ async fn decide_and_copy(
             return report;
         }
     }
-    match copier.copy(&source, &target_key, count).await {
+    match copier.copy(&source, &target_key).await {
         Ok(written) => {
             if let (Some(journal), Some(version)) = (&copier.journal, &written.version_id) {
                 if let Err(e) = journal.copied(&target_key, &copier.source_bucket, &source, version)
@@ -636,11 +633,7 @@ fn record_landed(copier: &Copier, pair: &Pair) {
 }
 
 /// The central version id a target object was restored from, read from its metadata.
-async fn restored_from(
-    copier: &Copier,
-    target: Option<&TargetObject>,
-    count: &CountRequests,
-) -> Result<Option<String>> {
+async fn restored_from(copier: &Copier, target: Option<&TargetObject>) -> Result<Option<String>> {
     let Some(target) = target else {
         return Ok(None);
     };
@@ -650,8 +643,6 @@ async fn restored_from(
         .bucket(&copier.target_bucket)
         .key(&target.key)
         .version_id(&target.version_id)
-        .customize()
-        .interceptor(count.clone())
         .send()
         .await
         .map_err(|e| Error::from_sdk("HeadObject", target.key.clone(), e))?;

@@ -366,7 +366,12 @@ pub fn command(args: &[&str]) -> Command {
 }
 
 /// Runs a prepared command with closed stdin; kills it and fails after [`RUN_DEADLINE`].
-pub fn run(mut cmd: Command) -> Output {
+pub fn run(cmd: Command) -> Output {
+    run_until(cmd, RUN_DEADLINE)
+}
+
+/// [`run`] with another deadline, for the few runs that do far more than one test's worth.
+pub fn run_until(mut cmd: Command, deadline: Duration) -> Output {
     let shown = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::null())
@@ -389,10 +394,10 @@ pub fn run(mut cmd: Command) -> Output {
         if let Some(status) = child.try_wait().expect("wait for s3central") {
             break status;
         }
-        if started.elapsed() > RUN_DEADLINE {
+        if started.elapsed() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{shown} did not finish within {RUN_DEADLINE:?}");
+            panic!("{shown} did not finish within {deadline:?}");
         }
         std::thread::sleep(Duration::from_millis(10));
     };
