@@ -1147,23 +1147,20 @@ mod tests {
         let keys: Vec<(String, Vec<bool>)> = (0..40)
             .map(|i| (format!("p/d{}/k{i:03}", i % 4), vec![false, true]))
             .collect();
-        let sim = Arc::new(Sim::new("p/", listing(&keys), KeyMarkerAlone::Aws));
-        let limits = PlanLimits {
-            head_pages_per_stream: 2,
-            ..PlanLimits::default()
+        // Lists with 4 streams and the given head; gives the requests it took.
+        let requests = |head_pages_per_stream: usize| {
+            let sim = Arc::new(Sim::new("p/", listing(&keys), KeyMarkerAlone::Aws));
+            let limits = PlanLimits {
+                head_pages_per_stream,
+                ..PlanLimits::default()
+            };
+            let got = collect(list_partitioned(sim.clone(), 10, 4, 2, limits)).unwrap();
+            assert_eq!(ids(&got), ids(&sim.expected()));
+            sim.calls.load(Ordering::Relaxed)
         };
-        let got = collect(list_partitioned(sim.clone(), 10, 4, 2, limits)).unwrap();
-        assert_eq!(ids(&got), ids(&sim.expected()));
-        assert_eq!(sim.calls.load(Ordering::Relaxed), 8);
+        assert_eq!(requests(2), 8);
         // One page fewer in the head: the rest is planned and listed in partitions.
-        let sim = Arc::new(Sim::new("p/", listing(&keys), KeyMarkerAlone::Aws));
-        let limits = PlanLimits {
-            head_pages_per_stream: 1,
-            ..PlanLimits::default()
-        };
-        let got = collect(list_partitioned(sim.clone(), 10, 4, 2, limits)).unwrap();
-        assert_eq!(ids(&got), ids(&sim.expected()));
-        assert!(sim.calls.load(Ordering::Relaxed) > 8);
+        assert!(requests(1) > 8);
     }
 
     #[test]
