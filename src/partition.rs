@@ -51,7 +51,7 @@ impl Default for PlanLimits {
             probes_per_stream: 16,
             probe_keys: 16,
             top_page: 1000,
-            head_pages_per_stream: 4,
+            head_pages_per_stream: 2,
         }
     }
 }
