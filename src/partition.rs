@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{self, BoxStream, Stream, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -314,12 +314,7 @@ pub fn ordered_concat<T: Send + 'static>(
     window: usize,
     buffer: usize,
 ) -> BoxStream<'static, Result<T>> {
-    ordered_chunks(parts, window, buffer)
-        .flat_map(|chunk| match chunk {
-            Ok(entries) => stream::iter(entries.into_iter().map(Ok)).left_stream(),
-            Err(e) => stream::iter(vec![Err(e)]).right_stream(),
-        })
-        .boxed()
+    entries_of(ordered_chunks(parts, window, buffer))
 }
 
 /// [`ordered_concat`] before flattening: the partitions' chunks in order.
@@ -379,7 +374,7 @@ pub fn list_partitioned<S: PageSource>(
         .saturating_mul(concurrency)
         .max(1);
     // Spawned on the first poll, so the stream can be made outside a runtime.
-    stream::once(async move {
+    let chunks = stream::once(async move {
         let (tx, rx) = mpsc::channel::<Result<Vec<ObjectVersion>>>(buffer.max(1));
         let task = tokio::spawn(async move {
             let mut marker: Option<Marker> = None;
@@ -427,12 +422,20 @@ pub fn list_partitioned<S: PageSource>(
             let chunk = head.rx.recv().await?;
             Some((chunk, head))
         })
-    })
-    .flat_map(|chunk| match chunk {
-        Ok(entries) => stream::iter(entries.into_iter().map(Ok)).left_stream(),
-        Err(e) => stream::iter(vec![Err(e)]).right_stream(),
-    })
-    .boxed()
+    });
+    entries_of(chunks)
+}
+
+/// Chunks of entries as one stream of entries, an error as its last item.
+fn entries_of<T: Send + 'static>(
+    chunks: impl Stream<Item = Result<Vec<T>>> + Send + 'static,
+) -> BoxStream<'static, Result<T>> {
+    chunks
+        .flat_map(|chunk| match chunk {
+            Ok(entries) => stream::iter(entries.into_iter().map(Ok)).left_stream(),
+            Err(e) => stream::iter(vec![Err(e)]).right_stream(),
+        })
+        .boxed()
 }
 
 /// Plans the part of the prefix after `resume` (where the head stopped: every key before its key

@@ -291,26 +291,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn version(key: &str, id: &str, size: u64) -> ObjectVersion {
-        ObjectVersion {
-            key: key.to_owned(),
-            version_id: id.to_owned(),
-            last_modified: chrono::DateTime::UNIX_EPOCH,
-            size,
-            etag: None,
-            storage_class: None,
-            is_latest: true,
-            is_delete_marker: false,
-        }
-    }
-
-    fn target(key: &str, id: &str, size: u64) -> TargetObject {
-        TargetObject {
-            key: key.to_owned(),
-            version_id: id.to_owned(),
-            size,
-        }
-    }
+    use crate::restore::plan::tests::{target, version};
 
     /// A path in a new temporary folder (kept for the test's life), under a folder not yet made.
     fn temp_path(dir: &tempfile::TempDir) -> PathBuf {

@@ -180,13 +180,14 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use chrono::DateTime;
     use futures::executor::block_on;
     use futures::stream;
 
-    fn version(key: &str, id: &str, size: u64) -> ObjectVersion {
+    /// A version of `key` (for the tests of this folder's modules).
+    pub(in crate::restore) fn version(key: &str, id: &str, size: u64) -> ObjectVersion {
         ObjectVersion {
             key: key.into(),
             version_id: id.into(),
@@ -199,7 +200,8 @@ mod tests {
         }
     }
 
-    fn target(key: &str, id: &str, size: u64) -> TargetObject {
+    /// A target object (for the tests of this folder's modules).
+    pub(in crate::restore) fn target(key: &str, id: &str, size: u64) -> TargetObject {
         TargetObject {
             key: key.into(),
             version_id: id.into(),
