@@ -115,7 +115,7 @@ impl Copier {
             CopyMode::Stream => {
                 let mut attempt = 1;
                 loop {
-                    match self.stream_copy(source, target_key).await {
+                    match Box::pin(self.stream_copy(source, target_key)).await {
                         Err(StreamError::Body(detail)) if attempt < STREAM_ATTEMPTS => {
                             tracing::warn!(key = %source.key, attempt, %detail, "download broke off; copying the object again");
                             attempt += 1;
@@ -151,15 +151,16 @@ impl Copier {
         if self.provenance == Provenance::Journal && source.size <= self.multipart_threshold {
             return self.copy_as_is(source, target_key).await;
         }
-        let head = self
-            .reader
-            .head_object()
-            .bucket(&self.source_bucket)
-            .key(&source.key)
-            .version_id(&source.version_id)
-            .send()
-            .await
-            .map_err(|e| Error::from_sdk("HeadObject", source.key.clone(), e))?;
+        let head = Box::pin(
+            self.reader
+                .head_object()
+                .bucket(&self.source_bucket)
+                .key(&source.key)
+                .version_id(&source.version_id)
+                .send(),
+        )
+        .await
+        .map_err(|e| Error::from_sdk("HeadObject", source.key.clone(), e))?;
         let size = head.content_length().unwrap_or(0).max(0) as u64;
         let headers = Headers {
             content_type: head.content_type().map(str::to_owned),
@@ -172,12 +173,10 @@ impl Copier {
         };
         if size > self.multipart_threshold {
             let headers = Headers {
-                tagging: self.source_tagging(source).await?,
+                tagging: Box::pin(self.source_tagging(source)).await?,
                 ..headers
             };
-            return self
-                .multipart(source, target_key, size, headers, Parts::Copy)
-                .await;
+            return Box::pin(self.multipart(source, target_key, size, headers, Parts::Copy)).await;
         }
         self.copy_object(source, target_key, size, Some(headers))
             .await
@@ -219,8 +218,7 @@ impl Copier {
                 .set_content_disposition(h.content_disposition)
                 .set_content_language(h.content_language),
         };
-        let out = request
-            .send()
+        let out = Box::pin(request.send())
             .await
             .map_err(|e| Error::from_sdk("CopyObject", target_key.to_owned(), e))?;
         Ok(Written {
