@@ -150,7 +150,31 @@ def cmd_rmbucket(a):
 
 
 def cmd_table(a):
-    rows = [json.loads(line) for line in open(a.results) if line.strip()]
+    runs = [json.loads(line) for line in open(a.results) if line.strip()]
+    # One row per tool: the median of its rounds (the tools took turns, one run each per round).
+    tools = {}
+    for r in runs:
+        tools.setdefault(r["tool"], []).append(r)
+
+    def median(xs):
+        xs = sorted(xs)
+        n = len(xs)
+        return None if n == 0 else (xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2)
+
+    rows = []
+    for tool, rs in tools.items():
+        cpu = [r["user_seconds"] + r["system_seconds"] for r in rs]
+        wrong = [r["correct"] for r in rs if r["correct"] != "yes"]
+        rows.append({
+            "tool": tool, "rounds": len(rs), "objects": rs[0]["objects"],
+            "seconds": median([r["seconds"] for r in rs]),
+            "requests": median([r["requests"] for r in rs]),
+            "cpu_seconds": median(cpu), "cpu_min": min(cpu), "cpu_max": max(cpu),
+            "user_seconds": median([r["user_seconds"] for r in rs]),
+            "system_seconds": median([r["system_seconds"] for r in rs]),
+            "rss_kib": max(r["rss_kib"] for r in rs),
+            "kms": rs[-1]["kms"], "correct": wrong[0] if wrong else "yes",
+        })
     base = next((r for r in rows if r["tool"].startswith("s3central")), None)
 
     def num(x, fmt):
@@ -159,19 +183,27 @@ def cmd_table(a):
     def rate(r):
         return r["objects"] / r["seconds"] if r.get("seconds") and r.get("objects") else None
 
-    def cpu_ms(r):
-        return 1000 * r["cpu_seconds"] / a.keys if r.get("cpu_seconds") is not None else None
+    def ms(seconds):
+        return None if seconds is None else 1000 * seconds / a.keys
 
-    print(f"{'tool':<34} {'seconds':>8} {'objects/s':>10} {'req/object':>10} "
-          f"{'CPU ms/obj':>10} {'peak RSS MiB':>12} {'SSE-KMS':>9}  correct")
+    def cpu_ms(r):
+        return ms(r.get("cpu_seconds"))
+
+    print(f"{'tool':<34} {'rounds':>6} {'seconds':>8} {'objects/s':>10} {'req/object':>10} "
+          f"{'CPU ms/obj':>10} {'(range)':>11} {'user':>5} {'sys':>5} {'peak RSS MiB':>12} "
+          f"{'SSE-KMS':>9}  correct")
     for r in rows:
         rpo = r["requests"] / a.keys if r.get("requests") is not None else None
         rss = r["rss_kib"] / 1024 if r.get("rss_kib") else None
-        print(f"{r['tool']:<34} {num(r.get('seconds'), '8.1f')} {num(rate(r), '10.0f')} "
-              f"{num(rpo, '10.2f')} {num(cpu_ms(r), '10.2f')} {num(rss, '12.0f')} "
+        spread = f"{ms(r['cpu_min']):.2f}-{ms(r['cpu_max']):.2f}"
+        print(f"{r['tool']:<34} {r['rounds']:>6} {num(r.get('seconds'), '8.1f')} "
+              f"{num(rate(r), '10.0f')} {num(rpo, '10.2f')} {num(cpu_ms(r), '10.2f')} "
+              f"{spread:>11} {num(ms(r['user_seconds']), '5.2f')} "
+              f"{num(ms(r['system_seconds']), '5.2f')} {num(rss, '12.0f')} "
               f"{r.get('kms', 'n/a'):>9}  {r['correct']}")
-    print("(per object = per key of the state at T; CPU = user + system seconds of the tool's "
-          "processes, /usr/bin/time)")
+    print("(medians over the rounds; per object = per key of the state at T; CPU = user + system "
+          "seconds of the tool's processes, /usr/bin/time, with its range over the rounds; "
+          "peak RSS: the largest)")
     if base and rate(base):
         print()
         print(f"relative to {base['tool']} (objects/s ratio < 1: slower; CPU and RSS ratios > 1: "

@@ -285,17 +285,18 @@ pub enum EntryKind {
 ///
 /// Keys and other text are XML-escaped, so a literal `<Version>` can only be an element.
 pub fn entry_order(body: &[u8]) -> Vec<EntryKind> {
-    let mut kinds = Vec::new();
-    let mut rest = body;
-    while let Some(at) = rest.iter().position(|&b| b == b'<') {
-        rest = &rest[at + 1..];
-        if rest.starts_with(b"Version>") {
-            kinds.push(EntryKind::Version);
-        } else if rest.starts_with(b"DeleteMarker>") {
-            kinds.push(EntryKind::DeleteMarker);
-        }
-    }
-    kinds
+    memchr::memchr_iter(b'<', body)
+        .filter_map(|at| {
+            let tag = &body[at + 1..];
+            if tag.starts_with(b"Version>") {
+                Some(EntryKind::Version)
+            } else if tag.starts_with(b"DeleteMarker>") {
+                Some(EntryKind::DeleteMarker)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// Puts a page's versions and markers back into one sequence in S3's order.
