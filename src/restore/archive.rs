@@ -82,14 +82,16 @@ pub async fn state(
     bucket: &str,
     version: &ObjectVersion,
 ) -> Result<RestoreState> {
-    let head = s3
-        .head_object()
-        .bucket(bucket)
-        .key(&version.key)
-        .version_id(&version.version_id)
-        .send()
-        .await
-        .map_err(|e| Error::from_sdk("HeadObject", version.key.clone(), e))?;
+    // Boxed, as in the copier: restores await this inside every archived key's future.
+    let head = Box::pin(
+        s3.head_object()
+            .bucket(bucket)
+            .key(&version.key)
+            .version_id(&version.version_id)
+            .send(),
+    )
+    .await
+    .map_err(|e| Error::from_sdk("HeadObject", version.key.clone(), e))?;
     Ok(RestoreState::parse(head.restore()))
 }
 
@@ -121,19 +123,20 @@ pub async fn request(
         .tier(options.tier.clone())
         .build()
         .map_err(|e| Error::Invalid(format!("cannot build a RestoreObject request: {e}")))?;
-    let sent = s3
-        .restore_object()
-        .bucket(bucket)
-        .key(&version.key)
-        .version_id(&version.version_id)
-        .restore_request(
-            SdkRestoreRequest::builder()
-                .days(options.days)
-                .glacier_job_parameters(job)
-                .build(),
-        )
-        .send()
-        .await;
+    let sent = Box::pin(
+        s3.restore_object()
+            .bucket(bucket)
+            .key(&version.key)
+            .version_id(&version.version_id)
+            .restore_request(
+                SdkRestoreRequest::builder()
+                    .days(options.days)
+                    .glacier_job_parameters(job)
+                    .build(),
+            )
+            .send(),
+    )
+    .await;
     match sent {
         Ok(_) => Ok(Requested::Started),
         Err(e) if e.code() == Some("RestoreAlreadyInProgress") => Ok(Requested::InProgress),

@@ -108,8 +108,9 @@ struct Headers {
 }
 
 // The SDK's request futures are about 9 KiB and every async layer holding one inline doubles
-// it, so each is awaited boxed (and the rare paths boxed whole): a key's future stays small for
-// the `buffer_unordered` that allocates and moves one per key (restore::tests bounds it).
+// it, so the common path awaits its requests boxed and the rare paths (stream, multipart) are
+// boxed whole: a key's future stays small for the `buffer_unordered` that allocates and moves
+// one per key (restore::tests bounds it).
 impl Copier {
     /// Copies `source` to `target_key`; gives the bytes written and the new version id.
     pub async fn copy(&self, source: &ObjectVersion, target_key: &str) -> Result<Written> {
