@@ -9,6 +9,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::restore::copy::head_version;
 use crate::version::ObjectVersion;
 
 /// The first pause between two HeadObject polls of a version being restored.
@@ -82,16 +83,7 @@ pub async fn state(
     bucket: &str,
     version: &ObjectVersion,
 ) -> Result<RestoreState> {
-    // Boxed, as in the copier: restores await this inside every archived key's future.
-    let head = Box::pin(
-        s3.head_object()
-            .bucket(bucket)
-            .key(&version.key)
-            .version_id(&version.version_id)
-            .send(),
-    )
-    .await
-    .map_err(|e| Error::from_sdk("HeadObject", version.key.clone(), e))?;
+    let head = head_version(s3, bucket, &version.key, &version.version_id).await?;
     Ok(RestoreState::parse(head.restore()))
 }
 
@@ -123,6 +115,7 @@ pub async fn request(
         .tier(options.tier.clone())
         .build()
         .map_err(|e| Error::Invalid(format!("cannot build a RestoreObject request: {e}")))?;
+    // Boxed, as in the copier: restores await this inside every archived key's future.
     let sent = Box::pin(
         s3.restore_object()
             .bucket(bucket)

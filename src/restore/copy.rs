@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, MetadataDirective, ServerSideEncryption,
@@ -155,16 +156,13 @@ impl Copier {
         if self.provenance == Provenance::Journal && source.size <= self.multipart_threshold {
             return self.copy_as_is(source, target_key).await;
         }
-        let head = Box::pin(
-            self.reader
-                .head_object()
-                .bucket(&self.source_bucket)
-                .key(&source.key)
-                .version_id(&source.version_id)
-                .send(),
+        let head = head_version(
+            &self.reader,
+            &self.source_bucket,
+            &source.key,
+            &source.version_id,
         )
-        .await
-        .map_err(|e| Error::from_sdk("HeadObject", source.key.clone(), e))?;
+        .await?;
         let size = head.content_length().unwrap_or(0).max(0) as u64;
         let headers = Headers {
             content_type: head.content_type().map(str::to_owned),
@@ -546,6 +544,24 @@ enum StreamError {
     Body(String),
     /// Anything else.
     Other(Error),
+}
+
+/// HeadObject of one version, the SDK's future boxed (see [`Copier`]'s impl); errors name the key.
+pub(crate) async fn head_version(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+) -> Result<HeadObjectOutput> {
+    Box::pin(
+        s3.head_object()
+            .bucket(bucket)
+            .key(key)
+            .version_id(version_id)
+            .send(),
+    )
+    .await
+    .map_err(|e| Error::from_sdk("HeadObject", key.to_owned(), e))
 }
 
 /// S3 takes at most this many parts per object.

@@ -20,7 +20,7 @@ use crate::listing::{list_versions, ListRequest};
 use crate::pit::{resolve_stream, DeleteMode};
 use crate::progress::{bump, RestoreProgress};
 use crate::restore::archive::{is_archived, ArchiveOptions, Requested};
-use crate::restore::copy::Copier;
+use crate::restore::copy::{head_version, Copier};
 use crate::restore::journal::{Journal, Known};
 use crate::restore::plan::{
     decide, join, Decision, KeyMap, Outcome, Pair, TargetObject, SOURCE_VERSION_META,
@@ -638,18 +638,13 @@ async fn restored_from(copier: &Copier, target: Option<&TargetObject>) -> Result
     let Some(target) = target else {
         return Ok(None);
     };
-    // Boxed, as in the copier: this runs inside every key's future (and the archive scan's).
-    let head = Box::pin(
-        copier
-            .writer
-            .head_object()
-            .bucket(&copier.target_bucket)
-            .key(&target.key)
-            .version_id(&target.version_id)
-            .send(),
+    let head = head_version(
+        &copier.writer,
+        &copier.target_bucket,
+        &target.key,
+        &target.version_id,
     )
-    .await
-    .map_err(|e| Error::from_sdk("HeadObject", target.key.clone(), e))?;
+    .await?;
     Ok(head
         .metadata()
         .and_then(|m| m.get(SOURCE_VERSION_META))
