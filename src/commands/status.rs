@@ -12,6 +12,7 @@ use crate::coverage::{is_current_object, join, Counts, Gap};
 use crate::error::{Error, Result};
 use crate::listing::{list_versions, ListRequest};
 use crate::output::{Column, Row};
+use crate::restore::copy::head_version;
 use crate::setup::plan::{Change, PENDING_CENTRAL_KEY};
 use crate::setup::{identity_in, plan_central, plan_source, SourceAccount};
 
@@ -499,14 +500,8 @@ async fn account_coverage(
                     if j.replicated {
                         return Ok((j.source, None));
                     }
-                    let head = s3
-                        .head_object()
-                        .bucket(&bucket)
-                        .key(&j.source.key)
-                        .version_id(&j.source.version_id)
-                        .send()
-                        .await
-                        .map_err(|e| Error::from_sdk("HeadObject", j.source.key.clone(), e))?;
+                    let head =
+                        head_version(&s3, &bucket, &j.source.key, &j.source.version_id).await?;
                     let gap = Gap::from_status(head.replication_status().map(|s| s.as_str()));
                     Ok::<_, Error>((j.source, Some(gap)))
                 }
