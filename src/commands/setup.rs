@@ -294,7 +294,13 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
         confirm(pending)?;
     }
     let writes = Writes::default();
-    let central_key_arn = apply_central(&r.config, &r.central, &writes).await?;
+    // What the plan found converged is not read a second time: apply re-reads an account only
+    // where its plan has something to change (a converged run of N accounts reads each once).
+    let converged = |changes: &[Change]| !changes.iter().any(Change::is_change);
+    let central_key_arn = match &central_key {
+        Some(key) if converged(&central_changes) => key.clone(),
+        _ => apply_central(&r.config, &r.central, &writes).await?,
+    };
     check_replica_key(&r.central, &central_key_arn).await?;
 
     let bar = crate::progress::counter(ctx.progress, plans.len() as u64, "accounts applied");
@@ -309,6 +315,7 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
             );
             async move {
                 let result = match plan {
+                    Ok((aws, changes)) if converged(&changes) => (source, Some(aws), Ok(0)),
                     Ok((aws, _)) => {
                         let applied =
                             apply_source(config, central, &source, &aws, key, consent, writes)
