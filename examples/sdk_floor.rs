@@ -17,16 +17,8 @@ use std::io::BufRead;
 
 use aws_sdk_s3::types::{MetadataDirective, ServerSideEncryption, TaggingDirective};
 use futures::StreamExt;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use s3central::aws::{Aws, AwsOptions};
-
-/// Kept as they are in a copy source: the unreserved characters and the key's slashes.
-const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'/')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+use s3central::restore::copy::copy_source;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -57,16 +49,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let s3 = &s3;
         let failed = futures::stream::iter(&copies)
             .map(|(key, version)| async move {
-                let source = format!(
-                    "{central}/{}?versionId={}",
-                    utf8_percent_encode(key, COPY_SOURCE),
-                    utf8_percent_encode(version, COPY_SOURCE)
-                );
                 Box::pin(
                     s3.copy_object()
                         .bucket(target)
                         .key(key)
-                        .copy_source(source)
+                        .copy_source(copy_source(central, key, version))
                         .tagging_directive(TaggingDirective::Copy)
                         .metadata_directive(MetadataDirective::Copy)
                         .server_side_encryption(ServerSideEncryption::AwsKms)

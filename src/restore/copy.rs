@@ -140,14 +140,9 @@ impl Copier {
         }
     }
 
-    /// The `x-amz-copy-source` value for a version.
+    /// The `x-amz-copy-source` value for a version of the source bucket.
     fn copy_source(&self, source: &ObjectVersion) -> String {
-        format!(
-            "{}/{}?versionId={}",
-            self.source_bucket,
-            utf8_percent_encode(&source.key, COPY_SOURCE),
-            utf8_percent_encode(&source.version_id, TAG)
-        )
+        copy_source(&self.source_bucket, &source.key, &source.version_id)
     }
 
     /// CopyObject alone (journal provenance), HeadObject + CopyObject (metadata provenance), or
@@ -546,6 +541,15 @@ enum StreamError {
     Other(Error),
 }
 
+/// The `x-amz-copy-source` value naming one version: the key and version id percent-encoded.
+pub fn copy_source(bucket: &str, key: &str, version_id: &str) -> String {
+    format!(
+        "{bucket}/{}?versionId={}",
+        utf8_percent_encode(key, COPY_SOURCE),
+        utf8_percent_encode(version_id, TAG)
+    )
+}
+
 /// HeadObject of one version, the SDK's future boxed (see [`Copier`]'s impl); errors name the key.
 pub(crate) async fn head_version(
     s3: &aws_sdk_s3::Client,
@@ -609,6 +613,11 @@ mod tests {
         assert_eq!(
             enc("111111111111/a b+c%d//é"),
             "111111111111/a%20b%2Bc%25d//%C3%A9"
+        );
+        // A version id keeps no slash: it is one query value.
+        assert_eq!(
+            copy_source("central", "111111111111/a b", "v+1/2"),
+            "central/111111111111/a%20b?versionId=v%2B1%2F2"
         );
     }
 }
