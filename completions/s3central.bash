@@ -71,7 +71,7 @@ _s3central() {
 
     case "${cmd}" in
         s3central)
-            opts="-v -q -h -V --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help --version ls restore activity diff setup status completions help"
+            opts="-v -q -h -V --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help --version ls restore activity diff setup status completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -113,7 +113,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__activity)
-            opts="-v -q -h --account --since --until --every --include --exclude --page-size --list-concurrency --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --since --until --every --include --exclude --page-size --list-concurrency --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -187,7 +187,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__completions)
-            opts="-v -q -h --dir --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help bash elvish fish powershell zsh"
+            opts="-v -q -h --dir --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -233,7 +233,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__diff)
-            opts="-v -q -h --account --from --to --include --exclude --page-size --list-concurrency --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --from --to --include --exclude --page-size --list-concurrency --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -429,7 +429,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__ls)
-            opts="-v -q -h --account --at --versions --include --exclude --summary --respect-deletes --long --page-size --list-concurrency --inventory --inventory-memory --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --at --versions --include --exclude --summary --respect-deletes --long --page-size --list-concurrency --inventory --inventory-memory --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -503,7 +503,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__restore)
-            opts="-v -q -h --account --at --to-bucket --config --to-prefix --kms-key --include --exclude --respect-deletes --concurrency --dry-run --report --provenance --journal --copy-mode --target-profile --target-role-arn --restore-role --no-restore-role --engine --batch-role --manifest-location --manifest-out --multipart-threshold --part-size --allow-unversioned --page-size --archive-restore --archive-days --archive-wait --list-concurrency --inventory --inventory-memory --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --at --to-bucket --config --to-prefix --kms-key --include --exclude --respect-deletes --concurrency --dry-run --report --provenance --journal --copy-mode --target-profile --target-role-arn --restore-role --no-restore-role --allow-caller-read --engine --batch-role --manifest-location --manifest-out --multipart-threshold --part-size --allow-unversioned --page-size --archive-restore --archive-days --archive-wait --list-concurrency --inventory --inventory-memory --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -661,7 +661,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__setup)
-            opts="-y -v -q -h --config --dry-run --detailed-exitcode --yes --verify --verify-timeout --concurrency --allow-bucket-changes --backfill --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-y -v -q -h --config --dry-run --detailed-exitcode --yes --verify --verify-timeout --concurrency --allow-bucket-changes --backfill --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -715,7 +715,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__status)
-            opts="-v -q -h --config --recent --concurrency --coverage --gaps --ignore-outside-prefix --page-size --central-bucket --profile --region --endpoint-url --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --config --recent --concurrency --coverage --gaps --ignore-outside-prefix --page-size --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

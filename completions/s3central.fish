@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_s3central_global_optspecs
-    string join \n central-bucket= profile= region= endpoint-url= max-attempts= retry-mode= v/verbose q/quiet output= no-progress h/help V/version
+    string join \n central-bucket= profile= region= endpoint-url= allow-plain-http max-attempts= retry-mode= v/verbose q/quiet output= no-progress h/help V/version
 end
 
 function __fish_s3central_needs_command
@@ -27,12 +27,13 @@ end
 complete -c s3central -n "__fish_s3central_needs_command" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_needs_command" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_needs_command" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
-complete -c s3central -n "__fish_s3central_needs_command" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_needs_command" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style). http:// only to this machine (loopback) unless --allow-plain-http' -r
 complete -c s3central -n "__fish_s3central_needs_command" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
 complete -c s3central -n "__fish_s3central_needs_command" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
 standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_needs_command" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_needs_command" -l allow-plain-http -d 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted'
 complete -c s3central -n "__fish_s3central_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_needs_command" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_needs_command" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -57,7 +58,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand ls" -l inventory-mem
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
-complete -c s3central -n "__fish_s3central_using_subcommand ls" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style). http:// only to this machine (loopback) unless --allow-plain-http' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
 standard\t'Exponential backoff with jitter only'"
@@ -67,6 +68,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand ls" -l versions -d '
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l summary -d 'With no --account: add object count and bytes (current state) per account, and a total'
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l respect-deletes -d 'Leave out keys whose newest entry at TIME is a delete marker, as `restore --respect-deletes` does (default: they are listed, marked deleted, with the version a restore would bring back)'
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l long -d 'Full version ids and the storage class (wider than 80 columns)'
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l allow-plain-http -d 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted'
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -81,15 +83,15 @@ complete -c s3central -n "__fish_s3central_using_subcommand restore" -l include 
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l concurrency -d 'Objects copied at once' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l report -d 'Write one JSON line per key (key, version_id, target_key, bytes, outcome, error) to this file' -r -F
-complete -c s3central -n "__fish_s3central_using_subcommand restore" -l provenance -d 'Where to record which central version each restored object came from: `journal` (a local file, one CopyObject per object) or `metadata` (also in each object, as s3central-source-version-id: HeadObject + CopyObject, and any machine can resume)' -r -f -a "journal\t'The local journal only: one CopyObject per object, central\'s metadata kept as it is'
-metadata\t'Also each object\'s metadata: two requests per object, resumable from any machine'"
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l provenance -d 'Where to record which central version each restored object came from: `journal` (a local file, one CopyObject per object) or `metadata` (also in each object, as s3central-source-version-id, for people: HeadObject + CopyObject). A re-run never trusts that metadata: without the journal, only equal SHA-256 checksums prove a key in place' -r -f -a "journal\t'The local journal only: one CopyObject per object, central\'s metadata kept as it is'
+metadata\t'Also each object\'s metadata, for people (never evidence for a re-run): two requests per object'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l journal -d 'The restore journal of the target bucket: every copy this machine made into it, read to skip what is in place and appended to [default: $S3CENTRAL_STATE_DIR or ~/.local/state/s3central, /journal/<bucket>.tsv]' -r -F
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l copy-mode -d 'How bytes travel' -r -f -a "auto\t'Server-side copy when one identity reads central and writes the target, else stream'
 server\t'Server-side copy (CopyObject / UploadPartCopy): the writer must be able to read central'
 stream\t'Download and upload through this machine (GetObject -> PutObject / multipart)'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l target-profile -d 'Write the target with this AWS profile (reading central keeps the global credentials)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l target-role-arn -d 'Write the target as this IAM role, assumed from the global credentials' -r
-complete -c s3central -n "__fish_s3central_using_subcommand restore" -l restore-role -d 'Act as this role in the account (the one setup makes); used by default when --config lists the account. It reads only the account\'s prefix in central and writes the account\'s bucket, so the copy is server-side; when it cannot read central, the global credentials read and the copy is streamed' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l restore-role -d 'Act as this role in the account (the one setup makes); used by default when --config lists the account. It reads only the account\'s prefix in central and writes the account\'s bucket, so the copy is server-side. When it cannot read central the restore stops, unless --allow-caller-read' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l engine -d 'Who copies: `local` (this machine) or `batch` (an S3 Batch Operations job in the target account; objects above 5 GiB and archived versions are still copied locally)' -r -f -a "local\t'Copies from this machine (server-side or streamed), bounded by --concurrency'
 batch\t'An S3 Batch Operations job (S3PutObjectCopy) that S3 runs: for millions of objects'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l batch-role -d 'With --engine batch: the role the job runs as (name in the target account, or ARN)' -r
@@ -109,7 +111,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand restore" -l inventor
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
-complete -c s3central -n "__fish_s3central_using_subcommand restore" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style). http:// only to this machine (loopback) unless --allow-plain-http' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
 standard\t'Exponential backoff with jitter only'"
@@ -118,7 +120,9 @@ json\t'One JSON object per line, snake_case fields'"
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l respect-deletes -d 'A key whose newest version at TIME is a delete marker is not restored (default: markers are ignored)'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l dry-run -d 'Show what would be copied, unchanged and extra; write nothing'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l no-restore-role -d 'Never assume the account\'s restore role: the global credentials read and write'
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l allow-caller-read -d 'When the restore role cannot read central, read it with the global credentials (the role still writes; bytes stream through this machine) instead of stopping'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l allow-unversioned -d 'Allow a target bucket without versioning (overwrites would then destroy data)'
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l allow-plain-http -d 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -134,12 +138,13 @@ complete -c s3central -n "__fish_s3central_using_subcommand activity" -l list-co
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
-complete -c s3central -n "__fish_s3central_using_subcommand activity" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style). http:// only to this machine (loopback) unless --allow-plain-http' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
 standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand activity" -l allow-plain-http -d 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted'
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand activity" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -154,12 +159,13 @@ complete -c s3central -n "__fish_s3central_using_subcommand diff" -l list-concur
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
-complete -c s3central -n "__fish_s3central_using_subcommand diff" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style). http:// only to this machine (loopback) unless --allow-plain-http' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
 standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l allow-plain-http -d 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted'
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -170,7 +176,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand setup" -l concurrenc
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
-complete -c s3central -n "__fish_s3central_using_subcommand setup" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style). http:// only to this machine (loopback) unless --allow-plain-http' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
 standard\t'Exponential backoff with jitter only'"
@@ -182,6 +188,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand setup" -s y -l yes -
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l verify -d 'After applying, write a canary object in each source bucket and wait for its replica in central'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l allow-bucket-changes -d 'Also change the default encryption key and object ownership of source buckets that existed before s3central (the plan shows them as "needs consent"; without this they are left alone)'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l backfill -d 'Also compare every source prefix with central and start an S3 Batch Replication job for what is missing or FAILED (without it, only objects a new rule leaves behind are backfilled)'
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l allow-plain-http -d 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -194,7 +201,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand status" -l page-size
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
-complete -c s3central -n "__fish_s3central_using_subcommand status" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style). http:// only to this machine (loopback) unless --allow-plain-http' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
 standard\t'Exponential backoff with jitter only'"
@@ -202,6 +209,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand status" -l output -d
 json\t'One JSON object per line, snake_case fields'"
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l coverage -d 'Prove every current object under each account\'s prefix has its replica in central (same version id): count replicated, pending, failed, missing and objects outside the prefix; exit 1 when anything is unprotected'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l ignore-outside-prefix -d 'With --coverage: objects outside the account prefix are reported but do not make the exit code 1'
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l allow-plain-http -d 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -210,12 +218,13 @@ complete -c s3central -n "__fish_s3central_using_subcommand completions" -l dir 
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
-complete -c s3central -n "__fish_s3central_using_subcommand completions" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style). http:// only to this machine (loopback) unless --allow-plain-http' -r
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
 standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand completions" -l allow-plain-http -d 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted'
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'

@@ -36,6 +36,8 @@ pub struct AwsOptions {
     pub max_attempts: u32,
     /// Adaptive (backs off on throttling) or standard retry.
     pub adaptive_retry: bool,
+    /// Allow `http://` endpoints off this machine (`--allow-plain-http`).
+    pub allow_plain_http: bool,
 }
 
 /// A configured identity: SDK config plus a shared counter of S3 requests sent with it.
@@ -85,10 +87,23 @@ impl Aws {
             })?;
             loader = loader.profile_name(profile).credentials_provider(provider);
         }
+        let from_env = std::env::vars().filter(|(name, _)| name.starts_with("AWS_ENDPOINT_URL"));
+        for (name, url) in options
+            .endpoint_url
+            .iter()
+            .map(|u| ("--endpoint-url".to_owned(), u.clone()))
+            .chain(from_env)
+        {
+            check_transport(&name, &url, options.allow_plain_http)?;
+        }
         if let Some(url) = &options.endpoint_url {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
+        if let Some(url) = config.endpoint_url() {
+            // A profile's endpoint_url setting.
+            check_transport("the profile's endpoint_url", url, options.allow_plain_http)?;
+        }
         Ok(Aws {
             path_style: options.endpoint_url.is_some() || config.endpoint_url().is_some(),
             config,
@@ -239,6 +254,42 @@ impl Aws {
     }
 }
 
+/// Refuses a plain-HTTP endpoint off this machine unless `allow` (`--allow-plain-http`): STS
+/// answers carry secret keys and S3 answers carry the data, readable and changeable by anyone on
+/// the path. `http://` to a loopback address (`localhost`, 127.0.0.0/8, `[::1]`) stays on this
+/// machine (the local test server). `where_from` names the option or variable that gave `url`.
+pub fn check_transport(where_from: &str, url: &str, allow: bool) -> Result<()> {
+    let lower = url.trim().to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return Ok(());
+    }
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return Err(Error::Invalid(format!(
+            "{where_from} {url:?} is not an http:// or https:// URL"
+        )));
+    };
+    if allow || is_loopback_authority(rest) {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "refusing plain HTTP to {url} ({where_from}): credentials and data would cross the network unencrypted; use https://, or pass --allow-plain-http for a network you trust"
+    )))
+}
+
+/// Whether the host of a URL's `authority[/path]` (after the scheme) is a loopback address.
+fn is_loopback_authority(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// An S3 Control endpoint that is exactly the configured URL (see [`Aws::s3control`]).
 #[derive(Debug, Clone)]
 struct FixedEndpoint(String);
@@ -368,6 +419,41 @@ fn connection_refused(err: &(dyn std::error::Error + 'static)) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::check_transport;
+
+    #[test]
+    fn plain_http_only_to_this_machine_unless_allowed() {
+        for url in [
+            "https://s3.eu-west-1.amazonaws.com",
+            "http://127.0.0.1:5000",
+            "HTTP://LOCALHOST:9000/",
+            "http://[::1]:9000",
+            "http://127.8.9.10",
+            "http://user@127.0.0.1:1/x",
+        ] {
+            assert!(
+                check_transport("--endpoint-url", url, false).is_ok(),
+                "{url}"
+            );
+        }
+        for url in [
+            "http://s3.example.com",
+            "http://10.0.0.5:9000",
+            "http://127.0.0.1.attacker.example",
+            "http://localhost.example.com",
+            "http://127.0.0.1@evil.example",
+            "http://[::2]:9000",
+        ] {
+            let e = check_transport("--endpoint-url", url, false).unwrap_err();
+            assert!(e.to_string().contains("--allow-plain-http"), "{url}: {e}");
+            assert!(
+                check_transport("--endpoint-url", url, true).is_ok(),
+                "{url}"
+            );
+        }
+        assert!(check_transport("AWS_ENDPOINT_URL", "ftp://x", true).is_err());
+    }
+
     use super::*;
     use aws_smithy_runtime_api::client::interceptors::context::{Error as CtxError, Input};
     use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;

@@ -43,8 +43,12 @@ pub struct GlobalArgs {
     #[arg(long, env = "AWS_REGION", global = true, value_name = "REGION")]
     pub region: Option<String>,
     /// A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style).
+    /// http:// only to this machine (loopback) unless --allow-plain-http.
     #[arg(long, env = "AWS_ENDPOINT_URL", global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted.
+    #[arg(long, global = true)]
+    pub allow_plain_http: bool,
     /// Attempts per AWS request, first try included (adaptive retry with backoff).
     #[arg(
         long,
@@ -267,7 +271,8 @@ pub struct RestoreArgs {
     pub report: Option<PathBuf>,
     /// Where to record which central version each restored object came from: `journal` (a
     /// local file, one CopyObject per object) or `metadata` (also in each object, as
-    /// s3central-source-version-id: HeadObject + CopyObject, and any machine can resume).
+    /// s3central-source-version-id, for people: HeadObject + CopyObject). A re-run never
+    /// trusts that metadata: without the journal, only equal SHA-256 checksums prove a key in place.
     #[arg(long, value_enum, default_value_t = ProvenanceArg::Journal, value_name = "WHERE")]
     pub provenance: ProvenanceArg,
     /// The restore journal of the target bucket: every copy this machine made into it, read to
@@ -286,13 +291,17 @@ pub struct RestoreArgs {
     pub target_role_arn: Option<String>,
     /// Act as this role in the account (the one setup makes); used by default when --config lists
     /// the account. It reads only the account's prefix in central and writes the account's bucket,
-    /// so the copy is server-side; when it cannot read central, the global credentials read and
-    /// the copy is streamed.
+    /// so the copy is server-side. When it cannot read central the restore stops, unless
+    /// --allow-caller-read.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["target_profile", "target_role_arn", "no_restore_role"])]
     pub restore_role: Option<String>,
     /// Never assume the account's restore role: the global credentials read and write.
     #[arg(long)]
     pub no_restore_role: bool,
+    /// When the restore role cannot read central, read it with the global credentials (the role
+    /// still writes; bytes stream through this machine) instead of stopping.
+    #[arg(long, conflicts_with = "no_restore_role")]
+    pub allow_caller_read: bool,
     /// Who copies: `local` (this machine) or `batch` (an S3 Batch Operations job in the target
     /// account; objects above 5 GiB and archived versions are still copied locally).
     #[arg(long, value_enum, default_value_t = EngineArg::Local)]
@@ -365,7 +374,7 @@ pub struct RestoreArgs {
 pub enum ProvenanceArg {
     /// The local journal only: one CopyObject per object, central's metadata kept as it is.
     Journal,
-    /// Also each object's metadata: two requests per object, resumable from any machine.
+    /// Also each object's metadata, for people (never evidence for a re-run): two requests per object.
     Metadata,
 }
 

@@ -22,5 +22,6 @@ pub mod version;
 
 pub use error::{Error, Result};
 pub mod kms;
+pub mod localfile;
 pub mod restore;
 pub mod setup;

@@ -32,7 +32,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            // Errors name keys, buckets and versions that others chose: escaped like all output.
+            eprintln!("error: {}", s3central::output::printable(&e.to_string()));
             ExitCode::from(2)
         }
     }

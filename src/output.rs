@@ -91,7 +91,8 @@ impl Output {
                     text.push('\n');
                     self.header = names;
                 }
-                text.push_str(&format_cells(row.columns(), &row.cells()));
+                let cells: Vec<String> = row.cells().iter().map(|c| printable(c)).collect();
+                text.push_str(&format_cells(row.columns(), &cells));
                 text
             }
         };
@@ -104,9 +105,13 @@ impl Output {
         write_line(&json_line(value)?)
     }
 
-    /// Writes a plain line of text (tables mode only: plans and summaries meant for people).
-    pub fn text(&mut self, line: &str) -> Result<()> {
-        write_line(line)
+    /// Writes plain text for people (tables mode only: plans and summaries), each of its lines
+    /// made [`printable`].
+    pub fn text(&mut self, text: &str) -> Result<()> {
+        for line in text.split('\n') {
+            write_line(&printable(line))?;
+        }
+        Ok(())
     }
 }
 
@@ -152,21 +157,55 @@ fn write_line(line: &str) -> Result<()> {
     })
 }
 
-/// Escapes control characters in a key so a table row stays one line.
-pub fn printable(key: &str) -> String {
-    if key.chars().any(char::is_control) {
-        key.chars()
-            .flat_map(|c| {
-                if c.is_control() {
-                    c.escape_default().collect::<Vec<_>>()
-                } else {
-                    vec![c]
-                }
-            })
-            .collect()
-    } else {
-        key.to_owned()
+/// Escapes what a terminal would not show as it is: control characters (a row stays one line,
+/// no escape sequence reaches the terminal) and invisible format characters, bidi overrides and
+/// isolates among them (U+202E can make `gpj.exe` read `exe.jpg`), so a key an attacker named
+/// reads as what it is. Every line written for people passes through here; JSON keeps data exact.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(needs_escape) {
+        return text.to_owned();
     }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else if needs_escape(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Control characters, and Unicode's format characters (general category Cf) and line and
+/// paragraph separators.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061c}'
+                | '\u{06dd}'
+                | '\u{070f}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08e2}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{110bd}'
+                | '\u{110cd}'
+                | '\u{13430}'..='\u{1343f}'
+                | '\u{1bca0}'..='\u{1bca3}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0001}'
+                | '\u{e0020}'..='\u{e007f}'
+        )
 }
 
 #[cfg(test)]
@@ -207,5 +246,15 @@ mod tests {
     fn escapes_control_characters() {
         assert_eq!(printable("a\tb\nc"), "a\\tb\\nc");
         assert_eq!(printable("plain é"), "plain é");
+        // Bidi override and isolates, zero-width and line separator characters.
+        assert_eq!(
+            printable("invoice\u{202e}fdp.exe"),
+            "invoice\\u{202e}fdp.exe"
+        );
+        assert_eq!(
+            printable("a\u{2066}b\u{2069}\u{200b}\u{2028}\u{feff}"),
+            "a\\u{2066}b\\u{2069}\\u{200b}\\u{2028}\\u{feff}"
+        );
+        assert_eq!(printable("\u{1b}[31mred"), "\\u{1b}[31mred");
     }
 }

@@ -23,3 +23,41 @@ pub struct ObjectVersion {
     /// Whether this entry is a delete marker rather than an object version.
     pub is_delete_marker: bool,
 }
+
+/// Whether a version id has only the characters S3's version ids are made of (ASCII letters,
+/// digits and `._-+/=`, at most 1,024 of them). Ids read from outside (an S3 Inventory) are
+/// checked with it before they reach a request, a batch manifest's CSV or a terminal.
+pub fn is_valid_version_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 1024
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+/=".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid_version_id;
+
+    #[test]
+    fn version_ids_are_checked_for_their_characters() {
+        for ok in [
+            "null",
+            "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nrjfkd",
+            "a.b_c-d/e=",
+        ] {
+            assert!(is_valid_version_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "v1,bucket2",
+            "v1\nbucket,key,v",
+            "v\"1",
+            "v 1",
+            "v\u{202e}1",
+            &"x".repeat(1025),
+        ] {
+            assert!(!is_valid_version_id(bad), "{bad:?}");
+        }
+    }
+}

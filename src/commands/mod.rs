@@ -55,6 +55,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             endpoint_url: global.endpoint_url.clone(),
             max_attempts: global.max_attempts,
             adaptive_retry: global.retry_mode == crate::cli::RetryMode::Adaptive,
+            allow_plain_http: global.allow_plain_http,
         },
         out: Output::new(global.output),
         progress: crate::progress::wanted(global.no_progress, global.quiet),

@@ -45,6 +45,13 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
             "refusing to restore into the central bucket {central:?}: pass --to-bucket with the account's own bucket"
         )));
     }
+    // An access point ARN or alias (or any other name S3 resolves to a bucket) could name central
+    // under another spelling: only a plain bucket name is a target.
+    crate::setup::config::check_bucket_name(&target_bucket).map_err(|why| {
+        Error::Invalid(format!(
+            "--to-bucket {target_bucket:?} is not a bucket name ({why}): give the target bucket's own name; access point ARNs and aliases are refused, since one could name the central bucket"
+        ))
+    })?;
     if let Some(t) = args.multipart_threshold {
         if t.as_u64() > MAX_SINGLE_COPY {
             return Err(Error::Invalid(format!(
@@ -85,7 +92,8 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
                     Identity::RestoreRole(role.clone()),
                 ),
                 Err(e) if e.is_access_denied() => {
-                    tracing::warn!(%role, "the restore role cannot read central; reading with the global credentials and streaming");
+                    reader_when_role_cannot_read(role, &central, args.allow_caller_read)?;
+                    tracing::warn!(%role, "the restore role cannot read central; reading with the global credentials (--allow-caller-read) and streaming");
                     (
                         caller.clone(),
                         assumed,
@@ -162,12 +170,14 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
             CopyMode::Stream => STREAM_THRESHOLD,
         });
     let mut report = match &args.report {
-        Some(path) => Some(BufWriter::new(File::create(path).map_err(|source| {
-            Error::Io {
-                what: format!("creating report file {}", path.display()),
-                source,
-            }
-        })?)),
+        Some(path) => Some(BufWriter::new(
+            crate::localfile::create(path, crate::localfile::Write::Truncate).map_err(
+                |source| Error::Io {
+                    what: format!("creating report file {}", path.display()),
+                    source,
+                },
+            )?,
+        )),
         None => None,
     };
     let source_prefix = args.account.prefix();
@@ -453,6 +463,7 @@ async fn run_batch(
                 ))
             })?;
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            check_manifest_bucket(bucket, &central)?;
             let prefix = if prefix.is_empty() || prefix.ends_with('/') {
                 prefix.to_owned()
             } else {
@@ -753,6 +764,34 @@ fn bucket_from_config(
     }
 }
 
+/// When the restore role cannot read central, the caller's own credentials read it only when
+/// `--allow-caller-read` says so: they may be allowed to write anywhere (a silent switch would
+/// run the restore under an identity nobody chose).
+fn reader_when_role_cannot_read(role: &str, central: &str, allowed: bool) -> Result<()> {
+    if allowed {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "the restore role {role} cannot read s3://{central}/ (AccessDenied): run `s3central setup` so it may, or pass --allow-caller-read to read central with your own credentials (bytes then stream through this machine)"
+    )))
+}
+
+/// The batch manifest and report go to a plain bucket name, never the central bucket (restore
+/// never writes to central).
+fn check_manifest_bucket(bucket: &str, central: &str) -> Result<()> {
+    crate::setup::config::check_bucket_name(bucket).map_err(|why| {
+        Error::Invalid(format!(
+            "--manifest-location bucket {bucket:?} is not a bucket name ({why}): use s3://BUCKET/PREFIX/ with the target account's bucket"
+        ))
+    })?;
+    if bucket == central {
+        return Err(Error::Refused(format!(
+            "refusing --manifest-location in the central bucket {central:?}: restore never writes to central; use the target account's bucket"
+        )));
+    }
+    Ok(())
+}
+
 /// Who reads central and who writes the target.
 #[derive(Debug, Clone)]
 enum Identity {
@@ -907,4 +946,38 @@ fn provenance_and_journal(
     let journal = Journal::open(&path, args.dry_run)?;
     tracing::info!(path = %journal.path().display(), copies = journal.copies(), in_doubt = journal.in_doubt(), "restore journal");
     Ok((provenance, Some(Arc::new(journal))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_caller_reads_central_only_when_asked() {
+        let e = reader_when_role_cannot_read("arn:aws:iam::111111111111:role/r", "central", false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--allow-caller-read") && e.contains("cannot read"),
+            "{e}"
+        );
+        assert!(reader_when_role_cannot_read("r", "central", true).is_ok());
+    }
+
+    #[test]
+    fn a_manifest_never_goes_to_central_or_an_alias() {
+        assert!(check_manifest_bucket("target-bucket", "central-bucket").is_ok());
+        let e = check_manifest_bucket("central-bucket", "central-bucket").unwrap_err();
+        assert!(e.to_string().contains("never writes to central"), "{e}");
+        for bad in [
+            "my-ap-abcdefgh-s3alias",
+            "arn:aws:s3:us-east-1:1:accesspoint/x",
+            "Central",
+        ] {
+            assert!(
+                check_manifest_bucket(bad, "central-bucket").is_err(),
+                "{bad}"
+            );
+        }
+    }
 }

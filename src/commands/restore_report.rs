@@ -160,7 +160,7 @@ pub fn print_summary(
                 s.would_copy,
                 HumanBytes(s.bytes)
             ),
-            format!("  unchanged  {:>10}", s.unchanged),
+            unchanged_line(s),
             format!(
                 "  extra      {:>10}  (in the target, absent at TIME; left alone)",
                 s.extra
@@ -178,7 +178,7 @@ pub fn print_summary(
             format!("  as         {}", s.identity),
             format!("  kms key    {}", facts.kms_key),
             format!("  copied     {:>10}  ({})", s.copied, HumanBytes(s.bytes)),
-            format!("  unchanged  {:>10}", s.unchanged),
+            unchanged_line(s),
             format!(
                 "  extra      {:>10}  (in the target, absent at TIME; left alone)",
                 s.extra
@@ -365,6 +365,25 @@ pub fn accounts_message(under: &str, account: &AccountId, accounts: &[AccountId]
     )
 }
 
+/// The summary's "unchanged" line: how many keys were in place, and how many of those only an
+/// equal SHA-256 proved; keys of the same size that nothing proved are said too (copied again).
+fn unchanged_line(s: &Summary) -> String {
+    let mut line = format!("  unchanged  {:>10}", s.unchanged);
+    if s.unchanged_by_checksum > 0 {
+        line.push_str(&format!(
+            "  ({} proven by SHA-256)",
+            s.unchanged_by_checksum
+        ));
+    }
+    if s.unproven_same_size > 0 {
+        line.push_str(&format!(
+            "\n  unproven   {:>10}  (same size, another version, no equal SHA-256: copied)",
+            s.unproven_same_size
+        ));
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,6 +470,7 @@ mod tests {
         for i in 0..(DRY_RUN_SHOWN + 3) {
             list.add(&KeyReport {
                 archive: None,
+                evidence: None,
                 key: format!("k{i}"),
                 version_id: "v".into(),
                 target_key: format!("t/k{i}"),
@@ -462,6 +482,7 @@ mod tests {
         }
         list.add(&KeyReport {
             archive: None,
+            evidence: None,
             key: "same".into(),
             version_id: "v".into(),
             target_key: "t/same".into(),

@@ -179,6 +179,20 @@ fn version_id(text: &str) -> String {
     }
 }
 
+/// [`version_id`], refused unless S3 could have made it: the inventory is a file from outside,
+/// and its version ids go into requests and batch manifests (CSV) as they are.
+fn checked_version_id(text: &str, at: Origin<'_>) -> Result<String, InventoryError> {
+    let id = version_id(text);
+    if crate::version::is_valid_version_id(&id) {
+        Ok(id)
+    } else {
+        Err(at.error(format!(
+            "VersionId {:?} has characters S3 never puts in a version id",
+            crate::output::printable(&id)
+        )))
+    }
+}
+
 /// Reads one gzip CSV data file (no header, columns as in `fileSchema`); calls `each` with every
 /// entry whose key starts with `prefix`. Returns the rows read.
 pub fn read_csv_gz<R: Read>(
@@ -230,9 +244,10 @@ pub fn read_csv_gz<R: Read>(
         let last_modified = DateTime::parse_from_rfc3339(time_text)
             .map_err(|_| at.error(format!("LastModifiedDate {time_text:?} is not a time")))?
             .with_timezone(&Utc);
+        let version_id = checked_version_id(need(Column::VersionId)?.trim(), at)?;
         each(ObjectVersion {
             key,
-            version_id: version_id(need(Column::VersionId)?.trim()),
+            version_id,
             last_modified: whole_seconds(last_modified),
             size,
             etag: field(Column::ETag).and_then(optional),
@@ -325,7 +340,7 @@ pub fn read_parquet(
                     }
                 }
                 (Column::VersionId, f) => {
-                    v.version_id = version_id(&parquet_text(f).ok_or_else(wrong)?)
+                    v.version_id = checked_version_id(&parquet_text(f).ok_or_else(wrong)?, at)?
                 }
                 (Column::IsLatest, Field::Bool(b)) => v.is_latest = *b,
                 (Column::IsDeleteMarker, Field::Bool(b)) => v.is_delete_marker = *b,

@@ -103,7 +103,8 @@ impl Sorter {
             what: format!("writing the sort run {}", path.display()),
             source,
         };
-        let file = File::create(&path).map_err(io)?;
+        let file =
+            crate::localfile::create(&path, crate::localfile::Write::Truncate).map_err(io)?;
         let mut w = CountingWriter {
             inner: BufWriter::with_capacity(1 << 16, file),
             written: 0,

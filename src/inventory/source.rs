@@ -155,7 +155,9 @@ async fn download(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, path: &Path)
         what: format!("writing {resource} to {}", path.display()),
         source,
     };
-    let mut file = tokio::fs::File::create(path).await.map_err(io)?;
+    let mut file = tokio::fs::File::from_std(
+        crate::localfile::create(path, crate::localfile::Write::Truncate).map_err(io)?,
+    );
     let mut hash = Md5::new();
     let mut body = out.body;
     while let Some(chunk) = body.next().await {
@@ -217,10 +219,8 @@ pub async fn load(aws: &Aws, options: &LoadOptions) -> Result<Inventory> {
     }
     let manifest = Manifest::parse(&manifest_bytes)?;
     let columns = check(&manifest, &options.central, options.at)?;
-    let dir = tempfile::Builder::new()
-        .prefix("s3central-inventory-")
-        .tempdir()
-        .map_err(|source| Error::Io {
+    let dir =
+        crate::localfile::private_temp_dir("s3central-inventory-").map_err(|source| Error::Io {
             what: "creating a temporary directory for the inventory sort".into(),
             source,
         })?;

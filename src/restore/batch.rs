@@ -145,10 +145,12 @@ pub struct ManifestWriter {
 impl ManifestWriter {
     /// Creates the file.
     pub fn create(path: &Path) -> Result<ManifestWriter> {
-        let file = std::fs::File::create(path).map_err(|source| Error::Io {
-            what: format!("creating the manifest {}", path.display()),
-            source,
-        })?;
+        let file = crate::localfile::create(path, crate::localfile::Write::Truncate).map_err(
+            |source| Error::Io {
+                what: format!("creating the manifest {}", path.display()),
+                source,
+            },
+        )?;
         Ok(ManifestWriter {
             path: path.to_owned(),
             file: std::io::BufWriter::new(file),
@@ -408,6 +410,7 @@ pub async fn read_report(
                 requests: 0,
                 error: row.error,
                 archive: None,
+                evidence: None,
             });
         }
     }

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, MetadataDirective, ServerSideEncryption,
-    TaggingDirective,
+    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, MetadataDirective,
+    ServerSideEncryption, TaggingDirective,
 };
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
@@ -47,8 +47,9 @@ pub enum Provenance {
     /// In the restore journal only, where a copy can keep central's metadata as it is: one
     /// CopyObject per object.
     Journal,
-    /// Also in every object's metadata (`s3central-source-version-id`): HeadObject + CopyObject,
-    /// and any machine can tell later what is in place.
+    /// Also in every object's metadata (`s3central-source-version-id`): HeadObject + CopyObject.
+    /// For people reading the object; a restore never takes it as evidence (anyone who can
+    /// write the target can write that metadata too).
     Metadata,
 }
 
@@ -304,6 +305,9 @@ impl Copier {
             .set_tagging(h.tagging)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_key_id(&self.kms_key_arn)
+            // S3 checks the bytes against it and keeps it: a later run can prove this copy in
+            // place by its SHA-256 (when central's version has one), never by its CRC.
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .send()
             .await
             .map_err(|e| {
@@ -557,11 +561,36 @@ pub(crate) async fn head_version(
     key: &str,
     version_id: &str,
 ) -> Result<HeadObjectOutput> {
+    head(s3, bucket, key, version_id, None).await
+}
+
+/// The SHA-256 checksum S3 keeps for one version (HeadObject with ChecksumMode; for an SSE-KMS
+/// object that needs kms:Decrypt on its key), if it has one: the evidence of
+/// [`crate::restore::plan::same_content`].
+pub(crate) async fn sha256_of(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+) -> Result<Option<String>> {
+    let out = head(s3, bucket, key, version_id, Some(ChecksumMode::Enabled)).await?;
+    Ok(out.checksum_sha256().map(str::to_owned))
+}
+
+/// HeadObject of one version, with or without its checksums.
+async fn head(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+    checksum_mode: Option<ChecksumMode>,
+) -> Result<HeadObjectOutput> {
     Box::pin(
         s3.head_object()
             .bucket(bucket)
             .key(key)
             .version_id(version_id)
+            .set_checksum_mode(checksum_mode)
             .send(),
     )
     .await

@@ -11,12 +11,17 @@
 //!
 //! Fields are percent-encoded (`%`, tabs, newlines, other control characters); an empty field is
 //! "none". A `copying` line with no `copied` line after it is a write in doubt (the process died
-//! while the request was in flight): it counts as landed only if the target's current version is
-//! no longer the one the copy was planned over and has the selected version's size.
+//! while the request was in flight): the journal does not know which version, if any, it made,
+//! so it proves nothing (the target's current version is then in place only by its checksum, as
+//! without a journal). The `copying` line keeps the version the copy was planned over.
+//!
+//! Trust: only this user's own file is read (see [`Journal::open`]); a line that names a target
+//! version proves that version only, so an attacker who overwrites the key afterwards makes a new
+//! version the journal does not know.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -24,6 +29,7 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTRO
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::localfile;
 use crate::restore::plan::TargetObject;
 use crate::version::ObjectVersion;
 
@@ -33,25 +39,11 @@ const HEADER: &str = "# s3central restore journal v1";
 /// Characters percent-encoded in a field: controls (tab, newline) and `%` itself.
 const FIELD: &AsciiSet = &CONTROLS.add(b'%');
 
-/// What the journal says about a target object and the central version selected for its key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Known {
-    /// A `copied` line: this target version is a copy of that central version.
-    Copied,
-    /// A `copying` line with no `copied` after it, and the target has moved on from the version
-    /// the copy was planned over to one of the selected version's size: the copy landed.
-    Landed,
-    /// Nothing: decide as without a journal.
-    Unknown,
-}
-
 /// A write that began and was never recorded as done.
 #[derive(Debug, Clone)]
 struct InDoubt {
     /// Fingerprint of the central version being copied.
     source: u128,
-    /// The target's current version when the copy was planned, if any.
-    planned_over: Option<String>,
 }
 
 /// The journal of one target bucket: what earlier runs wrote, and the file new writes go to.
@@ -81,26 +73,20 @@ impl Journal {
             copied: Vec::new(),
             in_doubt: HashMap::new(),
         };
-        match File::open(path) {
-            Ok(file) => {
-                for line in BufReader::new(file).lines() {
-                    journal.replay(&line.map_err(|e| io("reading", e))?);
-                }
+        // Its lines decide what is skipped: only this user's own regular file is read.
+        if let Some(file) = localfile::open_existing(path).map_err(|e| io("reading", e))? {
+            for line in BufReader::new(file).lines() {
+                journal.replay(&line.map_err(|e| io("reading", e))?);
             }
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(io("reading", e)),
         }
         journal.copied.sort_unstable();
         journal.copied.dedup();
         if !read_only {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| io("creating the folder of", e))?;
+                localfile::private_dir(dir).map_err(|e| io("creating the folder of", e))?;
             }
-            let mut file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| io("opening", e))?;
+            let mut file =
+                localfile::create(path, localfile::Write::Append).map_err(|e| io("opening", e))?;
             if file.metadata().map(|m| m.len() == 0).unwrap_or(false) {
                 file.write_all(format!("{HEADER}\n").as_bytes())
                     .map_err(|e| io("writing", e))?;
@@ -129,12 +115,11 @@ impl Journal {
     fn replay(&mut self, line: &str) {
         let fields: Vec<String> = line.split('\t').map(decode).collect();
         match fields.as_slice() {
-            [op, key, bucket, source_key, source_version, version] if op == "copying" => {
+            [op, key, bucket, source_key, source_version, _planned_over] if op == "copying" => {
                 self.in_doubt.insert(
                     key.clone(),
                     InDoubt {
                         source: source_print(bucket, source_key, source_version),
-                        planned_over: (!version.is_empty()).then(|| version.clone()),
                     },
                 );
             }
@@ -149,31 +134,18 @@ impl Journal {
         }
     }
 
-    /// What the journal says of `target` as a copy of `source` (from `source_bucket`).
-    pub fn knows(
+    /// Whether a `copied` line records `target` (this exact target version) as the version S3
+    /// returned for a copy of this exact `source` version (from `source_bucket`).
+    pub fn recorded_copy(
         &self,
         target: &TargetObject,
         source_bucket: &str,
         source: &ObjectVersion,
-    ) -> Known {
+    ) -> bool {
         let print = source_print(source_bucket, &source.key, &source.version_id);
-        if self
-            .copied
+        self.copied
             .binary_search(&copy_print(&target.key, &target.version_id, print))
             .is_ok()
-        {
-            return Known::Copied;
-        }
-        match self.in_doubt.get(&target.key) {
-            Some(d)
-                if d.source == print
-                    && d.planned_over.as_deref() != Some(target.version_id.as_str())
-                    && target.size == source.size =>
-            {
-                Known::Landed
-            }
-            _ => Known::Unknown,
-        }
     }
 
     /// Records, before the request is sent, that `source` is about to be written to `target_key`
@@ -313,72 +285,35 @@ mod tests {
         let j = Journal::open(&path, true).unwrap();
         assert_eq!((j.copies(), j.in_doubt()), (1, 0));
         let t = target("111111111111/a\tb\n%c", "t1", 3);
-        assert_eq!(j.knows(&t, "central", &source), Known::Copied);
+        assert!(j.recorded_copy(&t, "central", &source));
         // Another target version, another central version, another central bucket: unknown.
-        assert_eq!(
-            j.knows(&target(&t.key, "t2", 3), "central", &source),
-            Known::Unknown
-        );
-        assert_eq!(
-            j.knows(&t, "central", &version(&source.key, "v2", 3)),
-            Known::Unknown
-        );
-        assert_eq!(j.knows(&t, "other", &source), Known::Unknown);
+        assert!(!j.recorded_copy(&target(&t.key, "t2", 3), "central", &source));
+        assert!(!j.recorded_copy(&t, "central", &version(&source.key, "v2", 3)));
+        assert!(!j.recorded_copy(&t, "other", &source));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(HEADER), "{text}");
         assert_eq!(text.lines().count(), 3, "{text}");
     }
 
+    /// A copy in doubt says nothing of the version that followed it: an attacker can write the
+    /// same size (and the old rule took that as landed).
     #[test]
-    fn a_write_in_doubt_counts_as_landed_only_if_the_target_moved_on_to_its_size() {
+    fn a_write_in_doubt_proves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = temp_path(&dir);
         let source = version("k", "v1", 10);
         {
             let j = Journal::open(&path, false).unwrap();
             j.copying("k", "central", &source, Some("before")).unwrap();
+            j.copying("n", "central", &version("n", "v1", 0), None)
+                .unwrap();
         }
         let j = Journal::open(&path, true).unwrap();
-        assert_eq!(j.in_doubt(), 1);
-        // Still the version it was planned over: the copy never landed.
-        assert_eq!(
-            j.knows(&target("k", "before", 10), "central", &source),
-            Known::Unknown
-        );
-        // A new version of another size: not this copy.
-        assert_eq!(
-            j.knows(&target("k", "after", 11), "central", &source),
-            Known::Unknown
-        );
-        assert_eq!(
-            j.knows(&target("k", "after", 10), "central", &source),
-            Known::Landed
-        );
-        // A copy of another central version was in doubt, not this one.
-        assert_eq!(
-            j.knows(
-                &target("k", "after", 10),
-                "central",
-                &version("k", "v0", 10)
-            ),
-            Known::Unknown
-        );
-    }
-
-    #[test]
-    fn a_write_in_doubt_over_nothing_landed_when_the_key_exists() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = temp_path(&dir);
-        let source = version("k", "v1", 0);
-        Journal::open(&path, false)
-            .unwrap()
-            .copying("k", "central", &source, None)
-            .unwrap();
-        let j = Journal::open(&path, true).unwrap();
-        assert_eq!(
-            j.knows(&target("k", "new", 0), "central", &source),
-            Known::Landed
-        );
+        assert_eq!(j.in_doubt(), 2);
+        for id in ["before", "after"] {
+            assert!(!j.recorded_copy(&target("k", id, 10), "central", &source));
+        }
+        assert!(!j.recorded_copy(&target("n", "new", 0), "central", &version("n", "v1", 0)));
     }
 
     #[test]

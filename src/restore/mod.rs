@@ -20,10 +20,10 @@ use crate::listing::{list_versions, ListRequest};
 use crate::pit::{resolve_stream, DeleteMode};
 use crate::progress::{bump, RestoreProgress};
 use crate::restore::archive::{is_archived, ArchiveOptions, Requested};
-use crate::restore::copy::{head_version, Copier};
-use crate::restore::journal::{Journal, Known};
+use crate::restore::copy::{sha256_of, Copier};
+use crate::restore::journal::Journal;
 use crate::restore::plan::{
-    decide, join, Decision, KeyMap, Outcome, Pair, TargetObject, SOURCE_VERSION_META,
+    decide, join, same_content, Decision, Evidence, KeyMap, Outcome, Pair, TargetObject,
 };
 
 /// What to restore and how; everything here has been validated before the engine starts.
@@ -79,6 +79,9 @@ pub struct KeyReport {
     /// The archive storage class the version was restored from (archived versions only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub archive: Option<String>,
+    /// What proved an unchanged key in place (`version_id`, `journal` or `sha256`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 /// Totals of a restore run.
@@ -90,6 +93,11 @@ pub struct Summary {
     pub copied: u64,
     /// Objects already in place.
     pub unchanged: u64,
+    /// Of those, proven in place by equal SHA-256 checksums (a target version with another id).
+    pub unchanged_by_checksum: u64,
+    /// Keys whose target held the same size under another version id and no proof of the same
+    /// content (no SHA-256 on both sides, or different ones): copied (or to copy) again.
+    pub unproven_same_size: u64,
     /// Target keys absent at TIME (left alone).
     pub extra: u64,
     /// Objects that could not be copied.
@@ -237,16 +245,17 @@ pub async fn scan_archived(
                 return Ok(None);
             }
             let pair = Pair::Source { source, target };
-            let must_copy = match known_decision(copier, &pair).0 {
+            let must_copy = match known_decision(copier, &pair) {
                 Decision::Copy => true,
-                Decision::CheckMetadata => {
+                Decision::CompareChecksums => {
                     let Pair::Source { source, target } = &pair else {
                         return Ok(None);
                     };
-                    restored_from(copier, target.as_ref()).await?.as_deref()
-                        != Some(source.version_id.as_str())
+                    proven_same(copier, source, target.as_ref())
+                        .await?
+                        .is_none()
                 }
-                Decision::Unchanged | Decision::Extra => false,
+                Decision::Unchanged(_) | Decision::Extra => false,
             };
             let Pair::Source { source, .. } = pair else {
                 return Ok(None);
@@ -321,7 +330,7 @@ where
     // The listings feed a bounded channel, so they run ahead of the copies and count the keys.
     // Each pair travels with its decision, made once (the journal lookup hashes two strings).
     let (mut ahead, behind) =
-        futures::channel::mpsc::channel::<Result<(Pair, (Decision, Known))>>(LOOKAHEAD);
+        futures::channel::mpsc::channel::<Result<(Pair, Decision)>>(LOOKAHEAD);
     let key_map = request.key_map.clone();
     let journal = copier.journal.clone();
     let central = copier.source_bucket.clone();
@@ -334,7 +343,7 @@ where
                 let decided = decide_with(journal.as_deref(), &central, &pair);
                 if let Pair::Source { source, .. } = &pair {
                     bump(&counters.keys, 1);
-                    if decided.0 != Decision::Unchanged {
+                    if !matches!(decided, Decision::Unchanged(_)) {
                         bump(&counters.to_copy, 1);
                         bump(&counters.bytes_to_copy, source.size);
                     }
@@ -355,20 +364,17 @@ where
             .take_until(Box::pin(stop))
             .map(|pair| async move {
                 match pair {
-                    Ok((pair, decided)) => {
-                        let planned =
-                            matches!(pair, Pair::Source { .. }) && decided.0 != Decision::Unchanged;
-                        Ok((
-                            process(copier, request, pair, decided, deadline, ready).await,
-                            planned,
-                        ))
-                    }
+                    Ok((pair, decided)) => Ok((
+                        process(copier, request, pair, decided, deadline, ready).await,
+                        decided,
+                    )),
                     Err(e) => Err(e),
                 }
             })
             .buffer_unordered(request.concurrency.max(1));
         while let Some(report) = reports.next().await {
-            let (report, planned) = report?;
+            let (report, decided) = report?;
+            let planned = !matches!(decided, Decision::Unchanged(_) | Decision::Extra);
             match report.outcome {
                 Outcome::Copied | Outcome::WouldCopy => {
                     if report.outcome == Outcome::Copied {
@@ -383,8 +389,11 @@ where
                 Outcome::Unchanged => {
                     summary.unchanged += 1;
                     bump(&counters.unchanged, 1);
+                    if report.evidence == Some(Evidence::Sha256) {
+                        summary.unchanged_by_checksum += 1;
+                    }
                     if planned {
-                        // Its metadata showed it in place: one fewer to copy than the listing said.
+                        // Its checksums proved it in place: one fewer to copy than the listing said.
                         counters.to_copy.fetch_sub(1, Ordering::Relaxed);
                         counters
                             .bytes_to_copy
@@ -397,6 +406,9 @@ where
                     bump(&counters.failed, 1);
                     tracing::warn!(key = %report.key, error = ?report.error, "copy failed");
                 }
+            }
+            if decided == Decision::CompareChecksums && report.outcome != Outcome::Unchanged {
+                summary.unproven_same_size += 1;
             }
             if report.archive.is_some() && report.outcome == Outcome::Copied {
                 summary.archive_copied += 1;
@@ -433,14 +445,11 @@ async fn process(
     copier: &Copier,
     request: &RestoreRequest,
     pair: Pair,
-    (decision, known): (Decision, Known),
+    decision: Decision,
     deadline: Instant,
     ready: &AtomicU64,
 ) -> KeyReport {
     let map = &request.key_map;
-    if known == Known::Landed && !request.dry_run {
-        record_landed(copier, &pair);
-    }
     let (source, target) = match pair {
         Pair::Extra(t) => {
             return KeyReport {
@@ -452,6 +461,7 @@ async fn process(
                 requests: 0,
                 error: None,
                 archive: None,
+                evidence: None,
             }
         }
         Pair::Source { source, target } => (source, target),
@@ -466,6 +476,7 @@ async fn process(
         requests: 0,
         error: None,
         archive: None,
+        evidence: None,
     };
     let count = CountRequests::default();
     let archive = Archive { deadline, ready };
@@ -500,20 +511,33 @@ async fn decide_and_copy(
     archive: Archive<'_>,
 ) -> KeyReport {
     let target_key = report.target_key.clone();
-    let must_copy = match decision {
-        Decision::Unchanged => false,
-        Decision::Copy => true,
-        Decision::CheckMetadata => match restored_from(copier, target.as_ref()).await {
-            Ok(from) => from.as_deref() != Some(source.version_id.as_str()),
+    let in_place = match decision {
+        Decision::Unchanged(evidence) => Some(evidence),
+        Decision::Copy | Decision::Extra => None,
+        Decision::CompareChecksums => match proven_same(copier, &source, target.as_ref()).await {
+            Ok(evidence) => evidence,
             Err(e) => {
                 report.outcome = Outcome::Failed;
                 report.error = Some(e.to_string());
                 return report;
             }
         },
-        Decision::Extra => false,
     };
-    if !must_copy {
+    if in_place.is_some() || decision == Decision::Extra {
+        if let (Some(Evidence::Sha256), Some(journal), Some(target), false) =
+            (in_place, &copier.journal, &target, request.dry_run)
+        {
+            // Proven equal: the next run need not ask S3 again.
+            if let Err(e) = journal.copied(
+                &target.key,
+                &copier.source_bucket,
+                &source,
+                &target.version_id,
+            ) {
+                tracing::warn!(key = %target.key, error = %e, "could not record the proven copy in the journal");
+            }
+        }
+        report.evidence = in_place;
         return report;
     }
     if request.dry_run {
@@ -584,71 +608,58 @@ async fn decide_and_copy(
     report
 }
 
-/// [`decide`], and what the copier's journal knows of the pair.
-fn known_decision(copier: &Copier, pair: &Pair) -> (Decision, Known) {
+/// [`decide`] with the copier's journal.
+fn known_decision(copier: &Copier, pair: &Pair) -> Decision {
     decide_with(copier.journal.as_deref(), &copier.source_bucket, pair)
 }
 
-/// [`decide`] with the journal: a same-size target object that the journal records as a copy of
-/// the selected version, or as a write in doubt that landed, is in place without a request.
-fn decide_with(journal: Option<&Journal>, central: &str, pair: &Pair) -> (Decision, Known) {
-    let decision = decide(pair);
-    let known = match (decision, journal, pair) {
+/// [`decide`] with the journal: a same-size target version that the journal records as the one
+/// S3 returned for a copy of the selected version is in place without a request.
+fn decide_with(journal: Option<&Journal>, central: &str, pair: &Pair) -> Decision {
+    match (decide(pair), journal, pair) {
         (
-            Decision::CheckMetadata,
+            Decision::CompareChecksums,
             Some(journal),
             Pair::Source {
                 source,
                 target: Some(target),
             },
-        ) => journal.knows(target, central, source),
-        _ => Known::Unknown,
-    };
-    match known {
-        Known::Copied | Known::Landed => (Decision::Unchanged, known),
-        Known::Unknown => (decision, known),
+        ) if journal.recorded_copy(target, central, source) => {
+            Decision::Unchanged(Evidence::Journal)
+        }
+        (decision, _, _) => decision,
     }
 }
 
-/// A write in doubt found landed is recorded as done, so later runs need not reason about it.
-fn record_landed(copier: &Copier, pair: &Pair) {
-    let (
-        Some(journal),
-        Pair::Source {
-            source,
-            target: Some(target),
-        },
-    ) = (&copier.journal, pair)
-    else {
-        return;
-    };
-    tracing::info!(key = %target.key, version = %target.version_id, "a copy begun by an earlier run had landed");
-    if let Err(e) = journal.copied(
-        &target.key,
-        &copier.source_bucket,
-        source,
-        &target.version_id,
-    ) {
-        tracing::warn!(key = %target.key, error = %e, "could not record the landed copy in the journal");
-    }
-}
-
-/// The central version id a target object was restored from, read from its metadata.
-async fn restored_from(copier: &Copier, target: Option<&TargetObject>) -> Result<Option<String>> {
+/// Whether the target's current version holds the selected version's content, proven by equal
+/// SHA-256 checksums (see [`same_content`]); `None`: not proven, copy. Central is asked first:
+/// most versions carry no SHA-256, and then the target is not asked at all.
+async fn proven_same(
+    copier: &Copier,
+    source: &crate::version::ObjectVersion,
+    target: Option<&TargetObject>,
+) -> Result<Option<Evidence>> {
     let Some(target) = target else {
         return Ok(None);
     };
-    let head = head_version(
+    let central = sha256_of(
+        &copier.reader,
+        &copier.source_bucket,
+        &source.key,
+        &source.version_id,
+    )
+    .await?;
+    if central.is_none() {
+        return Ok(None);
+    }
+    let current = sha256_of(
         &copier.writer,
         &copier.target_bucket,
         &target.key,
         &target.version_id,
     )
     .await?;
-    Ok(head
-        .metadata()
-        .and_then(|m| m.get(SOURCE_VERSION_META))
-        .cloned())
+    Ok(same_content(central.as_deref(), current.as_deref()).then_some(Evidence::Sha256))
 }
 
 #[cfg(test)]
@@ -720,7 +731,7 @@ mod tests {
                 &copier,
                 &request,
                 pair,
-                (Decision::CheckMetadata, Known::Unknown),
+                Decision::CompareChecksums,
                 Instant::now(),
                 &ready,
             );
@@ -739,11 +750,12 @@ mod tests {
                 requests: 0,
                 error: None,
                 archive: None,
+                evidence: None,
             };
             let work = decide_and_copy(
                 &copier,
                 &request,
-                Decision::CheckMetadata,
+                Decision::CompareChecksums,
                 source.clone(),
                 Some(target("111111111111/a", "t1", 3)),
                 report,

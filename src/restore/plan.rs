@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::version::ObjectVersion;
 
-/// User metadata key that records which central version a restored object was copied from.
+/// User metadata key that records which central version a restored object was copied from
+/// (`--provenance metadata`): for people reading the object, never evidence for a restore.
 pub const SOURCE_VERSION_META: &str = "s3central-source-version-id";
 
 /// Maps keys between the central bucket and the target.
@@ -64,20 +65,37 @@ pub enum Pair {
     Extra(TargetObject),
 }
 
+/// What proves a key already in place, so that it is not copied again; written to the report.
+///
+/// Nothing the target says about itself (its metadata, its size) is evidence: an attacker with
+/// admin in the account can write both. See [`same_content`] for why only SHA-256 counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// The target's current version id is the selected version id (replicas keep version ids).
+    VersionId,
+    /// The restore journal records this exact target version as the one S3 returned for a copy
+    /// of this exact central version.
+    Journal,
+    /// Both versions carry the same SHA-256 checksum, computed by S3.
+    Sha256,
+}
+
 /// What to do with a key before any request is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Copy it.
     Copy,
-    /// The target already holds the selected version (replicas keep version ids).
-    Unchanged,
-    /// Same size, different version id: read the target's metadata to see whether s3central restored it from this version.
-    CheckMetadata,
+    /// Already in place, and this proves it.
+    Unchanged(Evidence),
+    /// Same size, another version id: in place only if both versions' SHA-256 checksums are equal
+    /// (one HeadObject on each side); otherwise copy.
+    CompareChecksums,
     /// Report as extra.
     Extra,
 }
 
-/// Decides from the listings alone; only [`Decision::CheckMetadata`] needs one more request.
+/// Decides from the listings alone; only [`Decision::CompareChecksums`] needs more requests.
 pub fn decide(pair: &Pair) -> Decision {
     match pair {
         Pair::Extra(_) => Decision::Extra,
@@ -87,14 +105,27 @@ pub fn decide(pair: &Pair) -> Decision {
             target: Some(t),
         } => {
             if t.version_id == source.version_id {
-                Decision::Unchanged
+                Decision::Unchanged(Evidence::VersionId)
             } else if t.size == source.size {
-                Decision::CheckMetadata
+                Decision::CompareChecksums
             } else {
                 Decision::Copy
             }
         }
     }
+}
+
+/// Whether two versions' checksums, as HeadObject with ChecksumMode shows them, prove the same
+/// content: both SHA-256 and equal.
+///
+/// CRC32, CRC32C and CRC64NVME are not evidence: a CRC is linear, so anyone who can write the
+/// target can make same-size content with any chosen CRC by changing 4 (or 8) bytes, and S3 then
+/// stores that matching CRC itself. SHA-1 is not either (chosen-prefix collisions are within
+/// reach: an object planted before the backup could be swapped for its twin). A SHA-256 value
+/// with a part count (`...-N`, a multipart object's checksum of its parts' checksums) is as
+/// strong as a full-object one: equal values mean equal parts.
+pub fn same_content(source_sha256: Option<&str>, target_sha256: Option<&str>) -> bool {
+    matches!((source_sha256, target_sha256), (Some(s), Some(t)) if !s.is_empty() && s == t)
 }
 
 /// How a key ended, as written to the report.
@@ -232,6 +263,18 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn only_equal_sha256_values_prove_the_same_content() {
+        let a = "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=";
+        assert!(same_content(Some(a), Some(a)));
+        assert!(same_content(Some("abc-3"), Some("abc-3")));
+        assert!(!same_content(Some(a), Some("other")));
+        assert!(!same_content(Some(a), None));
+        assert!(!same_content(None, Some(a)));
+        assert!(!same_content(None, None));
+        assert!(!same_content(Some(""), Some("")));
+    }
+
+    #[test]
     fn decides_from_version_ids_and_sizes() {
         let s = version("111111111111/a", "v1", 5);
         let p = |t: Option<TargetObject>| Pair::Source {
@@ -241,11 +284,11 @@ pub(super) mod tests {
         assert_eq!(decide(&p(None)), Decision::Copy);
         assert_eq!(
             decide(&p(Some(target("111111111111/a", "v1", 5)))),
-            Decision::Unchanged
+            Decision::Unchanged(Evidence::VersionId)
         );
         assert_eq!(
             decide(&p(Some(target("111111111111/a", "x", 5)))),
-            Decision::CheckMetadata
+            Decision::CompareChecksums
         );
         assert_eq!(
             decide(&p(Some(target("111111111111/a", "x", 6)))),

@@ -133,6 +133,23 @@ pub async fn put_full(s3: &Client, bucket: &str, key: &str, body: impl AsRef<[u8
     }
 }
 
+/// Writes an object with a SHA-256 checksum (S3 keeps it, and a copy keeps it: the evidence a
+/// restore without its journal accepts) and returns its version id.
+pub async fn put_sha256(s3: &Client, bucket: &str, key: &str, body: impl AsRef<[u8]>) -> String {
+    let out = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .body(ByteStream::from(body.as_ref().to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PutObject s3://{bucket}/{key}: {e:?}"));
+    out.version_id()
+        .unwrap_or_else(|| panic!("PutObject s3://{bucket}/{key}: no version id"))
+        .to_owned()
+}
+
 /// Deletes a key without a version id (a delete marker) and returns the marker's version id.
 pub async fn delete(s3: &Client, bucket: &str, key: &str) -> String {
     let out = s3

@@ -4,7 +4,12 @@
 //!
 //! After every kill + re-run pair the target must hold exactly the state at TIME (keys, bytes,
 //! source version ids, KMS key read back) with exactly one version per key: a key copied twice
-//! across the pair shows up as a second version. Figures go to stderr (`--nocapture`).
+//! across the pair shows up as a second version. Central's versions carry SHA-256 checksums, so
+//! a single-part copy the killed run had in flight (a `copying` line with no `copied` line) is
+//! proven in place by its checksum. The one exception: a multipart copy in flight at the kill.
+//! Its target version has a checksum of its parts, never equal to central's, and nothing else
+//! the target shows may be trusted (docs/security.md), so it is copied again: such keys, and
+//! only such keys, may hold two versions. Figures go to stderr (`--nocapture`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::ExitStatusExt;
@@ -16,8 +21,8 @@ use aws_sdk_s3::Client;
 use futures::StreamExt;
 
 use crate::common::{
-    all_versions, bucket_exists, command, cutoff, json_lines, put, restored_from, s3, s3central,
-    sdk_config, unique_bucket, versioned_bucket,
+    all_versions, bucket_exists, command, cutoff, journal_path, json_lines, put, put_sha256,
+    restored_from, s3, s3central, sdk_config, unique_bucket, versioned_bucket,
 };
 use crate::common::{kms, kms_key, target_bucket};
 
@@ -66,7 +71,7 @@ async fn seed_central() -> Central {
                     put(&s3, &bucket, &key, body(i, 0)).await;
                 }
                 let selected = body(i, 1);
-                let version = put(&s3, &bucket, &key, &selected).await;
+                let version = put_sha256(&s3, &bucket, &key, &selected).await;
                 if i % 11 == 0 {
                     // A delete marker before TIME: ignored by default, so the key comes back.
                     crate::common::delete(&s3, &bucket, &key).await;
@@ -118,6 +123,28 @@ enum KillAt {
     Millis(u64),
     /// As soon as the target holds at least this many versions.
     Versions(usize),
+}
+
+/// The multipart keys ([`BIG`]) whose copy the target bucket's journal has in doubt: a
+/// `copying` line with no `copied` line after it (the format is in src/restore/journal.rs).
+fn multipart_in_doubt(target: &str) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(journal_path(target)).unwrap_or_default();
+    let mut doubt = BTreeSet::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields.as_slice() {
+            ["copying", key, ..] => doubt.insert(key.to_string()),
+            ["copied", key, ..] => doubt.remove(*key),
+            _ => false,
+        };
+    }
+    doubt.retain(|key| {
+        key.rsplit('/')
+            .next()
+            .and_then(|i| i.parse::<usize>().ok())
+            .is_some_and(|i| i % BIG_EVERY == 0)
+    });
+    doubt
 }
 
 /// Sends SIGKILL and asserts the process died of it (not of having finished already).
@@ -210,6 +237,7 @@ async fn kill_point(
     // Requests the killed process had already sent may still complete on the server.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let versions_at_kill = all_versions(s3, &target, "").await.len();
+    let multipart_in_doubt = multipart_in_doubt(&target);
 
     // The re-run may go faster: its concurrency does not change what it must copy.
     let mut rerun = vec!["--output", "json"];
@@ -255,14 +283,19 @@ async fn kill_point(
         .map(|(k, n)| (*k, *n))
         .collect();
     let duplicates = versions.len() - per_key.len();
+    let unexplained: Vec<&(&str, usize)> = twice
+        .iter()
+        .filter(|(k, n)| *n != 2 || !multipart_in_doubt.contains(*k))
+        .collect();
     assert!(
-        twice.is_empty(),
-        "{what}: keys copied more than once across the kill and the re-run: {twice:?}"
+        unexplained.is_empty(),
+        "{what}: keys copied more than once across the kill and the re-run, other than multipart copies in doubt {multipart_in_doubt:?}: {unexplained:?}"
     );
     assert_eq!(copied + unchanged, KEYS as u64, "{what}: {summary}");
     assert_eq!(
-        unchanged as usize, versions_at_kill,
-        "{what}: the re-run did not skip exactly the keys the killed run had copied ({summary})"
+        unchanged as usize + twice.len(),
+        versions_at_kill,
+        "{what}: the re-run did not skip exactly the keys the killed run had copied, less the multipart copies in doubt ({summary})"
     );
 
     // Read every object back: bytes, the central version it came from, the KMS key.
@@ -356,11 +389,10 @@ async fn restore_killed_at_ten_points_resumes_without_copying_twice() {
         restored += r.copied as usize + r.unchanged as usize;
     }
     eprintln!(
-        "kill test: kill points tried {}, duplicate copies {duplicates}, objects restored and read back {restored}, {:.1} s in all",
+        "kill test: kill points tried {}, duplicate copies {duplicates} (each a multipart copy in doubt, checked per point), objects restored and read back {restored}, {:.1} s in all",
         points.len(),
         started.elapsed().as_secs_f64()
     );
-    assert_eq!(duplicates, 0);
 }
 
 /// When `setup` is killed.

@@ -19,3 +19,4 @@ mod restore;
 mod restore_ux;
 mod secrets;
 mod setup;
+mod trust;

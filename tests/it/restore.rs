@@ -500,9 +500,10 @@ async fn second_run_writes_nothing_and_reports_extras() {
 }
 
 /// `--provenance metadata` writes the source version into every object (HeadObject +
-/// CopyObject), so a machine without the journal knows what is in place with one HeadObject.
+/// CopyObject), for people; a machine without the journal does not take it as evidence (anyone
+/// who can write the target can write it), and these CRC32-only objects are copied again.
 #[tokio::test(flavor = "multi_thread")]
-async fn metadata_provenance_resumes_on_a_machine_without_the_journal() {
+async fn metadata_provenance_is_written_and_never_trusted() {
     let h = History::standard().await;
     let (alias, arn) = kms_key("prov").await;
     let target = target_bucket(&h.s3, "target", &alias).await;
@@ -555,16 +556,26 @@ async fn metadata_provenance_resumes_on_a_machine_without_the_journal() {
             "{full}"
         );
     }
-    // Another machine: no journal. Each key costs one HeadObject and nothing is copied.
+    // Another machine: no journal. The metadata proves nothing, the versions carry no SHA-256:
+    // every key is copied again (one HeadObject of central finds no SHA-256, then the copy).
     std::fs::remove_file(&journal_path).expect("journal written");
-    let before = all_versions(&h.s3, &target, "").await;
     let second = summary(s3central(&args).success());
-    assert_eq!(second["copied"], 0);
-    assert_eq!(second["unchanged"], expected.len() as u64);
+    assert_eq!(second["copied"], expected.len() as u64, "{second}");
+    assert_eq!(second["unchanged"], 0, "{second}");
+    assert_eq!(
+        second["unproven_same_size"],
+        expected.len() as u64,
+        "{second}"
+    );
     for line in json_lines(&std::fs::read_to_string(report.path()).expect("report")) {
-        assert_eq!(line["requests"], 1, "{line}");
+        assert_eq!(line["outcome"], "copied", "{line}");
+        assert_eq!(
+            line["requests"], 3,
+            "HeadObject (checksum), HeadObject, CopyObject: {line}"
+        );
     }
-    assert_eq!(before, all_versions(&h.s3, &target, "").await);
+    let state = read_back(&h.s3, &target, &format!("{ACCOUNT}/"), &arn).await;
+    assert_state(&state, &expected);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -733,10 +744,12 @@ async fn killed_run_resumes_without_copying_twice() {
     let central = unique_bucket("central");
     versioned_bucket(&s3, &central).await;
     let mut expected = BTreeMap::new();
+    // SHA-256 checksums: a copy the killed run had in flight (no `copied` line in the journal)
+    // is then proven in place by its checksum; with CRC32 only it would be copied again.
     for i in 0..80 {
         let key = format!("k/{i:03}");
         let body = format!("object {i}").into_bytes();
-        let v = put(&s3, &central, &format!("{ACCOUNT}/{key}"), &body).await;
+        let v = crate::common::put_sha256(&s3, &central, &format!("{ACCOUNT}/{key}"), &body).await;
         expected.insert(key, (v, body));
     }
     let t = cutoff().await;
