@@ -42,6 +42,14 @@ pub async fn resolve(ctx: &Context, path: &std::path::Path) -> Result<Resolved> 
         .as_ref()
         .map(|a| a.to_string())
         .unwrap_or_else(|| caller_account.clone());
+    if let Some(foreign) = crate::setup::policy::foreign_restore_principal(
+        &config.central.restore_principals,
+        &central_account,
+    ) {
+        return Err(Error::Invalid(format!(
+            "restore_principals entry {foreign:?} is not a principal of the central account {central_account}: every account's restore role would trust it, and a principal elsewhere could read that account's backups and write its bucket; name roles of the central account"
+        )));
+    }
     let central_region = config
         .central
         .region

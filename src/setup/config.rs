@@ -58,7 +58,8 @@ replication_time_control = true
 # Default: read with Organizations DescribeOrganization.
 org_id = "o-abcd123456"
 # Who may assume the role "s3central-restore" that setup makes in every source account (account
-# ids or IAM ARNs). `s3central restore` assumes it to copy an account's prefix back server-side.
+# ids or IAM ARNs), only while in the organization. They must be of the central account: setup
+# refuses others. `s3central restore` assumes it to copy an account's prefix back server-side.
 # Default: the central account.
 restore_principals = ["123456789012"]
 # S3 Object Lock on the central bucket with this default retention for every replica: no one,

@@ -447,7 +447,7 @@ pub fn source_specs(
         restore_role: RoleSpec {
             kind: RoleKind::Restore,
             name: RESTORE_ROLE.to_owned(),
-            trust: restore_trust_policy(&trusted),
+            trust: restore_trust_policy(&trusted, &central.org_id),
             policy_name: RESTORE_POLICY_NAME.to_owned(),
             policy: restore_role_policy(&role_input),
         },

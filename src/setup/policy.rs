@@ -233,17 +233,36 @@ pub fn replication_trust_policy() -> Value {
     })
 }
 
-/// The restore role's trust policy: the principals the config names (by default the central account).
-pub fn restore_trust_policy(trusted: &[String]) -> Value {
+/// The restore role's trust policy: the principals the config names (by default the central
+/// account; config validation keeps them in the central account), and only while they are in
+/// the organization.
+pub fn restore_trust_policy(trusted: &[String], org_id: &str) -> Value {
     json!({
         "Version": POLICY_VERSION,
         "Statement": [{
             "Sid": "TrustedPrincipalsRestore",
             "Effect": "Allow",
             "Principal": {"AWS": trusted},
-            "Action": "sts:AssumeRole"
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}}
         }]
     })
+}
+
+/// The account of an IAM principal ARN (`arn:aws:iam::<account>:...`), if it is one.
+fn principal_account(arn: &str) -> Option<&str> {
+    let account = arn.strip_prefix("arn:aws:iam::")?.split(':').next()?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+}
+
+/// Restore principals must be principals of the central account: a restore role that trusts
+/// another account lets that account (a source admin, T1) read this account's backups and write
+/// its bucket. Gives the first principal that is not, if any.
+pub fn foreign_restore_principal<'a>(trusted: &'a [String], central: &str) -> Option<&'a str> {
+    trusted
+        .iter()
+        .find(|p| principal_account(p) != Some(central))
+        .map(String::as_str)
 }
 
 /// The batch replication role's trust policy: S3 Batch Operations may assume it.
@@ -517,6 +536,39 @@ pub fn restore_role_policy(input: &RolePolicyInput<'_>) -> Value {
                 "Effect": "Allow",
                 "Action": "kms:DescribeKey",
                 "Resource": source_key_arn
+            },
+            // Whoever assumes the role writes only what the account's own key can read back:
+            // no other KMS key, no SSE-S3, no customer-provided key (an attacker's key would
+            // make the restored objects unreadable). Each Deny needs its header present (Null
+            // false): parts (UploadPart, UploadPartCopy) carry no encryption headers, their
+            // upload was created under the key, and a negated operator alone matches a missing
+            // key.
+            {
+                "Sid": "DenyEncryptionOtherThanKms",
+                "Effect": "Deny",
+                "Action": "s3:PutObject",
+                "Resource": format!("arn:aws:s3:::{source_bucket}/*"),
+                "Condition": {
+                    "Null": {"s3:x-amz-server-side-encryption": "false"},
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}
+                }
+            },
+            {
+                "Sid": "DenyAnotherKmsKey",
+                "Effect": "Deny",
+                "Action": "s3:PutObject",
+                "Resource": format!("arn:aws:s3:::{source_bucket}/*"),
+                "Condition": {
+                    "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": source_key_arn}
+                }
+            },
+            {
+                "Sid": "DenyCustomerProvidedKeys",
+                "Effect": "Deny",
+                "Action": "s3:PutObject",
+                "Resource": format!("arn:aws:s3:::{source_bucket}/*"),
+                "Condition": {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}}
             }
         ]
     })
@@ -849,7 +901,7 @@ mod tests {
         check_snapshot(
             "restore_trust_policy",
             include_str!("snapshots/restore_trust_policy.json"),
-            &restore_trust_policy(&[format!("arn:aws:iam::{CENTRAL_ACCOUNT}:root")]),
+            &restore_trust_policy(&[format!("arn:aws:iam::{CENTRAL_ACCOUNT}:root")], ORG),
         );
     }
 
@@ -878,6 +930,21 @@ mod tests {
             include_str!("snapshots/replication_rule.json"),
             &serde_json::to_value(replication_rule(&rule_input())).unwrap(),
         );
+    }
+
+    #[test]
+    fn restore_principals_outside_the_central_account_are_found() {
+        let central = |p: &str| format!("arn:aws:iam::{CENTRAL_ACCOUNT}:{p}");
+        let ok = vec![central("root"), central("role/ir/responder")];
+        assert_eq!(foreign_restore_principal(&ok, CENTRAL_ACCOUNT), None);
+        let mut bad = ok.clone();
+        bad.push("arn:aws:iam::999999999999:role/x".into());
+        assert_eq!(
+            foreign_restore_principal(&bad, CENTRAL_ACCOUNT),
+            Some("arn:aws:iam::999999999999:role/x")
+        );
+        let odd = vec!["arn:aws:iam::*:root".to_owned()];
+        assert!(foreign_restore_principal(&odd, CENTRAL_ACCOUNT).is_some());
     }
 
     #[test]
@@ -1011,7 +1078,7 @@ mod tests {
             central_bucket_policy(&c),
             replication_trust_policy(),
             replication_role_policy(&role),
-            restore_trust_policy(&[format!("arn:aws:iam::{central}:root")]),
+            restore_trust_policy(&[format!("arn:aws:iam::{central}:root")], org),
             restore_role_policy(&role),
             batch_replication_trust_policy(),
             batch_replication_role_policy(account, &source_bucket),

@@ -127,7 +127,7 @@ fn restore_role_resource(account: &str) -> Target {
         policy: Some((
             "resourcePolicy",
             "restore role trust policy".into(),
-            restore_trust_policy(&[format!("arn:aws:iam::{CENTRAL}:root")]),
+            restore_trust_policy(&[format!("arn:aws:iam::{CENTRAL}:root")], ORG),
         )),
     }
 }
@@ -292,6 +292,17 @@ fn via_s3(region: &str, s3_arn: &str) -> Ctx {
             json!(format!("s3.{region}.amazonaws.com")),
         ),
         ("kms:EncryptionContext:aws:s3:arn", json!(s3_arn)),
+    ]
+}
+
+/// A write that asks for SSE-KMS under `key_arn`.
+fn sse_kms(key_arn: &str) -> Ctx {
+    vec![
+        ("s3:x-amz-server-side-encryption", json!("aws:kms")),
+        (
+            "s3:x-amz-server-side-encryption-aws-kms-key-id",
+            json!(key_arn),
+        ),
     ]
 }
 
@@ -549,6 +560,12 @@ fn restore_rows(account: &str) -> Vec<Value> {
             "sts:AssumeRole", restore_role_resource(account), no_ctx(), Allow),
         row(n(&format!("{other}'s admin: sts:AssumeRole on the restore role")), &admin(other),
             "sts:AssumeRole", restore_role_resource(account), no_ctx(), Deny),
+        // The trust holds only inside the organization (issue 18, finding 3).
+        row(n("[never] a central-account principal outside the organization: sts:AssumeRole on the restore role"),
+            &Actor { org: Some(OTHER_ORG), ..admin(CENTRAL) },
+            "sts:AssumeRole", restore_role_resource(account), no_ctx(), Deny),
+        row(n("[never] an outsider: sts:AssumeRole on the restore role"), &outsider(),
+            "sts:AssumeRole", restore_role_resource(account), no_ctx(), Deny),
         // Reading central: only the account's own prefix.
         row(n(&format!("s3:ListBucketVersions on central, prefix {account}/")), &role,
             "s3:ListBucketVersions", central_bucket(), prefix(&format!("{account}/")), Allow),
@@ -579,6 +596,17 @@ fn restore_rows(account: &str) -> Vec<Value> {
             "s3:PutObject", source_object(account, &obj), no_ctx(), Allow),
         row(n("s3:PutObjectTagging in its own bucket"), &role,
             "s3:PutObjectTagging", source_object(account, &obj), no_ctx(), Allow),
+        row(n("s3:PutObject into its own bucket under its own key (CopyObject, CreateMultipartUpload)"), &role,
+            "s3:PutObject", source_object(account, &obj), sse_kms(&s.key_arn), Allow),
+        // Only under the account's own key (issue 18, finding 3).
+        row(n("[never] s3:PutObject into its own bucket under another KMS key"), &role,
+            "s3:PutObject", source_object(account, &obj), sse_kms(&source(other).key_arn), Deny),
+        row(n("[never] s3:PutObject into its own bucket with SSE-S3"), &role,
+            "s3:PutObject", source_object(account, &obj),
+            vec![("s3:x-amz-server-side-encryption", json!("AES256"))], Deny),
+        row(n("[never] s3:PutObject into its own bucket with a customer-provided key (SSE-C)"), &role,
+            "s3:PutObject", source_object(account, &obj),
+            vec![("s3:x-amz-server-side-encryption-customer-algorithm", json!("AES256"))], Deny),
         row(n("s3:GetObjectVersion in its own bucket (delta HeadObject)"), &role,
             "s3:GetObjectVersion", source_object(account, &obj), no_ctx(), Allow),
         row(n("s3:AbortMultipartUpload in its own bucket"), &role,

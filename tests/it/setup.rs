@@ -726,6 +726,29 @@ async fn key_arn(config: &SdkConfig, alias: &str) -> String {
         .to_owned()
 }
 
+/// Issue 18, finding 3: a restore principal of another account would let it read this
+/// account's backups through every restore role; refused with one line before any write.
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_principals_outside_the_central_account_are_refused_before_any_write() {
+    let (_, bucket, central, config) = one_account_world(
+        "foreign-restorer",
+        "restore_principals = [\"arn:aws:iam::999999999999:role/incident\"]",
+    )
+    .await;
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("not a principal of the central account"),
+        "{}",
+        out.stderr
+    );
+    let s3 = crate::common::s3().await;
+    assert!(!crate::common::bucket_exists(&s3, &central).await);
+    assert!(!crate::common::bucket_exists(&s3, &bucket).await);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn restore_runs_as_the_restore_role_setup_made() {
     let (account, bucket, central, config) = one_account_world("restore-role", "").await;
@@ -747,9 +770,10 @@ async fn restore_runs_as_the_restore_role_setup_made() {
     assert!(
         same_policy(
             trust,
-            &s3central::setup::policy::restore_trust_policy(&[format!(
-                "arn:aws:iam::{CENTRAL_ACCOUNT}:root"
-            )])
+            &s3central::setup::policy::restore_trust_policy(
+                &[format!("arn:aws:iam::{CENTRAL_ACCOUNT}:root")],
+                &organization().await.0
+            )
         ),
         "{trust}"
     );
