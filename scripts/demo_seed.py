@@ -28,6 +28,7 @@ import boto3
 from botocore.config import Config
 
 ROLE = "OrganizationAccountAccessRole"
+BREAK_GLASS = "s3central-break-glass"
 SOURCE_ALIAS = "alias/s3central-source"  # setup's default key alias in each source account
 ATTACK = b"ENCRYPTED BY ATTACKER -- send 10 BTC to get your files back\n"
 RANSOM_NOTE = "README-RANSOM.txt"
@@ -123,6 +124,16 @@ def cmd_org(a):
         account = status["CreateAccountStatus"]["AccountId"]
         accounts.append({"name": name, "id": account, "bucket": f"acme-data-{account}"})
     central = os.environ["S3CENTRAL_BUCKET"]
+    # The break-glass role: after setup, the only principal that may change central or its key.
+    iam = session().client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"AWS": f"arn:aws:iam::{session().client('sts').get_caller_identity()['Account']}:root"}}]}
+    try:
+        iam.create_role(RoleName=BREAK_GLASS, AssumeRolePolicyDocument=json.dumps(trust),
+                        Description="s3central break-glass: the only principal that may change central")
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
     save(a.state, {"org_id": org_id, "central": central, "accounts": accounts})
     sources = "".join(f'\n[[source]]\naccount = "{x["id"]}"  # {x["name"]}\n'
                       f'bucket = "{x["bucket"]}"\n' for x in accounts)
@@ -133,6 +144,7 @@ def cmd_org(a):
 bucket = "{central}"
 kms_alias = "alias/s3central-central"
 org_id = "{org_id}"
+break_glass_role = "{BREAK_GLASS}"
 {sources}""")
     print(f"  organization {org_id}; management (central) account "
           f"{session().client('sts').get_caller_identity()['Account']}")

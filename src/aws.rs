@@ -240,7 +240,20 @@ impl Aws {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// The account these credentials act as (STS GetCallerIdentity).
+    /// Who these credentials act as: the user or assumed-role session ARN (STS GetCallerIdentity).
+    pub async fn caller_arn(&self) -> Result<String> {
+        let out = self
+            .sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| Error::from_sdk("GetCallerIdentity", "sts", e))?;
+        out.arn()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Invalid("STS GetCallerIdentity returned no ARN".into()))
+    }
+
+    /// The account id of these credentials (STS GetCallerIdentity).
     pub async fn account_id(&self) -> Result<String> {
         let out = self
             .sts()

@@ -80,6 +80,20 @@ pub async fn resolve(ctx: &Context, path: &std::path::Path) -> Result<Resolved> 
         &central_region,
     )
     .await?;
+    let break_glass_role = match &config.central.break_glass_role {
+        Some(role) => Some(
+            crate::setup::check_break_glass_role(
+                &central_aws,
+                &crate::setup::config::break_glass_arn(role, &central_account),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let acting_as_break_glass = match &break_glass_role {
+        Some(role) => crate::setup::policy::is_session_of(&central_aws.caller_arn().await?, role),
+        None => false,
+    };
     let sources = source_accounts(&caller, &config, &central_region).await?;
     Ok(Resolved {
         central: Central {
@@ -87,6 +101,8 @@ pub async fn resolve(ctx: &Context, path: &std::path::Path) -> Result<Resolved> 
             region: central_region,
             org_id,
             aws: central_aws,
+            break_glass_role,
+            acting_as_break_glass,
         },
         caller: (caller, caller_account),
         sources,

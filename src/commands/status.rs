@@ -108,6 +108,13 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
     };
     unhealthy += usize::from(!central_row.drift.is_empty());
     ctx.out.row(&central_row)?;
+    let protection = crate::setup::read_protection(&r.config, &r.central).await?;
+    if ctx.out.format() == crate::cli::OutputFormat::Json {
+        ctx.out
+            .json(&serde_json::json!({"record": "protection", "protection": protection}))?;
+    } else if !ctx.global.quiet {
+        ctx.out.text(&protection.describe())?;
+    }
     let caller = &r.caller;
     let mut rows = futures::stream::iter(r.sources.iter().cloned())
         .map(|source| {

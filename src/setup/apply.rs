@@ -52,6 +52,7 @@ pub async fn create_key(
         .create_key()
         .description("s3central backup encryption key")
         .policy(spec.policy.to_string())
+        .bypass_policy_lockout_safety_check(spec.lockout_intended)
         .tags(
             aws_sdk_kms::types::Tag::builder()
                 .tag_key(crate::setup::state::ALIAS_TAG)
@@ -100,6 +101,7 @@ pub async fn put_key_policy(
         .key_id(key)
         .policy_name("default")
         .policy(spec.policy.to_string())
+        .bypass_policy_lockout_safety_check(spec.lockout_intended)
         .send()
         .await
         .map(|_| ())

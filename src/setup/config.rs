@@ -67,6 +67,14 @@ restore_principals = ["123456789012"]
 # (COMPLIANCE: not even root; GOVERNANCE: only with s3:BypassGovernanceRetention). Default: off.
 # Once on it cannot be turned off; setup never shortens it or lowers COMPLIANCE to GOVERNANCE.
 object_lock = { mode = "GOVERNANCE", days = 30 }
+# The break-glass role of the central account (name, path/name, or ARN); it must exist before
+# setup names it. When set, it is the only principal that may delete versions, write objects,
+# change central's versioning, lifecycle, policy, lock, ownership, encryption, replication or
+# ACLs, or disable, delete, re-policy or grant on the central key: everyone else, the central
+# account's admins included, is denied. After the first run that applies it, changes to central
+# need setup run as that role. Default: none (central is then not guarded against its own
+# account's admins: see docs/security.md).
+break_glass_role = "s3central-break-glass"
 
 # One [[source]] table per account listed explicitly.
 [[source]]
@@ -130,6 +138,9 @@ pub struct Central {
     pub restore_principals: Vec<String>,
     /// Object Lock with a default retention on the central bucket; `None` means not configured.
     pub object_lock: Option<ObjectLock>,
+    /// The break-glass role of the central account (a name, `path/name`, or its ARN): the only
+    /// principal that may delete versions or change central and its key; `None`: not guarded.
+    pub break_glass_role: Option<String>,
 }
 
 /// The most days of default retention accepted (S3 allows up to 100 years).
@@ -370,6 +381,14 @@ pub enum ConfigError {
         /// The value.
         value: String,
     },
+    /// `break_glass_role` is neither a role name nor a role ARN.
+    #[error("line {line}: break_glass_role {value:?} is not an IAM role; use the name of a role of the central account (\"s3central-break-glass\") or its ARN (\"arn:aws:iam::123456789012:role/s3central-break-glass\")")]
+    InvalidBreakGlassRole {
+        /// Where.
+        line: usize,
+        /// The value.
+        value: String,
+    },
     /// `object_lock` has a bad mode or number of days.
     #[error("line {line}: object_lock {reason}; use object_lock = {{ mode = \"GOVERNANCE\" or \"COMPLIANCE\", days = 1-36500 }}")]
     InvalidObjectLock {
@@ -411,6 +430,7 @@ struct RawCentral {
     #[serde(default)]
     restore_principals: Vec<Spanned<String>>,
     object_lock: Option<Spanned<RawObjectLock>>,
+    break_glass_role: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -558,6 +578,21 @@ fn validate_central(lines: &Lines<'_>, c: RawCentral) -> Result<Central, ConfigE
         .object_lock
         .map(|l| object_lock(lines, l.into_inner()))
         .transpose()?;
+    let break_glass_role = match c.break_glass_role {
+        None => None,
+        Some(r) => {
+            let value = r.get_ref();
+            let is_role_arn = principal_arn(value).is_some_and(|arn| arn.contains(":role/"));
+            let is_name = !value.starts_with("arn:") && value.split('/').all(valid_role_name);
+            if !(is_role_arn || is_name) {
+                return Err(ConfigError::InvalidBreakGlassRole {
+                    line: lines.of(&r),
+                    value: r.into_inner(),
+                });
+            }
+            Some(r.into_inner())
+        }
+    };
     Ok(Central {
         account,
         region,
@@ -568,7 +603,18 @@ fn validate_central(lines: &Lines<'_>, c: RawCentral) -> Result<Central, ConfigE
         org_id,
         restore_principals,
         object_lock,
+        break_glass_role,
     })
+}
+
+/// The ARN of a break-glass role as the config names it (a name or `path/name` in the central
+/// account, or an ARN kept as it is).
+pub fn break_glass_arn(role: &str, central_account: &str) -> String {
+    if role.starts_with("arn:") {
+        role.to_owned()
+    } else {
+        format!("arn:aws:iam::{central_account}:role/{role}")
+    }
 }
 
 /// Validates `object_lock = { mode, days }`.
@@ -946,6 +992,10 @@ mod tests {
         assert_eq!(c.central.bucket, "acme-s3central");
         assert_eq!(c.central.storage_class, "STANDARD_IA");
         assert_eq!(c.central.org_id.as_deref(), Some("o-abcd123456"));
+        assert_eq!(
+            c.central.break_glass_role.as_deref(),
+            Some("s3central-break-glass")
+        );
         assert_eq!(c.sources.len(), 2);
         assert_eq!(c.sources[0].region.as_deref(), Some("eu-west-1"));
         assert_eq!(c.sources[1].region, None);
@@ -1011,6 +1061,36 @@ mod tests {
     }
 
     #[test]
+    fn break_glass_roles_are_role_names_or_role_arns() {
+        let with = |v: &str| {
+            format!("[central]\nbucket = \"acme-s3central\"\nbreak_glass_role = {v}\n\n[[source]]\naccount = \"111111111111\"\nbucket = \"acme-data-111111111111\"\n")
+        };
+        for ok in [
+            r#""s3central-break-glass""#,
+            r#""ir/break-glass""#,
+            r#""arn:aws:iam::123456789012:role/ir/break-glass""#,
+        ] {
+            assert!(parse_config(&with(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            r#""""#,
+            r#""arn:aws:iam::123456789012:user/alice""#,
+            r#""arn:aws:iam::123456789012:root""#,
+            r#""bad name""#,
+        ] {
+            assert_mentions(&err(&with(bad)), &["line 3", "break_glass_role"]);
+        }
+        assert_eq!(
+            break_glass_arn("ir/bg", "123456789012"),
+            "arn:aws:iam::123456789012:role/ir/bg"
+        );
+        assert_eq!(
+            break_glass_arn("arn:aws:iam::123456789012:role/x", "999999999999"),
+            "arn:aws:iam::123456789012:role/x"
+        );
+    }
+
+    #[test]
     fn restore_principals_are_iam_principals() {
         let with = |v: &str| {
             format!("[central]\nbucket = \"acme-s3central\"\nrestore_principals = [{v}]\n\n[[source]]\naccount = \"111111111111\"\nbucket = \"acme-data-111111111111\"\n")
@@ -1055,6 +1135,7 @@ mod tests {
                     org_id: None,
                     restore_principals: vec![],
                     object_lock: None,
+                    break_glass_role: None,
                 },
                 sources: vec![Source {
                     account: "111111111111".parse().unwrap(),

@@ -24,9 +24,10 @@ use crate::setup::policy::{
     BATCH_REPLICATION_ROLE, BATCH_RESTORE_ROLE,
 };
 use crate::setup::policy::{
-    central_bucket_policy, central_key_policy, is_key_arn, replication_role_policy,
-    replication_rule, replication_trust_policy, restore_role_policy, restore_trust_policy,
-    source_key_policy, CentralInput, RolePolicyInput, RuleInput, REPLICATION_ROLE, RESTORE_ROLE,
+    central_bucket_policy, central_key_policy, guard_role, has_statement, is_key_arn,
+    replication_role_policy, replication_rule, replication_trust_policy, restore_role_policy,
+    restore_trust_policy, source_key_policy, CentralInput, RolePolicyInput, RuleInput,
+    BUCKET_GUARD_SID, KEY_GUARD_SID, REPLICATION_ROLE, RESTORE_ROLE,
 };
 
 /// Placeholder for a source key that does not exist yet (plan only).
@@ -65,6 +66,10 @@ pub struct Central {
     pub org_id: String,
     /// Credentials acting in it.
     pub aws: Aws,
+    /// The break-glass role's ARN, when the config names one (checked to exist).
+    pub break_glass_role: Option<String>,
+    /// Whether [`Central::aws`] is a session of that role (only it may change a guarded central).
+    pub acting_as_break_glass: bool,
 }
 
 /// One source account to set up.
@@ -200,11 +205,13 @@ pub fn central_specs(config: &Config, central: &Central, key_arn: &str) -> (KeyS
         org_id: &central.org_id,
         bucket: &config.central.bucket,
         region: &central.region,
+        break_glass_role: central.break_glass_role.as_deref(),
     };
     (
         KeySpec {
             alias: config.central.kms_alias.clone(),
             policy: central_key_policy(&input),
+            lockout_intended: central.break_glass_role.is_some() && !central.acting_as_break_glass,
         },
         BucketSpec {
             name: config.central.bucket.clone(),
@@ -215,6 +222,24 @@ pub fn central_specs(config: &Config, central: &Central, key_arn: &str) -> (KeyS
             object_lock: config.central.object_lock,
         },
     )
+}
+
+/// Checks that the break-glass role exists in the central account before any policy names it
+/// (a policy that reserves central for a role nobody can assume would lock everyone out); gives
+/// its ARN as IAM spells it.
+pub async fn check_break_glass_role(central: &Aws, arn: &str) -> Result<String> {
+    let name = arn.rsplit('/').next().unwrap_or(arn);
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    match central.iam().get_role().role_name(name).send().await {
+        Ok(out) => Ok(out
+            .role()
+            .map(|r| r.arn().to_owned())
+            .unwrap_or_else(|| arn.to_owned())),
+        Err(e) if state::is_absent(e.code()) => Err(Error::Refused(format!(
+            "break_glass_role {arn} does not exist in the central account: create it first (a role only your incident process can assume), or leave break_glass_role out; nothing was changed"
+        ))),
+        Err(e) => Err(Error::from_sdk("iam:GetRole", name.to_owned(), e)),
+    }
 }
 
 /// Checks the central key before any replication rule names it: AWS accepts any text as a
@@ -296,7 +321,71 @@ pub async fn plan_central(
         bucket.is_some(),
         lock.as_ref(),
     ));
-    Ok((changes, key_arn))
+    let guarded = has_statement(
+        bucket.as_ref().and_then(|b| b.policy.as_deref()),
+        BUCKET_GUARD_SID,
+    ) || has_statement(
+        key.as_ref().and_then(|k| k.policy.as_deref()),
+        KEY_GUARD_SID,
+    );
+    Ok((
+        plan::gate_central(changes, guarded, central.acting_as_break_glass),
+        key_arn,
+    ))
+}
+
+/// What protects central's versions, as found (not as configured): who may change central
+/// (its bucket and key policies' break-glass guards) and its Object Lock default retention.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Protection {
+    /// The break-glass role both the bucket policy and the key policy reserve central for; `None`
+    /// when either lacks its guard (the central account's admins can then destroy backups).
+    pub guarded_by: Option<String>,
+    /// `GOVERNANCE` or `COMPLIANCE`, when a default retention is in force.
+    pub object_lock_mode: Option<&'static str>,
+    /// Days of default retention every new version gets.
+    pub object_lock_days: Option<u32>,
+}
+
+impl Protection {
+    /// One line for people: guarded or not, immutable or not, and for how long.
+    pub fn describe(&self) -> String {
+        let guard = match &self.guarded_by {
+            Some(role) => format!("changes and deletes only by the break-glass role {role}"),
+            None => "NOT guarded: the central account's admins can delete versions or disable the key (set [central] break_glass_role)".to_owned(),
+        };
+        let lock = match (self.object_lock_mode, self.object_lock_days) {
+            (Some("COMPLIANCE"), Some(days)) => format!("every version immutable for {days} days (Object Lock COMPLIANCE: no one can shorten it)"),
+            (Some(mode), Some(days)) => format!("every version retained {days} days (Object Lock {mode}: s3:BypassGovernanceRetention can shorten it)"),
+            _ => "no Object Lock (versions are kept by the policies above only)".to_owned(),
+        };
+        format!("central protection: {guard}; {lock}")
+    }
+}
+
+/// Reads what protects central now (bucket policy, key policy, Object Lock).
+pub async fn read_protection(config: &Config, central: &Central) -> Result<Protection> {
+    let s3 = central.aws.s3();
+    let bucket = state::read_bucket(&s3, &config.central.bucket).await?;
+    let key = state::read_key(&central.aws.kms(), &config.central.kms_alias).await?;
+    let lock = match bucket {
+        Some(_) => state::read_object_lock(&s3, &config.central.bucket).await?,
+        None => None,
+    };
+    let bucket_guard = guard_role(
+        bucket.as_ref().and_then(|b| b.policy.as_deref()),
+        BUCKET_GUARD_SID,
+    );
+    let key_guard = guard_role(
+        key.as_ref().and_then(|k| k.policy.as_deref()),
+        KEY_GUARD_SID,
+    );
+    let retention = lock.and_then(|l| l.retention);
+    Ok(Protection {
+        guarded_by: bucket_guard.filter(|b| key_guard.as_deref() == Some(b.as_str())),
+        object_lock_mode: retention.map(|(mode, _)| mode.as_str()),
+        object_lock_days: retention.map(|(_, days)| days),
+    })
 }
 
 /// Makes the central account as desired; gives the central key's ARN.
@@ -428,6 +517,7 @@ pub fn source_specs(
         key: KeySpec {
             alias: source.kms_alias.clone(),
             policy: source_key_policy(account),
+            lockout_intended: false,
         },
         bucket: BucketSpec {
             name: source.bucket.clone(),
@@ -732,4 +822,35 @@ pub async fn apply_source(
         changed += 1;
     }
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Protection;
+
+    #[test]
+    fn protection_says_whether_central_is_guarded_and_for_how_long() {
+        let none = Protection {
+            guarded_by: None,
+            object_lock_mode: None,
+            object_lock_days: None,
+        };
+        assert!(
+            none.describe().contains("NOT guarded"),
+            "{}",
+            none.describe()
+        );
+        assert!(none.describe().contains("no Object Lock"));
+        let full = Protection {
+            guarded_by: Some("arn:aws:iam::123456789012:role/bg".into()),
+            object_lock_mode: Some("COMPLIANCE"),
+            object_lock_days: Some(30),
+        };
+        let text = full.describe();
+        assert!(
+            text.contains("only by the break-glass role arn:aws:iam::123456789012:role/bg"),
+            "{text}"
+        );
+        assert!(text.contains("immutable for 30 days"), "{text}");
+    }
 }

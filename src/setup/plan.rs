@@ -135,6 +135,33 @@ impl Change {
     }
 }
 
+/// Once central is guarded by a break-glass role (its bucket or key policy holds the role's
+/// Deny), AWS refuses every change to it from anyone else: each such change is planned as
+/// refused, naming the role, instead of being tried and failing halfway. Unchanged lines and
+/// an unguarded central (the first run, which applies the guard) pass as they are.
+pub fn gate_central(
+    changes: Vec<Change>,
+    guarded: bool,
+    acting_as_break_glass: bool,
+) -> Vec<Change> {
+    if !guarded || acting_as_break_glass {
+        return changes;
+    }
+    changes
+        .into_iter()
+        .map(|c| match c.action {
+            Action::Update(_) | Action::Create | Action::NeedsConsent(_) => Change::new(
+                c.resource,
+                Action::Refused(format!(
+                    "{} of the central account needs the break-glass role: its policies deny this change to everyone else; run setup as that role (for example with --profile naming it)",
+                    c.resource.label()
+                )),
+            ),
+            _ => c,
+        })
+        .collect()
+}
+
 /// The desired KMS key of an account.
 #[derive(Debug, Clone)]
 pub struct KeySpec {
@@ -142,6 +169,10 @@ pub struct KeySpec {
     pub alias: String,
     /// Its key policy.
     pub policy: Value,
+    /// The policy deliberately takes PutKeyPolicy away from whoever writes it (a break-glass
+    /// guard written by another principal): KMS's lockout safety check is then bypassed, as AWS
+    /// documents for that intent; the policy itself gives the break-glass role `kms:*`.
+    pub lockout_intended: bool,
 }
 
 /// A KMS key as found.
@@ -510,6 +541,26 @@ fn update(fields: Vec<String>) -> Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_guarded_central_changes_only_as_the_break_glass_role() {
+        let changes = vec![
+            Change::new(
+                Resource::BucketPolicy,
+                Action::Update(vec!["Statement".into()]),
+            ),
+            Change::new(Resource::KeyPolicy, Action::Unchanged),
+            Change::new(Resource::KmsKey, Action::Create),
+        ];
+        assert_eq!(gate_central(changes.clone(), false, false), changes);
+        assert_eq!(gate_central(changes.clone(), true, true), changes);
+        let gated = gate_central(changes, true, false);
+        assert!(
+            matches!(&gated[0].action, Action::Refused(why) if why.contains("break-glass role"))
+        );
+        assert_eq!(gated[1].action, Action::Unchanged);
+        assert!(matches!(gated[2].action, Action::Refused(_)));
+    }
     use serde_json::json;
 
     fn bucket_spec() -> BucketSpec {
@@ -547,6 +598,7 @@ mod tests {
         let key = KeySpec {
             alias: "alias/x".into(),
             policy: json!({}),
+            lockout_intended: false,
         };
         assert_eq!(
             diff_key(&key, None),
@@ -765,6 +817,7 @@ mod tests {
         let key = KeySpec {
             alias: "alias/x".into(),
             policy: json!({"Version": "2012-10-17", "Statement": []}),
+            lockout_intended: false,
         };
         let found = KeyActual {
             arn: "arn:aws:kms:us-east-1:111111111111:key/k".into(),

@@ -36,6 +36,92 @@ pub struct CentralInput<'a> {
     pub bucket: &'a str,
     /// The central bucket's region (replicas are encrypted there, so its key lives there).
     pub region: &'a str,
+    /// The break-glass role's ARN (`[central] break_glass_role`): when set, the only principal
+    /// that may delete versions, change central's configuration or weaken its key.
+    pub break_glass_role: Option<&'a str>,
+}
+
+/// The Sid of the central bucket policy's Deny that keeps central's configuration and versions
+/// for the break-glass role; its presence in the actual policy means central is guarded.
+pub const BUCKET_GUARD_SID: &str = "OnlyBreakGlassChangesCentral";
+
+/// The Sid of the central key policy's Deny that keeps the key's administration for the
+/// break-glass role.
+pub const KEY_GUARD_SID: &str = "OnlyBreakGlassWeakensTheKey";
+
+/// What only the break-glass role may do to the central key: anything that makes the versions
+/// unreadable (disable, delete, re-policy, grant, key material, regions) or weakens it.
+const KEY_BREAK_GLASS_ACTIONS: &[&str] = &[
+    "kms:DisableKey",
+    "kms:ScheduleKeyDeletion",
+    "kms:PutKeyPolicy",
+    "kms:CreateGrant",
+    "kms:DisableKeyRotation",
+    "kms:ImportKeyMaterial",
+    "kms:DeleteImportedKeyMaterial",
+    "kms:UpdatePrimaryRegion",
+    "kms:ReplicateKey",
+];
+
+/// What only the break-glass role may do to the central bucket, beyond [`CENTRAL_ONLY_ACTIONS`]
+/// (which no other account may do at all): write or re-tag objects (a new version under an
+/// account's prefix would be restored as that account's data) and change ACLs.
+const BUCKET_BREAK_GLASS_EXTRA: &[&str] = &[
+    "s3:PutObject",
+    "s3:PutObjectAcl",
+    "s3:PutObjectVersionAcl",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "s3:DeleteObjectTagging",
+    "s3:DeleteObjectVersionTagging",
+];
+
+/// Whether a caller ARN (STS GetCallerIdentity: `arn:aws:sts::ACCT:assumed-role/NAME/session`,
+/// or the role ARN itself) is a session of the role `role_arn` (`arn:aws:iam::ACCT:role/[path/]NAME`;
+/// a session ARN carries no path, so the account and the name decide).
+pub fn is_session_of(caller_arn: &str, role_arn: &str) -> bool {
+    let role = |arn: &str| -> Option<(String, String)> {
+        let rest = arn.strip_prefix("arn:aws:iam::")?;
+        let (account, resource) = rest.split_once(':')?;
+        let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
+        Some((account.to_owned(), name.to_owned()))
+    };
+    let session = |arn: &str| -> Option<(String, String)> {
+        let rest = arn.strip_prefix("arn:aws:sts::")?;
+        let (account, resource) = rest.split_once(':')?;
+        let name = resource.strip_prefix("assumed-role/")?.split('/').next()?;
+        Some((account.to_owned(), name.to_owned()))
+    };
+    match (
+        session(caller_arn).or_else(|| role(caller_arn)),
+        role(role_arn),
+    ) {
+        (Some(caller), Some(role)) => caller == role,
+        _ => false,
+    }
+}
+
+/// The break-glass role a central policy text reserves central for: the `aws:PrincipalArn`
+/// of its guard statement (`sid`), if the text holds one.
+pub fn guard_role(policy: Option<&str>, sid: &str) -> Option<String> {
+    let doc = parse_policy(policy?).ok()?;
+    doc["Statement"]
+        .as_array()?
+        .iter()
+        .find(|s| s["Sid"] == sid && s["Effect"] == "Deny")
+        .and_then(|s| s["Condition"]["ArnNotEquals"]["aws:PrincipalArn"].as_str())
+        .map(str::to_owned)
+}
+
+/// Whether a policy text holds a statement with this Sid (an unreadable text does not).
+pub fn has_statement(policy: Option<&str>, sid: &str) -> bool {
+    policy
+        .and_then(|text| parse_policy(text).ok())
+        .is_some_and(|doc| {
+            doc["Statement"]
+                .as_array()
+                .is_some_and(|all| all.iter().any(|s| s["Sid"] == sid))
+        })
 }
 
 /// The ARN pattern of an organization account's role of this name, for `aws:PrincipalArn` conditions.
@@ -61,7 +147,7 @@ fn s3_encryption_context(bucket: &str, objects: &str) -> Value {
 /// an object under the caller's own account prefix).
 pub fn central_key_policy(c: &CentralInput<'_>) -> Value {
     let via_s3 = format!("s3.{}.amazonaws.com", c.region);
-    json!({
+    let mut doc = json!({
         "Version": POLICY_VERSION,
         "Statement": [
             admin_statement(c.account),
@@ -95,7 +181,27 @@ pub fn central_key_policy(c: &CentralInput<'_>) -> Value {
                 }
             }
         ]
-    })
+    });
+    if let (Some(role), Some(statements)) = (c.break_glass_role, doc["Statement"].as_array_mut()) {
+        // The role administers the key by the key policy itself (no IAM policy needed), and
+        // nobody else, the central account's admins included, may weaken it.
+        statements.push(json!({
+            "Sid": "BreakGlassAdministersTheKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": role},
+            "Action": "kms:*",
+            "Resource": "*"
+        }));
+        statements.push(json!({
+            "Sid": KEY_GUARD_SID,
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": KEY_BREAK_GLASS_ACTIONS,
+            "Resource": "*",
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": role}}
+        }));
+    }
+    doc
 }
 
 /// A source key's policy: the account administers it (its IAM policies then grant the replication role).
@@ -143,7 +249,7 @@ const CENTRAL_ONLY_ACTIONS: &[&str] = &[
 pub fn central_bucket_policy(c: &CentralInput<'_>) -> Value {
     let bucket = c.bucket;
     let own_prefix_objects = format!("arn:aws:s3:::{bucket}/${{aws:PrincipalAccount}}/*");
-    json!({
+    let mut doc = json!({
         "Version": POLICY_VERSION,
         "Statement": [
             {
@@ -217,7 +323,23 @@ pub fn central_bucket_policy(c: &CentralInput<'_>) -> Value {
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}
             }
         ]
-    })
+    });
+    if let (Some(role), Some(statements)) = (c.break_glass_role, doc["Statement"].as_array_mut()) {
+        let actions: Vec<&str> = CENTRAL_ONLY_ACTIONS
+            .iter()
+            .chain(BUCKET_BREAK_GLASS_EXTRA)
+            .copied()
+            .collect();
+        statements.push(json!({
+            "Sid": BUCKET_GUARD_SID,
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": actions,
+            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": role}}
+        }));
+    }
+    doc
 }
 
 /// The replication role's trust policy: S3 may assume it.
@@ -806,6 +928,7 @@ mod tests {
             org_id: ORG,
             bucket: CENTRAL_BUCKET,
             region: "us-east-1",
+            break_glass_role: None,
         }
     }
 
@@ -848,6 +971,24 @@ mod tests {
             "central_key_policy",
             include_str!("snapshots/central_key_policy.json"),
             &central_key_policy(&central_input()),
+        );
+    }
+
+    #[test]
+    fn snapshot_central_policies_with_a_break_glass_role() {
+        let guarded = CentralInput {
+            break_glass_role: Some("arn:aws:iam::123456789012:role/s3central-break-glass"),
+            ..central_input()
+        };
+        check_snapshot(
+            "central_key_policy_break_glass",
+            include_str!("snapshots/central_key_policy_break_glass.json"),
+            &central_key_policy(&guarded),
+        );
+        check_snapshot(
+            "central_bucket_policy_break_glass",
+            include_str!("snapshots/central_bucket_policy_break_glass.json"),
+            &central_bucket_policy(&guarded),
         );
     }
 
@@ -930,6 +1071,43 @@ mod tests {
             include_str!("snapshots/replication_rule.json"),
             &serde_json::to_value(replication_rule(&rule_input())).unwrap(),
         );
+    }
+
+    #[test]
+    fn sessions_of_the_break_glass_role_are_recognised() {
+        let role = "arn:aws:iam::123456789012:role/ir/s3central-break-glass";
+        assert!(is_session_of(
+            "arn:aws:sts::123456789012:assumed-role/s3central-break-glass/alice",
+            role
+        ));
+        assert!(is_session_of(role, role));
+        for other in [
+            "arn:aws:sts::123456789012:assumed-role/Admin/alice",
+            "arn:aws:sts::999999999999:assumed-role/s3central-break-glass/x",
+            "arn:aws:iam::123456789012:user/s3central-break-glass",
+            "arn:aws:iam::123456789012:root",
+        ] {
+            assert!(!is_session_of(other, role), "{other}");
+        }
+    }
+
+    #[test]
+    fn guard_statements_are_found_in_actual_policies() {
+        let guarded = central_bucket_policy(&CentralInput {
+            break_glass_role: Some("arn:aws:iam::123456789012:role/bg"),
+            ..central_input()
+        });
+        let text = guarded.to_string();
+        assert!(has_statement(Some(&text), BUCKET_GUARD_SID));
+        let plain = central_bucket_policy(&central_input()).to_string();
+        assert!(!has_statement(Some(&plain), BUCKET_GUARD_SID));
+        assert!(!has_statement(None, BUCKET_GUARD_SID));
+        assert!(!has_statement(Some("not json"), BUCKET_GUARD_SID));
+        assert_eq!(
+            guard_role(Some(&text), BUCKET_GUARD_SID).as_deref(),
+            Some("arn:aws:iam::123456789012:role/bg")
+        );
+        assert_eq!(guard_role(Some(&plain), BUCKET_GUARD_SID), None);
     }
 
     #[test]
@@ -1062,6 +1240,12 @@ mod tests {
             org_id: org,
             bucket,
             region: "us-east-1",
+            break_glass_role: None,
+        };
+        let break_glass = format!("arn:aws:iam::{central}:role/s3central-break-glass");
+        let guarded = CentralInput {
+            break_glass_role: Some(&break_glass),
+            ..c
         };
         let role = RolePolicyInput {
             account,
@@ -1074,8 +1258,10 @@ mod tests {
         };
         vec![
             central_key_policy(&c),
+            central_key_policy(&guarded),
             source_key_policy(account),
             central_bucket_policy(&c),
+            central_bucket_policy(&guarded),
             replication_trust_policy(),
             replication_role_policy(&role),
             restore_trust_policy(&[format!("arn:aws:iam::{central}:root")], org),
@@ -1096,17 +1282,36 @@ mod tests {
             storage in prop::sample::select(vec!["STANDARD", "STANDARD_IA", "GLACIER_IR"]),
             rtc in any::<bool>(),
         ) {
-            let c = CentralInput { account: &central, org_id: &org, bucket: &bucket, region: "us-east-1" };
+            let break_glass = format!("arn:aws:iam::{central}:role/s3central-break-glass");
+            let c = CentralInput { account: &central, org_id: &org, bucket: &bucket, region: "us-east-1", break_glass_role: None };
             let key_policy = central_key_policy(&c);
             let bucket_policy = central_bucket_policy(&c);
+            let guarded = CentralInput { break_glass_role: Some(&break_glass), ..c };
+            let guarded_key = central_key_policy(&guarded);
+            let guarded_bucket = central_bucket_policy(&guarded);
             let root = format!("arn:aws:iam::{central}:root");
-            for doc in [&key_policy, &bucket_policy] {
+            for doc in [&key_policy, &bucket_policy, &guarded_key, &guarded_bucket] {
                 for s in statements(doc).iter().filter(|s| s["Effect"] == "Allow") {
-                    let admin = s["Principal"]["AWS"] == root.as_str();
+                    let admin = s["Principal"]["AWS"] == root.as_str()
+                        || s["Principal"]["AWS"] == break_glass.as_str();
                     prop_assert!(
                         admin || s["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == org.as_str(),
                         "statement without the organization condition: {s}"
                     );
+                }
+            }
+            // Guarded: everything that destroys or reconfigures is denied to all but the role.
+            for (doc, sid, must) in [
+                (&guarded_bucket, BUCKET_GUARD_SID, &["s3:DeleteObjectVersion", "s3:PutBucketPolicy", "s3:PutBucketVersioning", "s3:PutLifecycleConfiguration", "s3:BypassGovernanceRetention", "s3:PutObject"][..]),
+                (&guarded_key, KEY_GUARD_SID, &["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:CreateGrant"][..]),
+            ] {
+                let guard: Vec<Value> = statements(doc).into_iter().filter(|s| s["Sid"] == sid).collect();
+                prop_assert_eq!(guard.len(), 1);
+                prop_assert_eq!(&guard[0]["Effect"], &json!("Deny"));
+                prop_assert_eq!(&guard[0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"], &json!(break_glass));
+                let acts = actions(&guard[0]);
+                for a in must {
+                    prop_assert!(acts.iter().any(|x| x == a), "{} lacks {}", sid, a);
                 }
             }
             let replicate: Vec<Value> = statements(&bucket_policy)

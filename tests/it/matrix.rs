@@ -89,13 +89,31 @@ fn source(account: &str) -> Source {
         .expect("a configured source account")
 }
 
-/// What the central documents are made from, as setup passes it.
+/// The break-glass role's name in the central account (`[central] break_glass_role`).
+const BREAK_GLASS_NAME: &str = "s3central-break-glass";
+/// Its ARN, as setup resolves it.
+const BREAK_GLASS: &str = "arn:aws:iam::123456789012:role/s3central-break-glass";
+
+/// What the central documents are made from, as setup passes it: with a break-glass role, as the
+/// docs recommend (the matrix evaluates the guarded documents).
 fn central_input() -> CentralInput<'static> {
     CentralInput {
         account: CENTRAL,
         org_id: ORG,
         bucket: CENTRAL_BUCKET,
         region: CENTRAL_REGION,
+        break_glass_role: Some(BREAK_GLASS),
+    }
+}
+
+/// A session of the central account's break-glass role, with AdministratorAccess.
+fn break_glass() -> Actor {
+    Actor {
+        principal: format!("arn:aws:sts::{CENTRAL}:assumed-role/{BREAK_GLASS_NAME}/incident"),
+        principal_arn: Some(BREAK_GLASS.to_owned()),
+        account: Some(CENTRAL.to_owned()),
+        org: Some(ORG),
+        policies: vec![("AdministratorAccess".into(), administrator_access())],
     }
 }
 
@@ -202,6 +220,7 @@ fn s3_service() -> Actor {
 }
 
 /// What a request acts on, with the policy AWS evaluates on that resource.
+#[derive(Clone)]
 struct Target {
     arn: String,
     account: String,
@@ -520,27 +539,76 @@ fn must_never_rows() -> Vec<Value> {
     rows
 }
 
-/// The central account administers its bucket and key; a source account its own key.
+/// The central account's admins read central; only the break-glass role changes it or its key
+/// (issue 18, finding 2: T2, credentials of the central account other than that role, must not
+/// destroy, shorten, encrypt or make unreadable any version, nor change central's configuration);
+/// a source account administers its own key.
 #[rustfmt::skip]
 fn central_admin_rows() -> Vec<Value> {
     let n = |what: &str| format!("[central admin] {what}");
     let adm = admin(CENTRAL);
-    vec![
-        row(n("s3:PutBucketVersioning on central"), &adm,
-            "s3:PutBucketVersioning", central_bucket(), no_ctx(), Allow),
-        row(n("s3:PutBucketPolicy on central"), &adm,
-            "s3:PutBucketPolicy", central_bucket(), no_ctx(), Allow),
+    let mut rows = vec![
         row(n("s3:ListBucketVersions on central"), &adm,
             "s3:ListBucketVersions", central_bucket(), prefix(&format!("{A}/")), Allow),
         row(n(&format!("s3:GetObjectVersion on central/{A}/")), &adm,
             "s3:GetObjectVersion", central_object(&format!("{A}/photos/cat.jpg")), no_ctx(), Allow),
-        row(n("kms:PutKeyPolicy on the central key"), &adm,
-            "kms:PutKeyPolicy", central_key(), no_ctx(), Allow),
         row(n("kms:Decrypt on the central key via S3"), &adm,
             "kms:Decrypt", central_key(), via_s3(CENTRAL_REGION, &central_arn()), Allow),
+        row(n("kms:EnableKeyRotation on the central key (setup)"), &adm,
+            "kms:EnableKeyRotation", central_key(), no_ctx(), Allow),
         row(format!("[source admin] {A}'s admin: kms:PutKeyPolicy on {A}'s own source key"), &admin(A),
             "kms:PutKeyPolicy", source_key(A), no_ctx(), Allow),
-    ]
+    ];
+    // What a central admin, or a pipeline holding central credentials, must never do.
+    let bucket_never: &[(&str, Target)] = &[
+        ("s3:DeleteObjectVersion", central_object(&format!("{A}/photos/cat.jpg"))),
+        ("s3:DeleteObject", central_object(&format!("{A}/photos/cat.jpg"))),
+        ("s3:PutObject", central_object(&format!("{A}/photos/cat.jpg"))),
+        ("s3:PutObjectRetention", central_object(&format!("{A}/photos/cat.jpg"))),
+        ("s3:BypassGovernanceRetention", central_object(&format!("{A}/photos/cat.jpg"))),
+        ("s3:PutObjectAcl", central_object(&format!("{A}/photos/cat.jpg"))),
+        ("s3:PutObjectTagging", central_object(&format!("{A}/photos/cat.jpg"))),
+        ("s3:PutBucketVersioning", central_bucket()),
+        ("s3:PutBucketPolicy", central_bucket()),
+        ("s3:DeleteBucketPolicy", central_bucket()),
+        ("s3:PutLifecycleConfiguration", central_bucket()),
+        ("s3:PutBucketObjectLockConfiguration", central_bucket()),
+        ("s3:PutEncryptionConfiguration", central_bucket()),
+        ("s3:PutReplicationConfiguration", central_bucket()),
+        ("s3:PutBucketOwnershipControls", central_bucket()),
+        ("s3:PutBucketPublicAccessBlock", central_bucket()),
+        ("s3:PutBucketAcl", central_bucket()),
+        ("s3:DeleteBucket", central_bucket()),
+    ];
+    for (action, target) in bucket_never {
+        rows.push(row(n(&format!("[never] {action} on central")), &adm, action, target.clone(), no_ctx(), Deny));
+    }
+    for action in ["kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:CreateGrant",
+                   "kms:DisableKeyRotation", "kms:ImportKeyMaterial", "kms:DeleteImportedKeyMaterial",
+                   "kms:ReplicateKey"] {
+        rows.push(row(n(&format!("[never] {action} on the central key")), &adm,
+            action, central_key(), no_ctx(), Deny));
+    }
+    // The break-glass role can still do its job: every one of those is allowed to it alone.
+    let bg = break_glass();
+    let b = |what: &str| format!("[break-glass] {what}");
+    for (action, target) in bucket_never {
+        rows.push(row(b(&format!("{action} on central")), &bg, action, target.clone(), no_ctx(), Allow));
+    }
+    for action in ["kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:CreateGrant", "kms:CancelKeyDeletion"] {
+        rows.push(row(b(&format!("{action} on the central key")), &bg, action, central_key(), no_ctx(), Allow));
+    }
+    // A role of the same name in another account is not the break-glass role.
+    rows.push(row(b(&format!("[never] a role named like it in {A}: s3:DeleteObjectVersion on central")),
+        &Actor {
+            principal: format!("arn:aws:sts::{A}:assumed-role/{BREAK_GLASS_NAME}/x"),
+            principal_arn: Some(format!("arn:aws:iam::{A}:role/{BREAK_GLASS_NAME}")),
+            account: Some(A.to_owned()),
+            org: Some(ORG),
+            policies: vec![("AdministratorAccess".into(), administrator_access())],
+        },
+        "s3:DeleteObjectVersion", central_object(&format!("{A}/photos/cat.jpg")), no_ctx(), Deny));
+    rows
 }
 
 /// Every request `restore --account <account>` makes as the restore role setup provisions
@@ -763,7 +831,9 @@ fn setup_rows() -> Vec<Value> {
             "kms:GetKeyPolicy", central_key(), no_ctx(), Allow),
         row(n("central admin: s3:GetBucketPolicy on central"), &adm,
             "s3:GetBucketPolicy", central_bucket(), no_ctx(), Allow),
-        row(n("central admin: s3:PutEncryptionConfiguration on central"), &adm,
+        // On a guarded central only the break-glass role changes it (the central admin's
+        // attempt is a [central admin] [never] row); setup plans such changes as refused.
+        row(n("the break-glass role: s3:PutEncryptionConfiguration on central"), &break_glass(),
             "s3:PutEncryptionConfiguration", central_bucket(), no_ctx(), Allow),
         row(n(&format!("{A}'s setup role: s3:PutReplicationConfiguration on its bucket")), &src,
             "s3:PutReplicationConfiguration", a_bucket, no_ctx(), Allow),

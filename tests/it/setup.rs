@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use s3central::setup::policy::{
-    central_bucket_policy, replication_role_policy, replication_trust_policy, same_policy,
-    CentralInput, RolePolicyInput, REPLICATION_ROLE,
+    central_bucket_policy, has_statement, replication_role_policy, replication_trust_policy,
+    same_policy, CentralInput, RolePolicyInput, BUCKET_GUARD_SID, KEY_GUARD_SID, REPLICATION_ROLE,
 };
 use tokio::sync::OnceCell;
 
@@ -258,6 +258,7 @@ async fn assert_provisioned(w: &World) {
             org_id: &w.org_id,
             bucket: &w.central_bucket,
             region: "us-east-1",
+            break_glass_role: None,
         })
     ));
     assert!(policy.contains("${aws:PrincipalAccount}"));
@@ -465,7 +466,20 @@ async fn provisions_an_organization_and_converges() {
     // status: every account healthy.
     let status = setup(&w.config, &["status"]);
     assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
-    assert_eq!(json_lines(&status.stdout).len(), 1 + w.accounts.len());
+    // A row per account and central, and what protects central: here no break-glass role and
+    // no Object Lock, said as such.
+    assert_eq!(json_lines(&status.stdout).len(), 2 + w.accounts.len());
+    let protection = &record(&status.stdout, "protection")[0]["protection"];
+    assert_eq!(
+        protection["guarded_by"],
+        serde_json::Value::Null,
+        "{protection}"
+    );
+    assert_eq!(
+        protection["object_lock_mode"],
+        serde_json::Value::Null,
+        "{protection}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -724,6 +738,141 @@ async fn key_arn(config: &SdkConfig, alias: &str) -> String {
         .and_then(|m| m.arn())
         .expect("key ARN")
         .to_owned()
+}
+
+/// Issue 18, finding 2: with `break_glass_role`, setup refuses a role that does not exist
+/// (nothing is created), then writes central's bucket and key policies with the role's guard;
+/// once central is guarded, a change to it from anyone else is planned as refused (exit 1,
+/// nothing applied), and the same run as the break-glass role applies it. The local server
+/// enforces no policy: that the guard denies everyone else is proven by the permission matrix
+/// (`[central admin] [never] ...` and `[break-glass] ...` rows), this test proves the flow.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_break_glass_role_guards_central_and_only_it_changes_it() {
+    let role = unique_bucket("bg");
+    let role_arn = format!("arn:aws:iam::{CENTRAL_ACCOUNT}:role/{role}");
+    let (_, _, central, config) =
+        one_account_world("break-glass", &format!("break_glass_role = \"{role}\"")).await;
+    let s3 = crate::common::s3().await;
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("does not exist in the central account"),
+        "{}",
+        out.stderr
+    );
+    assert!(!crate::common::bucket_exists(&s3, &central).await);
+
+    let iam = aws_sdk_iam::Client::new(&caller_config().await);
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{CENTRAL_ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]});
+    iam.create_role()
+        .role_name(&role)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("CreateRole");
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let cfg = s3central::setup::config::load_config(config.path()).expect("config");
+    let desired = central_bucket_policy(&CentralInput {
+        account: CENTRAL_ACCOUNT,
+        org_id: cfg.central.org_id.as_deref().expect("org id"),
+        bucket: &central,
+        region: "us-east-1",
+        break_glass_role: Some(&role_arn),
+    });
+    let policy_text = |s3: aws_sdk_s3::Client, bucket: String| async move {
+        s3.get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("GetBucketPolicy")
+            .policy()
+            .expect("policy")
+            .to_owned()
+    };
+    let written = policy_text(s3.clone(), central.clone()).await;
+    assert!(same_policy(&written, &desired), "{written}");
+    assert!(has_statement(Some(&written), BUCKET_GUARD_SID));
+    let kms = aws_sdk_kms::Client::new(&caller_config().await);
+    let key_id = kms
+        .describe_key()
+        .key_id(&cfg.central.kms_alias)
+        .send()
+        .await
+        .expect("DescribeKey")
+        .key_metadata()
+        .expect("key")
+        .key_id()
+        .to_owned();
+    let key_policy = kms
+        .get_key_policy()
+        .key_id(&key_id)
+        .policy_name("default")
+        .send()
+        .await
+        .expect("GetKeyPolicy")
+        .policy()
+        .expect("key policy")
+        .to_owned();
+    assert!(
+        has_statement(Some(&key_policy), KEY_GUARD_SID),
+        "{key_policy}"
+    );
+    assert!(key_policy.contains(&role_arn), "{key_policy}");
+
+    // Drift on a guarded central (the local server lets anyone write it; AWS would not).
+    let mut tampered: serde_json::Value = serde_json::from_str(&written).expect("JSON");
+    tampered["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .retain(|s| s["Sid"] != "DenyInsecureTransport");
+    s3.put_bucket_policy()
+        .bucket(&central)
+        .policy(tampered.to_string())
+        .send()
+        .await
+        .expect("PutBucketPolicy");
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("needs the break-glass role"),
+        "{}",
+        out.stderr
+    );
+    let after = policy_text(s3.clone(), central.clone()).await;
+    assert!(
+        same_policy(&after, &tampered),
+        "nothing is applied: {after}"
+    );
+
+    // The same run as the break-glass role repairs it.
+    let sts = aws_sdk_sts::Client::new(&caller_config().await);
+    let creds = sts
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("incident")
+        .send()
+        .await
+        .expect("AssumeRole")
+        .credentials()
+        .expect("credentials")
+        .clone();
+    let path = config.path().to_str().expect("utf-8 path");
+    let mut as_role =
+        crate::common::command(&["--output", "json", "setup", "--yes", "--config", path]);
+    as_role
+        .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+        .env("AWS_SESSION_TOKEN", creds.session_token());
+    let out = run(as_role);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let repaired = policy_text(s3, central).await;
+    assert!(same_policy(&repaired, &desired), "{repaired}");
+    // status says central is guarded, and by whom.
+    let status = setup(&config, &["status"]);
+    let protection = &record(&status.stdout, "protection")[0]["protection"];
+    assert_eq!(protection["guarded_by"], role_arn.as_str(), "{protection}");
 }
 
 /// Issue 18, finding 3: a restore principal of another account would let it read this
