@@ -205,6 +205,7 @@ pub fn central_specs(config: &Config, central: &Central, key_arn: &str) -> (KeyS
         org_id: &central.org_id,
         bucket: &config.central.bucket,
         region: &central.region,
+        key_arn,
         break_glass_role: central.break_glass_role.as_deref(),
     };
     (
@@ -635,6 +636,12 @@ pub async fn plan_source(
     let rule = diff_replication(&specs.replication, replication.as_ref().map(|r| &r.actual));
     let rule_is_new = rule_is_new(&rule);
     changes.push(rule);
+    if let Some(foreign) = replication
+        .as_ref()
+        .and_then(|r| plan::foreign_rules_into_central(&r.actual, &config.central.bucket))
+    {
+        changes.push(foreign);
+    }
     if bucket.is_some() {
         let bucket = &config.central.bucket;
         changes.push(plan_backfill(central, bucket, source, aws, rule_is_new, consent).await?);

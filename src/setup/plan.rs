@@ -62,6 +62,8 @@ pub enum Resource {
     /// An S3 Batch Replication job for objects live replication does not copy (existing before
     /// the rule, or FAILED).
     Backfill,
+    /// Another replication rule of the source bucket whose destination is the central bucket.
+    ForeignRule,
 }
 
 impl Resource {
@@ -92,6 +94,7 @@ impl Resource {
             Resource::BatchRestoreRolePolicy => "batch restore role policy",
             Resource::Replication => "replication rule",
             Resource::Backfill => "backfill",
+            Resource::ForeignRule => "other rule into central",
         }
     }
 }
@@ -399,6 +402,37 @@ pub struct ReplicationActual {
     pub other_ids: Vec<String>,
     /// The priorities the other rules use.
     pub other_priorities: Vec<i32>,
+    /// The destination bucket ARN of each other rule, in the order of `other_ids`.
+    pub other_destinations: Vec<String>,
+}
+
+/// Another rule of the source bucket that also replicates into central (issue 18, finding 4): a
+/// source admin can add one with its own replica key, prefix or storage settings, and its
+/// replicas land beside s3central's where version-id coverage cannot tell them apart. Setup never
+/// removes another rule; this refuses to call the account healthy until someone does.
+pub fn foreign_rules_into_central(
+    actual: &ReplicationActual,
+    central_bucket: &str,
+) -> Option<Change> {
+    let central = format!("arn:aws:s3:::{central_bucket}");
+    let ids: Vec<&str> = actual
+        .other_ids
+        .iter()
+        .zip(&actual.other_destinations)
+        .filter(|(_, destination)| {
+            **destination == central || destination.as_str() == central_bucket
+        })
+        .map(|(id, _)| id.as_str())
+        .collect();
+    (!ids.is_empty()).then(|| {
+        Change::new(
+            Resource::ForeignRule,
+            Action::Refused(format!(
+                "replication rule(s) {} of this bucket also replicate into central with settings s3central does not control (replica key, prefix): remove them, or give them another destination",
+                ids.join(", ")
+            )),
+        )
+    })
 }
 
 /// The priority s3central's rule gets: the one it has (or 1) unless another rule uses it, else one
@@ -543,6 +577,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn other_rules_into_central_are_found() {
+        let actual = ReplicationActual {
+            role_arn: "r".into(),
+            rule: None,
+            other_ids: vec!["dr".into(), "sneaky".into()],
+            other_priorities: vec![1, 2],
+            other_destinations: vec![
+                "arn:aws:s3:::dr-bucket".into(),
+                "arn:aws:s3:::central".into(),
+            ],
+        };
+        let change = foreign_rules_into_central(&actual, "central").expect("found");
+        assert_eq!(change.resource, Resource::ForeignRule);
+        assert!(
+            matches!(&change.action, Action::Refused(why) if why.contains("sneaky") && !why.contains("dr,"))
+        );
+        assert_eq!(foreign_rules_into_central(&actual, "elsewhere"), None);
+    }
+
+    #[test]
     fn a_guarded_central_changes_only_as_the_break_glass_role() {
         let changes = vec![
             Change::new(
@@ -667,6 +721,7 @@ mod tests {
             rule,
             other_ids: vec!["dr".into()],
             other_priorities: vec![1],
+            other_destinations: vec!["arn:aws:s3:::dr-bucket".into()],
         };
         assert_eq!(
             diff_replication(&spec, Some(&found(Some(rule.clone())))).action,

@@ -36,6 +36,8 @@ pub struct CentralInput<'a> {
     pub bucket: &'a str,
     /// The central bucket's region (replicas are encrypted there, so its key lives there).
     pub region: &'a str,
+    /// The central key's full ARN: the only KMS key replicas may be written under.
+    pub key_arn: &'a str,
     /// The break-glass role's ARN (`[central] break_glass_role`): when set, the only principal
     /// that may delete versions, change central's configuration or weaken its key.
     pub break_glass_role: Option<&'a str>,
@@ -313,6 +315,34 @@ pub fn central_bucket_policy(c: &CentralInput<'_>) -> Value {
                 "Action": CENTRAL_ONLY_ACTIONS,
                 "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
                 "Condition": {"StringNotEquals": {"aws:PrincipalAccount": c.account}}
+            },
+            // Replicas only under the central key (issue 18, finding 4): a source admin's own
+            // rule with its own replica key, or SSE-C replicas, would make future backups
+            // unreadable to central. ReplicateObject takes these condition keys (Service
+            // Authorization Reference, Amazon S3, ReplicateObject); each Deny needs its key
+            // present, the key id is matched as ARN or bare id, and SSE-S3 replicas (of SSE-S3
+            // source objects, readable by central) are not refused.
+            {
+                "Sid": "ReplicasOnlyUnderTheCentralKey",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:ReplicateObject",
+                "Resource": format!("arn:aws:s3:::{bucket}/*"),
+                "Condition": {
+                    "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": [
+                        c.key_arn,
+                        c.key_arn.rsplit('/').next().unwrap_or(c.key_arn)
+                    ]}
+                }
+            },
+            {
+                "Sid": "NoCustomerKeyReplicas",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:ReplicateObject",
+                "Resource": format!("arn:aws:s3:::{bucket}/*"),
+                "Condition": {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}}
             },
             {
                 "Sid": "DenyInsecureTransport",
@@ -928,6 +958,7 @@ mod tests {
             org_id: ORG,
             bucket: CENTRAL_BUCKET,
             region: "us-east-1",
+            key_arn: CENTRAL_KEY,
             break_glass_role: None,
         }
     }
@@ -1240,6 +1271,7 @@ mod tests {
             org_id: org,
             bucket,
             region: "us-east-1",
+            key_arn: &central_key,
             break_glass_role: None,
         };
         let break_glass = format!("arn:aws:iam::{central}:role/s3central-break-glass");
@@ -1283,7 +1315,8 @@ mod tests {
             rtc in any::<bool>(),
         ) {
             let break_glass = format!("arn:aws:iam::{central}:role/s3central-break-glass");
-            let c = CentralInput { account: &central, org_id: &org, bucket: &bucket, region: "us-east-1", break_glass_role: None };
+            let key = format!("arn:aws:kms:us-east-1:{central}:key/0123abcd-0000-0000-0000-000000000000");
+            let c = CentralInput { account: &central, org_id: &org, bucket: &bucket, region: "us-east-1", key_arn: &key, break_glass_role: None };
             let key_policy = central_key_policy(&c);
             let bucket_policy = central_bucket_policy(&c);
             let guarded = CentralInput { break_glass_role: Some(&break_glass), ..c };

@@ -330,6 +330,14 @@ pub async fn read_replication(
                 .map(|r| r.id().unwrap_or("(no id)").to_owned())
                 .collect(),
             other_priorities: others.iter().filter_map(|r| r.priority()).collect(),
+            other_destinations: others
+                .iter()
+                .map(|r| {
+                    r.destination()
+                        .map(|d| d.bucket().to_owned())
+                        .unwrap_or_default()
+                })
+                .collect(),
         },
         others,
     }))

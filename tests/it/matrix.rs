@@ -102,6 +102,7 @@ fn central_input() -> CentralInput<'static> {
         org_id: ORG,
         bucket: CENTRAL_BUCKET,
         region: CENTRAL_REGION,
+        key_arn: CENTRAL_KEY,
         break_glass_role: Some(BREAK_GLASS),
     }
 }
@@ -412,6 +413,22 @@ fn replication_rows(account: &str) -> Vec<Value> {
         // Destination side (cross-account: the role's policy and central's policies).
         row(n(&format!("s3:ReplicateObject into central/{account}/")), &role,
             "s3:ReplicateObject", central_object(&obj), no_ctx(), Allow),
+        // Replicas only under the central key (issue 18, finding 4): with the headers S3 sends
+        // for the rule's replica key, a second rule of the account's admin with its own key, or
+        // an SSE-C replica, is refused; an SSE-S3 replica (of an SSE-S3 object) is not.
+        row(n(&format!("s3:ReplicateObject into central/{account}/ under the central key")), &role,
+            "s3:ReplicateObject", central_object(&obj), sse_kms(CENTRAL_KEY), Allow),
+        row(n(&format!("s3:ReplicateObject into central/{account}/ under the central key's bare id")), &role,
+            "s3:ReplicateObject", central_object(&obj),
+            sse_kms(CENTRAL_KEY.rsplit('/').next().unwrap_or(CENTRAL_KEY)), Allow),
+        row(n(&format!("s3:ReplicateObject into central/{account}/ of an SSE-S3 object")), &role,
+            "s3:ReplicateObject", central_object(&obj),
+            vec![("s3:x-amz-server-side-encryption", json!("AES256"))], Allow),
+        row(n(&format!("[never] s3:ReplicateObject into central/{account}/ under {account}'s own key")), &role,
+            "s3:ReplicateObject", central_object(&obj), sse_kms(&s.key_arn), Deny),
+        row(n(&format!("[never] s3:ReplicateObject into central/{account}/ with a customer-provided key")), &role,
+            "s3:ReplicateObject", central_object(&obj),
+            vec![("s3:x-amz-server-side-encryption-customer-algorithm", json!("AES256"))], Deny),
         row(n(&format!("s3:ReplicateTags into central/{account}/")), &role,
             "s3:ReplicateTags", central_object(&obj), no_ctx(), Allow),
         row(n(&format!("s3:ObjectOwnerOverrideToBucketOwner into central/{account}/")), &role,

@@ -258,6 +258,7 @@ async fn assert_provisioned(w: &World) {
             org_id: &w.org_id,
             bucket: &w.central_bucket,
             region: "us-east-1",
+            key_arn: &central_key_arn,
             break_glass_role: None,
         })
     ));
@@ -774,11 +775,13 @@ async fn a_break_glass_role_guards_central_and_only_it_changes_it() {
     let out = setup(&config, &["setup", "--yes"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let cfg = s3central::setup::config::load_config(config.path()).expect("config");
+    let central_key = key_arn(&caller_config().await, &cfg.central.kms_alias).await;
     let desired = central_bucket_policy(&CentralInput {
         account: CENTRAL_ACCOUNT,
         org_id: cfg.central.org_id.as_deref().expect("org id"),
         bucket: &central,
         region: "us-east-1",
+        key_arn: &central_key,
         break_glass_role: Some(&role_arn),
     });
     let policy_text = |s3: aws_sdk_s3::Client, bucket: String| async move {
@@ -873,6 +876,83 @@ async fn a_break_glass_role_guards_central_and_only_it_changes_it() {
     let status = setup(&config, &["status"]);
     let protection = &record(&status.stdout, "protection")[0]["protection"];
     assert_eq!(protection["guarded_by"], role_arn.as_str(), "{protection}");
+}
+
+/// Issue 18, finding 4: a source admin's own rule into central (its own replica key) would put
+/// versions there that central cannot read; the central bucket policy refuses such replicas
+/// (matrix rows "[replicate A] [never] s3:ReplicateObject ... under A's own key"), and setup
+/// and status name the rule: the account is not healthy until it is removed.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_rule_into_central_is_reported_by_setup_and_status() {
+    let (account, bucket, central, config) = one_account_world("foreign-rule", "").await;
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let s3 = s3_for(&account_config(&account).await);
+    let found = s3
+        .get_bucket_replication()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("GetBucketReplication");
+    let found = found.replication_configuration().expect("configuration");
+    let sneaky = aws_sdk_s3::types::ReplicationRule::builder()
+        .id("sneaky")
+        .priority(99)
+        .status(aws_sdk_s3::types::ReplicationRuleStatus::Enabled)
+        .filter(
+            aws_sdk_s3::types::ReplicationRuleFilter::builder()
+                .prefix(format!("{account}/"))
+                .build(),
+        )
+        .delete_marker_replication(
+            aws_sdk_s3::types::DeleteMarkerReplication::builder()
+                .status(aws_sdk_s3::types::DeleteMarkerReplicationStatus::Disabled)
+                .build(),
+        )
+        .destination(
+            aws_sdk_s3::types::Destination::builder()
+                .bucket(format!("arn:aws:s3:::{central}"))
+                .encryption_configuration(
+                    aws_sdk_s3::types::EncryptionConfiguration::builder()
+                        .replica_kms_key_id(format!("arn:aws:kms:us-east-1:{account}:key/attacker"))
+                        .build(),
+                )
+                .build()
+                .expect("destination"),
+        )
+        .build()
+        .expect("rule");
+    let mut rules = found.rules().to_vec();
+    rules.push(sneaky);
+    s3.put_bucket_replication()
+        .bucket(&bucket)
+        .replication_configuration(
+            aws_sdk_s3::types::ReplicationConfiguration::builder()
+                .role(found.role())
+                .set_rules(Some(rules))
+                .build()
+                .expect("configuration"),
+        )
+        .send()
+        .await
+        .expect("PutBucketReplication");
+    let plan = setup(&config, &["setup", "--dry-run"]);
+    let foreign: Vec<serde_json::Value> = record(&plan.stdout, "plan")
+        .into_iter()
+        .filter(|p| p["resource"] == "other rule into central")
+        .collect();
+    assert_eq!(foreign.len(), 1, "{}", plan.stdout);
+    assert!(foreign[0].to_string().contains("sneaky"), "{}", foreign[0]);
+    let status = setup(&config, &["status"]);
+    assert_eq!(status.code, 1, "{}{}", status.stdout, status.stderr);
+    let row = json_lines(&status.stdout)
+        .into_iter()
+        .find(|r| r["account"] == account.as_str())
+        .expect("the account's row");
+    assert!(
+        row["drift"].to_string().contains("other rule into central"),
+        "{row}"
+    );
 }
 
 /// Issue 18, finding 3: a restore principal of another account would let it read this
