@@ -95,6 +95,8 @@ pub async fn resolve(ctx: &Context, path: &std::path::Path) -> Result<Resolved> 
         None => false,
     };
     let sources = source_accounts(&caller, &config, &central_region).await?;
+    let enrolled = (config.central.enrollment == crate::setup::config::Enrollment::Listed)
+        .then(|| sources.iter().map(|s| s.account.to_string()).collect());
     Ok(Resolved {
         central: Central {
             account: central_account,
@@ -103,6 +105,7 @@ pub async fn resolve(ctx: &Context, path: &std::path::Path) -> Result<Resolved> 
             aws: central_aws,
             break_glass_role,
             acting_as_break_glass,
+            enrolled,
         },
         caller: (caller, caller_account),
         sources,

@@ -75,6 +75,13 @@ object_lock = { mode = "GOVERNANCE", days = 30 }
 # need setup run as that role. Default: none (central is then not guarded against its own
 # account's admins: see docs/security.md).
 break_glass_role = "s3central-break-glass"
+# Who may replicate into central (each under its own prefix) and read its prefix back:
+# "organization" (default: every account of the organization, so a new account is protected as
+# soon as its own stack or setup run adds its rule) or "listed" (only the accounts this file sets
+# up, listed and discovered: central's policies name them, so a new account is refused until
+# setup runs again, as the break-glass role when central is guarded; about 800 accounts fit in a
+# bucket policy's 20 KB).
+enrollment = "organization"
 
 # One [[source]] table per account listed explicitly.
 [[source]]
@@ -141,6 +148,20 @@ pub struct Central {
     /// The break-glass role of the central account (a name, `path/name`, or its ARN): the only
     /// principal that may delete versions or change central and its key; `None`: not guarded.
     pub break_glass_role: Option<String>,
+    /// Which accounts may replicate into central and read their prefix back.
+    pub enrollment: Enrollment,
+}
+
+/// `[central] enrollment`: who may use central.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Enrollment {
+    /// Every account of the organization, under its own prefix (what automatic onboarding of
+    /// new accounts needs; the default).
+    #[default]
+    Organization,
+    /// Only the accounts this config sets up (listed and discovered): central's policies name
+    /// them, so an account added to the organization is refused until setup runs again.
+    Listed,
 }
 
 /// The most days of default retention accepted (S3 allows up to 100 years).
@@ -381,6 +402,14 @@ pub enum ConfigError {
         /// The value.
         value: String,
     },
+    /// `enrollment` is neither "organization" nor "listed".
+    #[error("line {line}: enrollment = {value:?}: use \"organization\" (every account of the organization may replicate into its own prefix) or \"listed\" (only the accounts this config sets up)")]
+    InvalidEnrollment {
+        /// Where.
+        line: usize,
+        /// The value.
+        value: String,
+    },
     /// `break_glass_role` is neither a role name nor a role ARN.
     #[error("line {line}: break_glass_role {value:?} is not an IAM role; use the name of a role of the central account (\"s3central-break-glass\") or its ARN (\"arn:aws:iam::123456789012:role/s3central-break-glass\")")]
     InvalidBreakGlassRole {
@@ -431,6 +460,7 @@ struct RawCentral {
     restore_principals: Vec<Spanned<String>>,
     object_lock: Option<Spanned<RawObjectLock>>,
     break_glass_role: Option<Spanned<String>>,
+    enrollment: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -578,6 +608,19 @@ fn validate_central(lines: &Lines<'_>, c: RawCentral) -> Result<Central, ConfigE
         .object_lock
         .map(|l| object_lock(lines, l.into_inner()))
         .transpose()?;
+    let enrollment = match c.enrollment {
+        None => Enrollment::Organization,
+        Some(e) => match e.get_ref().as_str() {
+            "organization" => Enrollment::Organization,
+            "listed" => Enrollment::Listed,
+            _ => {
+                return Err(ConfigError::InvalidEnrollment {
+                    line: lines.of(&e),
+                    value: e.into_inner(),
+                })
+            }
+        },
+    };
     let break_glass_role = match c.break_glass_role {
         None => None,
         Some(r) => {
@@ -604,6 +647,7 @@ fn validate_central(lines: &Lines<'_>, c: RawCentral) -> Result<Central, ConfigE
         restore_principals,
         object_lock,
         break_glass_role,
+        enrollment,
     })
 }
 
@@ -996,6 +1040,7 @@ mod tests {
             c.central.break_glass_role.as_deref(),
             Some("s3central-break-glass")
         );
+        assert_eq!(c.central.enrollment, Enrollment::Organization);
         assert_eq!(c.sources.len(), 2);
         assert_eq!(c.sources[0].region.as_deref(), Some("eu-west-1"));
         assert_eq!(c.sources[1].region, None);
@@ -1058,6 +1103,31 @@ mod tests {
         ] {
             assert_mentions(&err(&with(bad)), parts);
         }
+    }
+
+    #[test]
+    fn enrollment_is_organization_or_listed() {
+        let with = |v: &str| {
+            format!("[central]\nbucket = \"acme-s3central\"\nenrollment = {v}\n\n[[source]]\naccount = \"111111111111\"\nbucket = \"acme-data-111111111111\"\n")
+        };
+        assert_eq!(
+            parse_config(&with(r#""listed""#))
+                .unwrap()
+                .central
+                .enrollment,
+            Enrollment::Listed
+        );
+        assert_eq!(
+            parse_config(&with(r#""organization""#))
+                .unwrap()
+                .central
+                .enrollment,
+            Enrollment::Organization
+        );
+        assert_mentions(
+            &err(&with(r#""everyone""#)),
+            &["line 3", "enrollment", "listed"],
+        );
     }
 
     #[test]
@@ -1136,6 +1206,7 @@ mod tests {
                     restore_principals: vec![],
                     object_lock: None,
                     break_glass_role: None,
+                    enrollment: Enrollment::Organization,
                 },
                 sources: vec![Source {
                     account: "111111111111".parse().unwrap(),

@@ -70,6 +70,9 @@ pub struct Central {
     pub break_glass_role: Option<String>,
     /// Whether [`Central::aws`] is a session of that role (only it may change a guarded central).
     pub acting_as_break_glass: bool,
+    /// With `enrollment = "listed"`: the accounts set up (listed and discovered), which central's
+    /// policies then name; `None`: the whole organization.
+    pub enrolled: Option<Vec<String>>,
 }
 
 /// One source account to set up.
@@ -206,6 +209,7 @@ pub fn central_specs(config: &Config, central: &Central, key_arn: &str) -> (KeyS
         bucket: &config.central.bucket,
         region: &central.region,
         key_arn,
+        enrolled: central.enrolled.as_deref(),
         break_glass_role: central.break_glass_role.as_deref(),
     };
     (
@@ -322,6 +326,12 @@ pub async fn plan_central(
         bucket.is_some(),
         lock.as_ref(),
     ));
+    changes.extend(
+        bucket_spec
+            .policy
+            .as_ref()
+            .and_then(plan::oversized_bucket_policy),
+    );
     let guarded = has_statement(
         bucket.as_ref().and_then(|b| b.policy.as_deref()),
         BUCKET_GUARD_SID,

@@ -406,6 +406,21 @@ pub struct ReplicationActual {
     pub other_destinations: Vec<String>,
 }
 
+/// A central bucket policy above S3's size limit (many accounts with `enrollment = "listed"`):
+/// refused in the plan, before S3 refuses it halfway through an apply.
+pub fn oversized_bucket_policy(policy: &Value) -> Option<Change> {
+    let max = crate::setup::policy::MAX_BUCKET_POLICY_BYTES;
+    let size = policy.to_string().len();
+    (size > max).then(|| {
+        Change::new(
+            Resource::BucketPolicy,
+            Action::Refused(format!(
+                "the central bucket policy would be {size} bytes, above S3's {max}: too many accounts for enrollment = \"listed\"; use enrollment = \"organization\""
+            )),
+        )
+    })
+}
+
 /// Another rule of the source bucket that also replicates into central (issue 18, finding 4): a
 /// source admin can add one with its own replica key, prefix or storage settings, and its
 /// replicas land beside s3central's where version-id coverage cannot tell them apart. Setup never
@@ -575,6 +590,14 @@ fn update(fields: Vec<String>) -> Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_oversized_bucket_policy_is_refused() {
+        assert_eq!(oversized_bucket_policy(&json!({"Statement": []})), None);
+        let big = json!({"Statement": [{"x": "y".repeat(21 * 1024)}]});
+        let refused = oversized_bucket_policy(&big).expect("refused");
+        assert!(matches!(&refused.action, Action::Refused(why) if why.contains("enrollment")));
+    }
 
     #[test]
     fn other_rules_into_central_are_found() {

@@ -38,6 +38,9 @@ pub struct CentralInput<'a> {
     pub region: &'a str,
     /// The central key's full ARN: the only KMS key replicas may be written under.
     pub key_arn: &'a str,
+    /// `enrollment = "listed"`: the only accounts (besides central) that may replicate into
+    /// central, read their prefix or use the central key; `None`: the whole organization.
+    pub enrolled: Option<&'a [String]>,
     /// The break-glass role's ARN (`[central] break_glass_role`): when set, the only principal
     /// that may delete versions, change central's configuration or weaken its key.
     pub break_glass_role: Option<&'a str>,
@@ -77,6 +80,34 @@ const BUCKET_BREAK_GLASS_EXTRA: &[&str] = &[
     "s3:DeleteObjectTagging",
     "s3:DeleteObjectVersionTagging",
 ];
+
+/// What only enrolled accounts (and central) may do on central with `enrollment = "listed"`.
+const ENROLLED_ONLY_ACTIONS: &[&str] = &[
+    "s3:ReplicateObject",
+    "s3:ReplicateTags",
+    "s3:ObjectOwnerOverrideToBucketOwner",
+    "s3:GetBucketVersioning",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersionTagging",
+    "s3:RestoreObject",
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+];
+
+/// The largest bucket policy S3 accepts, in bytes.
+pub const MAX_BUCKET_POLICY_BYTES: usize = 20 * 1024;
+
+/// The central account followed by the enrolled ones, sorted and without repeats (a stable
+/// document, whatever order the config and discovery give).
+fn with_central(central: &str, enrolled: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = enrolled.to_vec();
+    all.push(central.to_owned());
+    all.sort();
+    all.dedup();
+    all
+}
 
 /// Whether a caller ARN (STS GetCallerIdentity: `arn:aws:sts::ACCT:assumed-role/NAME/session`,
 /// or the role ARN itself) is a session of the role `role_arn` (`arn:aws:iam::ACCT:role/[path/]NAME`;
@@ -184,6 +215,19 @@ pub fn central_key_policy(c: &CentralInput<'_>) -> Value {
             }
         ]
     });
+    if let (Some(enrolled), Some(statements)) = (c.enrolled, doc["Statement"].as_array_mut()) {
+        statements.push(json!({
+            "Sid": "OnlyEnrolledAccounts",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": {
+                "Null": {"aws:PrincipalAccount": "false"},
+                "StringNotEquals": {"aws:PrincipalAccount": with_central(c.account, enrolled)}
+            }
+        }));
+    }
     if let (Some(role), Some(statements)) = (c.break_glass_role, doc["Statement"].as_array_mut()) {
         // The role administers the key by the key policy itself (no IAM policy needed), and
         // nobody else, the central account's admins included, may weaken it.
@@ -354,6 +398,21 @@ pub fn central_bucket_policy(c: &CentralInput<'_>) -> Value {
             }
         ]
     });
+    if let (Some(enrolled), Some(statements)) = (c.enrolled, doc["Statement"].as_array_mut()) {
+        // Any organization account's roles named like s3central's could otherwise replicate
+        // into their own prefix, read it, and start archive retrievals central pays for.
+        statements.push(json!({
+            "Sid": "OnlyEnrolledAccounts",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ENROLLED_ONLY_ACTIONS,
+            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+            "Condition": {
+                "Null": {"aws:PrincipalAccount": "false"},
+                "StringNotEquals": {"aws:PrincipalAccount": with_central(c.account, enrolled)}
+            }
+        }));
+    }
     if let (Some(role), Some(statements)) = (c.break_glass_role, doc["Statement"].as_array_mut()) {
         let actions: Vec<&str> = CENTRAL_ONLY_ACTIONS
             .iter()
@@ -959,6 +1018,7 @@ mod tests {
             bucket: CENTRAL_BUCKET,
             region: "us-east-1",
             key_arn: CENTRAL_KEY,
+            enrolled: None,
             break_glass_role: None,
         }
     }
@@ -1102,6 +1162,45 @@ mod tests {
             include_str!("snapshots/replication_rule.json"),
             &serde_json::to_value(replication_rule(&rule_input())).unwrap(),
         );
+    }
+
+    #[test]
+    fn listed_enrollment_names_the_accounts_once_and_fits_about_800() {
+        let enrolled: Vec<String> = (0..800)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i))
+            .collect();
+        let listed = CentralInput {
+            enrolled: Some(&enrolled),
+            break_glass_role: Some("arn:aws:iam::123456789012:role/s3central-break-glass"),
+            ..central_input()
+        };
+        let bucket = central_bucket_policy(&listed);
+        let deny: Vec<Value> = statements(&bucket)
+            .into_iter()
+            .filter(|s| s["Sid"] == "OnlyEnrolledAccounts")
+            .collect();
+        assert_eq!(deny.len(), 1);
+        let named = deny[0]["Condition"]["StringNotEquals"]["aws:PrincipalAccount"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(named, 801, "the enrolled accounts and central");
+        let size = bucket.to_string().len();
+        assert!(size <= MAX_BUCKET_POLICY_BYTES, "{size} bytes");
+        let more: Vec<String> = (0..1500)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i))
+            .collect();
+        let too_many = central_bucket_policy(&CentralInput {
+            enrolled: Some(&more),
+            ..listed
+        });
+        assert!(too_many.to_string().len() > MAX_BUCKET_POLICY_BYTES);
+        assert!(statements(&central_key_policy(&listed))
+            .iter()
+            .any(|s| s["Sid"] == "OnlyEnrolledAccounts"));
+        assert!(!statements(&central_bucket_policy(&central_input()))
+            .iter()
+            .any(|s| s["Sid"] == "OnlyEnrolledAccounts"));
     }
 
     #[test]
@@ -1272,11 +1371,14 @@ mod tests {
             bucket,
             region: "us-east-1",
             key_arn: &central_key,
+            enrolled: None,
             break_glass_role: None,
         };
         let break_glass = format!("arn:aws:iam::{central}:role/s3central-break-glass");
+        let enrolled = vec![account.to_owned()];
         let guarded = CentralInput {
             break_glass_role: Some(&break_glass),
+            enrolled: Some(&enrolled),
             ..c
         };
         let role = RolePolicyInput {
@@ -1316,7 +1418,7 @@ mod tests {
         ) {
             let break_glass = format!("arn:aws:iam::{central}:role/s3central-break-glass");
             let key = format!("arn:aws:kms:us-east-1:{central}:key/0123abcd-0000-0000-0000-000000000000");
-            let c = CentralInput { account: &central, org_id: &org, bucket: &bucket, region: "us-east-1", key_arn: &key, break_glass_role: None };
+            let c = CentralInput { account: &central, org_id: &org, bucket: &bucket, region: "us-east-1", key_arn: &key, enrolled: None, break_glass_role: None };
             let key_policy = central_key_policy(&c);
             let bucket_policy = central_bucket_policy(&c);
             let guarded = CentralInput { break_glass_role: Some(&break_glass), ..c };

@@ -103,6 +103,7 @@ fn central_input() -> CentralInput<'static> {
         bucket: CENTRAL_BUCKET,
         region: CENTRAL_REGION,
         key_arn: CENTRAL_KEY,
+        enrolled: None,
         break_glass_role: Some(BREAK_GLASS),
     }
 }
@@ -920,8 +921,51 @@ fn all_rows() -> Vec<Value> {
     rows.extend(must_never_rows());
     rows.extend(setup_rows());
     rows.extend(central_admin_rows());
+    rows.extend(listed_enrollment_rows());
     rows.extend(canary_rows());
     rows
+}
+
+/// `enrollment = "listed"` with only A enrolled (issue 18, finding 5): B is in the organization
+/// and has s3central's roles, but may neither replicate into central, nor read its prefix, nor
+/// start archive retrievals central pays for, nor use the central key; A and central still may.
+#[rustfmt::skip]
+fn listed_enrollment_rows() -> Vec<Value> {
+    let enrolled = vec![A.to_owned()];
+    let input = CentralInput { enrolled: Some(&enrolled), ..central_input() };
+    let bucket = Target {
+        policy: Some(("resourcePolicy", "central bucket policy (listed)".into(), central_bucket_policy(&input))),
+        ..central_bucket()
+    };
+    let object = |key: &str| Target { arn: central_object_arn(key), ..bucket.clone() };
+    let key = Target {
+        policy: Some(("kmsKeyPolicy", "central key policy (listed)".into(), central_key_policy(&input))),
+        ..central_key()
+    };
+    let n = |what: &str| format!("[listed] {what}");
+    let (a_obj, b_obj) = (format!("{A}/photos/cat.jpg"), format!("{B}/photos/cat.jpg"));
+    vec![
+        row(n(&format!("{A}'s replication role: s3:ReplicateObject into central/{A}/")), &replication_role(A),
+            "s3:ReplicateObject", object(&a_obj), no_ctx(), Allow),
+        row(n(&format!("{A}'s replication role: kms:GenerateDataKey on the central key via S3")), &replication_role(A),
+            "kms:GenerateDataKey", key.clone(), via_s3(CENTRAL_REGION, &central_arn()), Allow),
+        row(n(&format!("{A}'s restore role: s3:RestoreObject on central/{A}/")), &restore_role(A),
+            "s3:RestoreObject", object(&a_obj), no_ctx(), Allow),
+        row(n("central admin: s3:GetObjectVersion on central"), &admin(CENTRAL),
+            "s3:GetObjectVersion", object(&a_obj), no_ctx(), Allow),
+        row(n(&format!("[never] {B}'s replication role (not enrolled): s3:ReplicateObject into central/{B}/")), &replication_role(B),
+            "s3:ReplicateObject", object(&b_obj), no_ctx(), Deny),
+        row(n(&format!("[never] {B}'s replication role (not enrolled): kms:GenerateDataKey on the central key via S3")), &replication_role(B),
+            "kms:GenerateDataKey", key.clone(), via_s3(CENTRAL_REGION, &central_arn()), Deny),
+        row(n(&format!("[never] {B}'s restore role (not enrolled): s3:RestoreObject on central/{B}/")), &restore_role(B),
+            "s3:RestoreObject", object(&b_obj), no_ctx(), Deny),
+        row(n(&format!("[never] {B}'s restore role (not enrolled): s3:GetObjectVersion on central/{B}/")), &restore_role(B),
+            "s3:GetObjectVersion", object(&b_obj), no_ctx(), Deny),
+        row(n(&format!("[never] {B}'s restore role (not enrolled): s3:ListBucketVersions on central, prefix {B}/")), &restore_role(B),
+            "s3:ListBucketVersions", bucket.clone(), prefix(&format!("{B}/")), Deny),
+        row(n(&format!("[never] {B}'s restore role (not enrolled): kms:Decrypt on the central key via S3")), &restore_role(B),
+            "kms:Decrypt", key, via_s3(CENTRAL_REGION, &central_object_arn(&b_obj)), Deny),
+    ]
 }
 
 fn harness_dir() -> PathBuf {

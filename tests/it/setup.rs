@@ -259,6 +259,7 @@ async fn assert_provisioned(w: &World) {
             bucket: &w.central_bucket,
             region: "us-east-1",
             key_arn: &central_key_arn,
+            enrolled: None,
             break_glass_role: None,
         })
     ));
@@ -782,6 +783,7 @@ async fn a_break_glass_role_guards_central_and_only_it_changes_it() {
         bucket: &central,
         region: "us-east-1",
         key_arn: &central_key,
+        enrolled: None,
         break_glass_role: Some(&role_arn),
     });
     let policy_text = |s3: aws_sdk_s3::Client, bucket: String| async move {
@@ -952,6 +954,49 @@ async fn another_rule_into_central_is_reported_by_setup_and_status() {
     assert!(
         row["drift"].to_string().contains("other rule into central"),
         "{row}"
+    );
+}
+
+/// Issue 18, finding 5: with `enrollment = "listed"`, central's bucket and key policies name the
+/// accounts setup sets up (and central), and no other (what that denies is in the matrix's
+/// `[listed]` rows).
+#[tokio::test(flavor = "multi_thread")]
+async fn listed_enrollment_names_exactly_the_accounts_set_up() {
+    let (account, _, central, config) =
+        one_account_world("listed", "enrollment = \"listed\"").await;
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let policy = crate::common::s3()
+        .await
+        .get_bucket_policy()
+        .bucket(&central)
+        .send()
+        .await
+        .expect("GetBucketPolicy")
+        .policy()
+        .expect("policy")
+        .to_owned();
+    let doc: serde_json::Value = serde_json::from_str(&policy).expect("JSON");
+    let deny = doc["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .find(|s| s["Sid"] == "OnlyEnrolledAccounts")
+        .expect("the enrollment statement");
+    let mut want = vec![account.clone(), CENTRAL_ACCOUNT.to_owned()];
+    want.sort();
+    assert_eq!(
+        deny["Condition"]["StringNotEquals"]["aws:PrincipalAccount"],
+        serde_json::json!(want),
+        "{deny}"
+    );
+    // Converged: a second run changes nothing.
+    let again = setup(&config, &["setup", "--yes"]);
+    assert_eq!(
+        record(&again.stdout, "summary")[0]["writes"],
+        0,
+        "{}",
+        again.stdout
     );
 }
 
