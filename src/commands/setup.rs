@@ -42,10 +42,16 @@ pub async fn resolve(ctx: &Context, path: &std::path::Path) -> Result<Resolved> 
         .as_ref()
         .map(|a| a.to_string())
         .unwrap_or_else(|| caller_account.clone());
-    if let Some(foreign) = crate::setup::policy::foreign_restore_principal(
-        &config.central.restore_principals,
-        &central_account,
-    ) {
+    let every_list = std::iter::once(&config.central.restore_principals).chain(
+        config
+            .sources
+            .iter()
+            .filter_map(|s| s.restore_principals.as_ref()),
+    );
+    if let Some(foreign) = every_list
+        .filter_map(|list| crate::setup::policy::foreign_restore_principal(list, &central_account))
+        .next()
+    {
         return Err(Error::Invalid(format!(
             "restore_principals entry {foreign:?} is not a principal of the central account {central_account}: every account's restore role would trust it, and a principal elsewhere could read that account's backups and write its bucket; name roles of the central account"
         )));

@@ -94,6 +94,9 @@ bucket = "acme-data-111111111111"
 region = "eu-west-1"
 # The alias of the source bucket's KMS key in that account. Default "alias/s3central-source".
 kms_alias = "alias/s3central-source"
+# Who may assume this account's restore role, instead of [central] restore_principals (principals
+# of the central account only). Default: the central list.
+restore_principals = ["arn:aws:iam::123456789012:role/prod-incident-response"]
 
 [[source]]
 account = "222222222222"
@@ -216,6 +219,9 @@ pub struct Source {
     pub region: Option<String>,
     /// The source bucket key's alias (`alias/...`).
     pub kms_alias: String,
+    /// Who may assume this account's restore role instead of `[central] restore_principals`
+    /// (ARNs, of the central account); `None`: the central list.
+    pub restore_principals: Option<Vec<String>>,
 }
 
 /// The `[discovery]` table: accounts found in organizational units.
@@ -477,6 +483,7 @@ struct RawSource {
     bucket: Spanned<String>,
     region: Option<Spanned<String>>,
     kms_alias: Option<Spanned<String>>,
+    restore_principals: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -593,17 +600,7 @@ fn validate_central(lines: &Lines<'_>, c: RawCentral) -> Result<Central, ConfigE
             })
         }
     };
-    let restore_principals = c
-        .restore_principals
-        .into_iter()
-        .map(|p| match principal_arn(p.get_ref()) {
-            Some(arn) => Ok(arn),
-            None => Err(ConfigError::InvalidPrincipal {
-                line: lines.of(&p),
-                value: p.into_inner(),
-            }),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let restore_principals = principals(lines, c.restore_principals)?;
     let object_lock = c
         .object_lock
         .map(|l| object_lock(lines, l.into_inner()))
@@ -679,6 +676,19 @@ fn object_lock(lines: &Lines<'_>, raw: RawObjectLock) -> Result<ObjectLock, Conf
 }
 
 /// An IAM principal ARN of a root, role or user, or a 12-digit account id (as its root ARN).
+/// A `restore_principals` list as ARNs (account ids become their root ARN).
+fn principals(lines: &Lines<'_>, raw: Vec<Spanned<String>>) -> Result<Vec<String>, ConfigError> {
+    raw.into_iter()
+        .map(|p| match principal_arn(p.get_ref()) {
+            Some(arn) => Ok(arn),
+            None => Err(ConfigError::InvalidPrincipal {
+                line: lines.of(&p),
+                value: p.into_inner(),
+            }),
+        })
+        .collect()
+}
+
 fn principal_arn(value: &str) -> Option<String> {
     let digits = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit());
     if digits(value) {
@@ -732,11 +742,16 @@ fn validate_sources(
         buckets.insert(bucket.clone(), bucket_line);
         let region = s.region.map(|r| region(lines, "region", r)).transpose()?;
         let kms_alias = kms_alias(lines, s.kms_alias, DEFAULT_SOURCE_KMS_ALIAS)?;
+        let restore_principals = s
+            .restore_principals
+            .map(|p| principals(lines, p))
+            .transpose()?;
         sources.push(Source {
             account,
             bucket,
             region,
             kms_alias,
+            restore_principals,
         });
     }
     Ok(sources)
@@ -1106,6 +1121,22 @@ mod tests {
     }
 
     #[test]
+    fn an_account_may_name_its_own_restore_principals() {
+        let c = parse_config("[central]\nbucket = \"acme-s3central\"\n\n[[source]]\naccount = \"111111111111\"\nbucket = \"acme-data-111111111111\"\nrestore_principals = [\"arn:aws:iam::123456789012:role/prod-responders\"]\n\n[[source]]\naccount = \"222222222222\"\nbucket = \"acme-data-222222222222\"\n").unwrap();
+        assert_eq!(
+            c.sources[0].restore_principals,
+            Some(vec![
+                "arn:aws:iam::123456789012:role/prod-responders".to_owned()
+            ])
+        );
+        assert_eq!(c.sources[1].restore_principals, None);
+        assert_mentions(
+            &err("[central]\nbucket = \"acme-s3central\"\n\n[[source]]\naccount = \"111111111111\"\nbucket = \"acme-data-111111111111\"\nrestore_principals = [\"nobody\"]\n"),
+            &["line 7", "restore_principals", "not an IAM principal"],
+        );
+    }
+
+    #[test]
     fn enrollment_is_organization_or_listed() {
         let with = |v: &str| {
             format!("[central]\nbucket = \"acme-s3central\"\nenrollment = {v}\n\n[[source]]\naccount = \"111111111111\"\nbucket = \"acme-data-111111111111\"\n")
@@ -1213,6 +1244,7 @@ mod tests {
                     bucket: "acme-data-111111111111".into(),
                     region: None,
                     kms_alias: "alias/s3central-source".into(),
+                    restore_principals: None,
                 }],
                 discovery: None,
                 assume_role: "OrganizationAccountAccessRole".into(),

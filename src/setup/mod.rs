@@ -86,6 +86,8 @@ pub struct SourceAccount {
     pub region: String,
     /// Alias of its KMS key.
     pub kms_alias: String,
+    /// Its own restore principals (`[[source]] restore_principals`), if the config names any.
+    pub restore_principals: Option<Vec<String>>,
 }
 
 /// Credentials acting in `account`: the caller's own, or the assumed `role` there.
@@ -123,6 +125,7 @@ pub async fn source_accounts(
                 .clone()
                 .unwrap_or_else(|| central_region.to_owned()),
             kms_alias: s.kms_alias.clone(),
+            restore_principals: s.restore_principals.clone(),
         })
         .collect();
     if let Some(discovery) = &config.discovery {
@@ -142,6 +145,7 @@ pub async fn source_accounts(
                 account,
                 region: central_region.to_owned(),
                 kms_alias: config::DEFAULT_SOURCE_KMS_ALIAS.to_owned(),
+                restore_principals: None,
             });
         }
     }
@@ -519,10 +523,12 @@ pub fn source_specs(
         source_region: &source.region,
         central_region: &central.region,
     };
-    let trusted = if config.central.restore_principals.is_empty() {
-        vec![format!("arn:aws:iam::{}:root", central.account)]
-    } else {
-        config.central.restore_principals.clone()
+    let trusted = match &source.restore_principals {
+        Some(own) if !own.is_empty() => own.clone(),
+        _ if config.central.restore_principals.is_empty() => {
+            vec![format!("arn:aws:iam::{}:root", central.account)]
+        }
+        _ => config.central.restore_principals.clone(),
     };
     SourceSpecs {
         key: KeySpec {

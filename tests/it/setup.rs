@@ -957,6 +957,52 @@ async fn another_rule_into_central_is_reported_by_setup_and_status() {
     );
 }
 
+/// Issue 18, finding 3: an account may name its own restore principals (of the central
+/// account): its restore role trusts exactly those, inside the organization; one of another
+/// account is refused before any write.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_names_its_own_restore_principals() {
+    let (account, bucket, _, config) = one_account_world("own-restorers", "").await;
+    let own = format!("arn:aws:iam::{CENTRAL_ACCOUNT}:role/prod-responders");
+    let text = std::fs::read_to_string(config.path()).expect("config");
+    let foreign = config_file(&format!(
+        "{text}restore_principals = [\"arn:aws:iam::999999999999:role/x\"]\n"
+    ));
+    let out = setup(&foreign, &["setup", "--yes"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("not a principal of the central account"),
+        "{}",
+        out.stderr
+    );
+    assert!(!crate::common::bucket_exists(&crate::common::s3().await, &bucket).await);
+    let config = config_file(&format!("{text}restore_principals = [\"{own}\"]\n"));
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let iam = aws_sdk_iam::Client::new(&account_config(&account).await);
+    let role = iam
+        .get_role()
+        .role_name("s3central-restore")
+        .send()
+        .await
+        .expect("restore role");
+    let trust = role
+        .role()
+        .and_then(|r| r.assume_role_policy_document())
+        .expect("trust");
+    assert!(
+        same_policy(
+            trust,
+            &s3central::setup::policy::restore_trust_policy(
+                std::slice::from_ref(&own),
+                &organization().await.0
+            )
+        ),
+        "{trust}"
+    );
+}
+
 /// Issue 18, finding 5: with `enrollment = "listed"`, central's bucket and key policies name the
 /// accounts setup sets up (and central), and no other (what that denies is in the matrix's
 /// `[listed]` rows).
