@@ -76,7 +76,13 @@ pub struct StderrAroundBar;
 
 impl Write for StderrAroundBar {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        suspend_active(|| std::io::stderr().write_all(buf)).map(|()| buf.len())
+        // Log lines name keys others chose: their invisible characters are escaped too.
+        let escaped = std::str::from_utf8(buf).map(crate::output::escape_invisible);
+        let bytes = match &escaped {
+            Ok(text) => text.as_bytes(),
+            Err(_) => buf,
+        };
+        suspend_active(|| std::io::stderr().write_all(bytes)).map(|()| buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

@@ -555,3 +555,47 @@ async fn aliases_and_central_are_never_a_restore_destination() {
     assert_eq!(all_versions(&s3, &central, "").await, before);
     assert!(all_versions(&s3, &target, "").await.is_empty());
 }
+
+/// Finding 8: a key named with a right-to-left override (U+202E makes `invoice\u{202e}fdp.exe`
+/// read as `invoiceexe.pdf`) reads as what it is in every line for people: the listing table
+/// and the error line escape it; JSON keeps the key exact.
+#[tokio::test(flavor = "multi_thread")]
+async fn invisible_characters_in_keys_and_errors_are_escaped_for_people() {
+    let s3 = s3().await;
+    let central = unique_bucket("trust-bidi-central");
+    versioned_bucket(&s3, &central).await;
+    let key = format!("{ACCOUNT}/invoice\u{202e}fdp.exe");
+    put(&s3, &central, &key, "x").await;
+    let table = s3central(&["--central-bucket", &central, "ls", "--account", ACCOUNT]);
+    let stdout = table.success();
+    assert!(!stdout.contains('\u{202e}'), "{stdout}");
+    assert!(stdout.contains("invoice\\u{202e}fdp.exe"), "{stdout}");
+    let json = s3central(&[
+        "--central-bucket",
+        &central,
+        "--output",
+        "json",
+        "ls",
+        "--account",
+        ACCOUNT,
+    ]);
+    let keys: Vec<String> = json_lines(json.success())
+        .iter()
+        .filter_map(|l| l["key"].as_str().map(str::to_owned))
+        .collect();
+    assert!(keys.iter().any(|k| k.contains('\u{202e}')), "{keys:?}");
+    let refused = s3central(&[
+        "--central-bucket",
+        &central,
+        "restore",
+        "--account",
+        ACCOUNT,
+        "--at",
+        "now",
+        "--to-bucket",
+        "target\u{202e}kcab",
+    ]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(!refused.stderr.contains('\u{202e}'), "{refused:?}");
+    assert!(refused.stderr.contains("\\u{202e}"), "{refused:?}");
+}
