@@ -298,6 +298,11 @@ pub struct RestoreArgs {
     /// Never assume the account's restore role: the global credentials read and write.
     #[arg(long)]
     pub no_restore_role: bool,
+    /// The account that must own the target bucket; every write says so and S3 refuses it
+    /// otherwise [default: the account restored when the bucket comes from --config, else the
+    /// writing identity's account].
+    #[arg(long, value_name = "ACCOUNT")]
+    pub expected_bucket_owner: Option<AccountId>,
     /// When the restore role cannot read central, read it with the global credentials (the role
     /// still writes; bytes stream through this machine) instead of stopping.
     #[arg(long, conflicts_with = "no_restore_role")]

@@ -123,6 +123,8 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         writer.in_region(&bucket_region(&writer, &target_bucket, "--to-bucket", true).await?);
     let reader_s3 = reader.s3();
     let writer_s3 = writer.s3();
+    let target_owner = expected_target_owner(&args, &writer).await?;
+    check_target_owner(&writer_s3, &target_bucket, &target_owner).await?;
     let versioned = check_versioning(&writer_s3, &target_bucket, args.allow_unversioned).await?;
     let kms_key_arn = match &args.kms_key {
         Some(key) => kms::resolve_key(&writer.kms(), key).await?,
@@ -218,6 +220,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         part_size: args.part_size.as_u64(),
         provenance,
         journal,
+        target_owner: Some(target_owner),
     };
     if args.engine == EngineArg::Batch {
         crate::restore::batch::target_key_prefix(
@@ -897,6 +900,41 @@ async fn bucket_region(aws: &Aws, bucket: &str, hint: &'static str, check: bool)
             })?;
     }
     Ok(region)
+}
+
+/// The account that must own the target bucket: `--expected-bucket-owner`, else the account
+/// restored when its bucket comes from the config (a name its attacker may have deleted and
+/// registered again elsewhere), else the writing identity's own account.
+async fn expected_target_owner(args: &RestoreArgs, writer: &Aws) -> Result<String> {
+    let from_config = args
+        .to_bucket
+        .as_deref()
+        .is_none_or(|b| b.trim().is_empty());
+    Ok(match (&args.expected_bucket_owner, from_config) {
+        (Some(owner), _) => owner.to_string(),
+        (None, true) => args.account.to_string(),
+        (None, false) => writer.account_id().await?,
+    })
+}
+
+/// Before any write: HeadBucket with `x-amz-expected-bucket-owner`, which S3 answers 403 when
+/// another account owns the bucket (the same HeadBucket without it has already succeeded).
+async fn check_target_owner(s3: &aws_sdk_s3::Client, bucket: &str, owner: &str) -> Result<()> {
+    match s3
+        .head_bucket()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(403) => {
+            Err(Error::Refused(format!(
+                "target bucket {bucket:?} is not owned by account {owner}: nothing was written; if that is the right bucket, pass --expected-bucket-owner with its owner's account id"
+            )))
+        }
+        Err(e) => Err(Error::from_sdk("HeadBucket", bucket.to_owned(), e)),
+    }
 }
 
 /// Refuses a target without versioning (a restore would overwrite objects with no way back)

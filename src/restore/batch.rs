@@ -250,6 +250,8 @@ pub async fn create_job(aws: &Aws, spec: &JobSpec, manifest: &Path) -> Result<St
         .s3()
         .put_object()
         .bucket(&spec.manifest_bucket)
+        // The job runs in this account and reads its manifest there.
+        .expected_bucket_owner(&spec.account)
         .key(&spec.manifest_key)
         .content_type("text/csv")
         .body(body)

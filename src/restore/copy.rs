@@ -94,6 +94,9 @@ pub struct Copier {
     pub provenance: Provenance,
     /// The restore journal of the target bucket, if one is kept.
     pub journal: Option<std::sync::Arc<crate::restore::journal::Journal>>,
+    /// The account that must own the target bucket, sent with every write
+    /// (`x-amz-expected-bucket-owner`): S3 refuses the write if another account owns it.
+    pub target_owner: Option<String>,
 }
 
 /// Content headers and user metadata carried from the source version to the copy.
@@ -200,6 +203,7 @@ impl Copier {
             .writer
             .copy_object()
             .bucket(&self.target_bucket)
+            .set_expected_bucket_owner(self.target_owner.clone())
             .key(target_key)
             .copy_source(self.copy_source(source))
             .tagging_directive(TaggingDirective::Copy)
@@ -293,6 +297,7 @@ impl Copier {
             .writer
             .put_object()
             .bucket(&self.target_bucket)
+            .set_expected_bucket_owner(self.target_owner.clone())
             .key(target_key)
             .content_length(size as i64)
             .body(ByteStream::from(body))
@@ -368,6 +373,7 @@ impl Copier {
             .writer
             .create_multipart_upload()
             .bucket(&self.target_bucket)
+            .set_expected_bucket_owner(self.target_owner.clone())
             .key(target_key)
             .set_metadata(Some(h.metadata))
             .set_content_type(h.content_type)
@@ -391,6 +397,7 @@ impl Copier {
                 .writer
                 .complete_multipart_upload()
                 .bucket(&self.target_bucket)
+                .set_expected_bucket_owner(self.target_owner.clone())
                 .key(target_key)
                 .upload_id(&upload_id)
                 .multipart_upload(
@@ -413,6 +420,7 @@ impl Copier {
                     .writer
                     .abort_multipart_upload()
                     .bucket(&self.target_bucket)
+                    .set_expected_bucket_owner(self.target_owner.clone())
                     .key(target_key)
                     .upload_id(&upload_id)
                     .send()
@@ -444,6 +452,7 @@ impl Copier {
                         .writer
                         .upload_part_copy()
                         .bucket(&self.target_bucket)
+                        .set_expected_bucket_owner(self.target_owner.clone())
                         .key(target_key)
                         .upload_id(upload_id)
                         .part_number(number)
@@ -506,6 +515,7 @@ impl Copier {
                     .writer
                     .upload_part()
                     .bucket(&self.target_bucket)
+                    .set_expected_bucket_owner(self.target_owner.clone())
                     .key(target_key)
                     .upload_id(upload_id)
                     .part_number(number)

@@ -703,6 +703,7 @@ mod tests {
                 part_size: 8 << 20,
                 provenance,
                 journal: None,
+                target_owner: Some("111111111111".into()),
             };
             let request = RestoreRequest {
                 at: DateTime::from_timestamp(2, 0).unwrap(),

@@ -268,6 +268,9 @@ pub struct Stats {
     pub upstream_errors: AtomicU64,
     /// Requests received, by S3 operation ([`operation`]), faulted or not.
     operations: Mutex<BTreeMap<&'static str, u64>>,
+    /// Requests received, by S3 operation and the `x-amz-expected-bucket-owner` they carried
+    /// ("" when none).
+    owners: Mutex<BTreeMap<(&'static str, String), u64>>,
 }
 
 impl Stats {
@@ -289,6 +292,16 @@ impl Stats {
     pub fn operation(&self, name: &str) -> u64 {
         let operations = self.operations.lock().expect("operation counters");
         operations.get(name).copied().unwrap_or(0)
+    }
+
+    /// Requests of one operation by the expected bucket owner they carried ("" for none).
+    pub fn expected_owners(&self, name: &str) -> BTreeMap<String, u64> {
+        let owners = self.owners.lock().expect("owner counters");
+        owners
+            .iter()
+            .filter(|((op, _), _)| *op == name)
+            .map(|((_, owner), n)| (owner.clone(), *n))
+            .collect()
     }
 
     fn count(&self, kind: Fault) {
@@ -445,6 +458,19 @@ impl Shared {
             .lock()
             .expect("operation counters")
             .entry(operation(&req))
+            .or_default() += 1;
+        let owner = req
+            .headers()
+            .get("x-amz-expected-bucket-owner")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        *self
+            .stats
+            .owners
+            .lock()
+            .expect("owner counters")
+            .entry((operation(&req), owner))
             .or_default() += 1;
         if class != Class::NotS3 {
             self.stats.s3_requests.fetch_add(1, Ordering::Relaxed);

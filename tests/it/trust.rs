@@ -599,3 +599,78 @@ async fn invisible_characters_in_keys_and_errors_are_escaped_for_people() {
     assert!(!refused.stderr.contains('\u{202e}'), "{refused:?}");
     assert!(refused.stderr.contains("\\u{202e}"), "{refused:?}");
 }
+
+/// Finding 7: every write of a restore says which account must own the target bucket
+/// (`x-amz-expected-bucket-owner`), in both copy modes and on the multipart path, so S3 refuses
+/// the write if the bucket name now belongs to someone else (the local server ignores the header:
+/// that refusal is AWS's, not shown here). Seen on the wire through the test proxy.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_write_names_the_target_buckets_owner() {
+    use crate::proxy::{Plan, Proxy};
+    let s3 = s3().await;
+    let central = unique_bucket("trust-owner-central");
+    versioned_bucket(&s3, &central).await;
+    put(&s3, &central, &format!("{ACCOUNT}/small.txt"), "small").await;
+    put(
+        &s3,
+        &central,
+        &format!("{ACCOUNT}/big.bin"),
+        vec![7u8; 5000],
+    )
+    .await;
+    let at = cutoff().await;
+    let (alias, _) = kms_key("trust-owner").await;
+    let proxy = Proxy::start(&crate::common::endpoint(), Plan::new(7, 0.0)).await;
+    let owner = "123456789012";
+    for mode in ["server", "stream"] {
+        let target = target_bucket(&s3, "trust-owner-target", &alias).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let journal = dir.path().join("j.tsv");
+        let report = dir.path().join("r.jsonl");
+        let url = proxy.url();
+        let mut args = vec!["--endpoint-url", url.as_str()];
+        args.extend(restore_args(
+            &central,
+            &at,
+            &target,
+            journal.to_str().expect("utf-8"),
+            report.to_str().expect("utf-8"),
+        ));
+        args.extend([
+            "--copy-mode",
+            mode,
+            "--multipart-threshold",
+            "2KiB",
+            "--part-size",
+            "1KiB",
+        ]);
+        let out = crate::common::run(crate::common::bare_command(&args));
+        let done = summary(out.success());
+        assert_eq!(done["copied"], 2, "{mode}: {done}");
+    }
+    let stats = proxy.stats();
+    let mut seen = 0;
+    for op in [
+        "CopyObject",
+        "PutObject",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+    ] {
+        let owners = stats.expected_owners(op);
+        for (got, n) in &owners {
+            assert_eq!(
+                got, owner,
+                "{op}: {n} request(s) with owner {got:?}: {owners:?}"
+            );
+            seen += n;
+        }
+    }
+    assert!(seen >= 8, "writes seen through the proxy: {seen} ({stats})");
+    // The preflight check asked too.
+    assert!(
+        stats.expected_owners("HeadBucket").contains_key(owner),
+        "{stats}"
+    );
+}
