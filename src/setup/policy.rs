@@ -748,6 +748,30 @@ pub fn restore_role_policy(input: &RolePolicyInput<'_>) -> Value {
                 "Action": "kms:DescribeKey",
                 "Resource": source_key_arn
             },
+            // `restore --engine batch` as this role: create (copy jobs only), find and follow
+            // the job, and pass it the batch restore role, to S3 Batch Operations only ("The
+            // same entity that creates the job must also have the iam:PassRole permission":
+            // S3 User Guide, Granting permissions for Batch Operations).
+            {
+                "Sid": "RunCopyJobs",
+                "Effect": "Allow",
+                "Action": "s3:CreateJob",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"s3:RequestJobOperation": "S3PutObjectCopy"}}
+            },
+            {
+                "Sid": "FollowJobs",
+                "Effect": "Allow",
+                "Action": ["s3:DescribeJob", "s3:ListJobs"],
+                "Resource": "*"
+            },
+            {
+                "Sid": "PassTheBatchRestoreRole",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": format!("arn:aws:iam::{account}:role/{BATCH_RESTORE_ROLE}"),
+                "Condition": {"StringEquals": {"iam:PassedToService": "batchoperations.s3.amazonaws.com"}}
+            },
             // Whoever assumes the role writes only what the account's own key can read back:
             // no other KMS key, no SSE-S3, no customer-provided key (an attacker's key would
             // make the restored objects unreadable). Each Deny needs its header present (Null

@@ -10,7 +10,8 @@
 //   principal                 the caller's ARN (an assumed-role session ARN, a role/user ARN, or a
 //                             service principal such as "s3.amazonaws.com")
 //   action                    "service:Action"
-//   resource                  one concrete ARN (no wildcard: a row is one request)
+//   resource                  one concrete ARN (no wildcard: a row is one request), or "*" alone
+//                             for an action that has no resource type (s3:CreateJob)
 //   resourceAccount           the account owning the resource; optional when the ARN names it
 //                             (KMS keys, IAM roles), required for S3 ARNs (they carry no account)
 //   context                   { key: "value" | ["values"] }: the request context AWS would set
@@ -135,7 +136,9 @@ function checkRow(row, index, names) {
   for (const key of ['principal', 'action', 'resource']) {
     if (typeof row[key] !== 'string' || row[key] === '') fail(`row "${name}": "${key}" must be a non-empty string`);
   }
-  if (row.resource.includes('*')) fail(`row "${name}": resource "${row.resource}" has a wildcard; a row is one concrete request`);
+  // "*" alone is the one resource of an action without a resource type (s3:CreateJob,
+  // s3:ListJobs): AWS authorizes those against "*", and the evaluator insists on it for them.
+  if (row.resource !== '*' && row.resource.includes('*')) fail(`row "${name}": resource "${row.resource}" has a wildcard; a row is one concrete request`);
   if (row.expect !== 'Allow' && row.expect !== 'Deny') fail(`row "${name}": "expect" must be "Allow" or "Deny"`);
   if (typeof row.context !== 'object' || row.context === null || Array.isArray(row.context)) {
     fail(`row "${name}": "context" must be an object`);

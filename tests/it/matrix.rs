@@ -316,6 +316,25 @@ fn via_s3(region: &str, s3_arn: &str) -> Ctx {
     ]
 }
 
+/// The resource of an action without a resource type (CreateJob, ListJobs) in `account`: "*",
+/// as AWS authorizes it.
+fn any_resource(account: &str) -> Target {
+    Target {
+        arn: "*".into(),
+        account: account.into(),
+        policy: None,
+    }
+}
+
+/// An IAM role of `account` as the resource of iam:PassRole (no resource policy applies).
+fn role_target(account: &str, name: &str) -> Target {
+    Target {
+        arn: format!("arn:aws:iam::{account}:role/{name}"),
+        account: account.into(),
+        policy: None,
+    }
+}
+
 /// A write that asks for SSE-KMS under `key_arn`.
 fn sse_kms(key_arn: &str) -> Ctx {
     vec![
@@ -684,6 +703,25 @@ fn restore_rows(account: &str) -> Vec<Value> {
             "s3:PutObjectTagging", source_object(account, &obj), no_ctx(), Allow),
         row(n("s3:PutObject into its own bucket under its own key (CopyObject, CreateMultipartUpload)"), &role,
             "s3:PutObject", source_object(account, &obj), sse_kms(&s.key_arn), Allow),
+        // `restore --engine batch` as this role (issue 19, finding 1).
+        row(n("s3:CreateJob of a copy job (S3PutObjectCopy)"), &role,
+            "s3:CreateJob", any_resource(account), vec![("s3:RequestJobOperation", json!("S3PutObjectCopy"))], Allow),
+        row(n("[never] s3:CreateJob of another operation (S3DeleteObjectTagging)"), &role,
+            "s3:CreateJob", any_resource(account), vec![("s3:RequestJobOperation", json!("S3DeleteObjectTagging"))], Deny),
+        row(n("s3:ListJobs (finding its own job again)"), &role,
+            "s3:ListJobs", any_resource(account), no_ctx(), Allow),
+        row(n("s3:DescribeJob (following the job)"), &role,
+            "s3:DescribeJob", Target { arn: format!("arn:aws:s3:{}:{account}:job/0b2c3d4e", s.region), account: account.into(), policy: None },
+            no_ctx(), Allow),
+        row(n("iam:PassRole of the batch restore role to S3 Batch Operations"), &role,
+            "iam:PassRole", role_target(account, BATCH_RESTORE_ROLE),
+            vec![("iam:PassedToService", json!("batchoperations.s3.amazonaws.com"))], Allow),
+        row(n("[never] iam:PassRole of the batch restore role to another service"), &role,
+            "iam:PassRole", role_target(account, BATCH_RESTORE_ROLE),
+            vec![("iam:PassedToService", json!("lambda.amazonaws.com"))], Deny),
+        row(n("[never] iam:PassRole of the replication role"), &role,
+            "iam:PassRole", role_target(account, REPLICATION_ROLE),
+            vec![("iam:PassedToService", json!("batchoperations.s3.amazonaws.com"))], Deny),
         // Only under the account's own key (issue 18, finding 3).
         row(n("[never] s3:PutObject into its own bucket under another KMS key"), &role,
             "s3:PutObject", source_object(account, &obj), sse_kms(&source(other).key_arn), Deny),

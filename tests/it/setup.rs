@@ -1207,6 +1207,53 @@ async fn restore_runs_as_the_restore_role_setup_made() {
         let bytes = got.body.collect().await.expect("body").into_bytes();
         assert_eq!(bytes.as_ref(), body.as_bytes(), "{key}");
     }
+    // The same restore through an S3 Batch Operations job, as the same role (issue 19,
+    // finding 1: the role may create copy jobs, follow them and pass the batch restore role;
+    // the matrix's "[restore A] s3:CreateJob ..." and "iam:PassRole ..." rows prove it on the
+    // documents): a second attack on one key, restored by the job.
+    s3.put_object()
+        .bucket(&bucket)
+        .key(format!("{account}/docs/2.txt"))
+        .body(b"encrypted again".to_vec().into())
+        .send()
+        .await
+        .expect("put");
+    crate::common::drain_replication(30);
+    let out = s3central(&[
+        "--central-bucket",
+        &central,
+        "--output",
+        "json",
+        "restore",
+        "--account",
+        &account,
+        "--at",
+        &t,
+        "--config",
+        path,
+        "--engine",
+        "batch",
+    ]);
+    let stdout = out.success();
+    let summary = json_lines(stdout)
+        .into_iter()
+        .find(|l| l["record"] == "summary")
+        .expect("summary");
+    assert_eq!(summary["copied"], 1, "{stdout}");
+    let identity = summary["identity"].as_str().expect("identity");
+    assert!(identity.contains("S3 Batch Operations job"), "{identity}");
+    assert!(identity.contains("s3central-batch-restore"), "{identity}");
+    for (key, body) in &expected {
+        let got = s3
+            .get_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("restored object");
+        let bytes = got.body.collect().await.expect("body").into_bytes();
+        assert_eq!(bytes.as_ref(), body.as_bytes(), "{key}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
