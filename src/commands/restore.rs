@@ -228,6 +228,29 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
             &request.key_map.target_prefix,
         )
         .map_err(Error::Refused)?;
+        if args.batch_role == crate::setup::policy::BATCH_RESTORE_ROLE {
+            let account_bucket = account_bucket_in_config(&args.config, &args.account);
+            let manifest_bucket = args
+                .manifest_location
+                .as_deref()
+                .and_then(|url| url.strip_prefix("s3://"))
+                .map(|rest| rest.split('/').next().unwrap_or(rest));
+            let account_key = match &args.kms_key {
+                Some(_) => match kms::bucket_default_key(&copier.writer, &target_bucket).await? {
+                    Some(key) => Some(kms::resolve_key(&writer.kms(), &key).await?),
+                    None => None,
+                },
+                None => None,
+            };
+            crate::restore::batch::within_role_reach(&crate::restore::batch::RoleReach {
+                account_bucket: account_bucket.as_deref(),
+                target: &target_bucket,
+                manifest_bucket,
+                kms_key: &kms_key_arn,
+                account_key: account_key.as_deref(),
+            })
+            .map_err(Error::Refused)?;
+        }
     }
     let scan = archive_check(&copier, &mut request, &args).await?;
     if args.engine == EngineArg::Batch {
@@ -744,6 +767,16 @@ async fn archive_check(
 }
 
 /// The account's own bucket as the setup config names it (listed, or by the discovery template).
+/// The account's bucket as the config names it, when the config exists and names the account.
+fn account_bucket_in_config(
+    path: &std::path::Path,
+    account: &crate::account::AccountId,
+) -> Option<String> {
+    path.exists()
+        .then(|| bucket_from_config(path, account).ok())
+        .flatten()
+}
+
 fn bucket_from_config(
     path: &std::path::Path,
     account: &crate::account::AccountId,

@@ -54,6 +54,49 @@ pub fn target_key_prefix(
     }
 }
 
+/// What the default batch restore role (`s3central-batch-restore`, made by setup) can reach, and
+/// what a batch restore asks of it.
+#[derive(Debug, Clone, Copy)]
+pub struct RoleReach<'a> {
+    /// The account's own bucket, when the config names it: the only bucket the role may write.
+    pub account_bucket: Option<&'a str>,
+    /// The bucket the job would write.
+    pub target: &'a str,
+    /// The bucket of `--manifest-location`, if given.
+    pub manifest_bucket: Option<&'a str>,
+    /// The key the job would encrypt with.
+    pub kms_key: &'a str,
+    /// The account's own key (the target bucket's default key), if known.
+    pub account_key: Option<&'a str>,
+}
+
+/// Refuses, before anything is written, a batch restore whose every task would fail with
+/// AccessDenied: setup's batch restore role may write only the account's own bucket, under the
+/// account's own key, with its manifest and report in that bucket.
+pub fn within_role_reach(r: &RoleReach<'_>) -> std::result::Result<(), String> {
+    let role = crate::setup::policy::BATCH_RESTORE_ROLE;
+    let fix = "use --engine local, or --batch-role with a role that may do it";
+    if let Some(own) = r.account_bucket.filter(|own| *own != r.target) {
+        return Err(format!(
+            "--engine batch runs as {role}, which may write only the account's bucket s3://{own}, not s3://{}: drop --to-bucket, or {fix}",
+            r.target
+        ));
+    }
+    if let Some(m) = r.manifest_bucket.filter(|m| *m != r.target) {
+        return Err(format!(
+            "--engine batch runs as {role}, which reads its manifest and writes its report only in s3://{}, not s3://{m}: drop --manifest-location, or {fix}",
+            r.target
+        ));
+    }
+    if let Some(own) = r.account_key.filter(|own| *own != r.kms_key) {
+        return Err(format!(
+            "--engine batch runs as {role}, which may encrypt only with the account's key {own}, not {}: drop --kms-key, or {fix}",
+            r.kms_key
+        ));
+    }
+    Ok(())
+}
+
 /// What identifies one restore request: the same request gives the same id, so a re-run finds
 /// its job instead of starting another.
 #[derive(Debug, Clone, Serialize)]
@@ -423,6 +466,44 @@ pub async fn read_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_options_outside_the_roles_reach_are_refused() {
+        let ok = RoleReach {
+            account_bucket: Some("acme-data"),
+            target: "acme-data",
+            manifest_bucket: None,
+            kms_key: "arn:aws:kms:us-east-1:111111111111:key/own",
+            account_key: Some("arn:aws:kms:us-east-1:111111111111:key/own"),
+        };
+        assert!(within_role_reach(&ok).is_ok());
+        let other_bucket = RoleReach {
+            target: "scratch",
+            ..ok
+        };
+        assert!(within_role_reach(&other_bucket)
+            .unwrap_err()
+            .contains("--to-bucket"));
+        let manifest = RoleReach {
+            manifest_bucket: Some("elsewhere"),
+            ..ok
+        };
+        assert!(within_role_reach(&manifest)
+            .unwrap_err()
+            .contains("--manifest-location"));
+        let key = RoleReach {
+            kms_key: "arn:aws:kms:us-east-1:111111111111:key/other",
+            ..ok
+        };
+        assert!(within_role_reach(&key).unwrap_err().contains("--kms-key"));
+        let unknown = RoleReach {
+            account_bucket: None,
+            account_key: None,
+            target: "scratch",
+            ..ok
+        };
+        assert!(within_role_reach(&unknown).is_ok());
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -1426,3 +1426,61 @@ async fn batch_engine_restores_the_exact_state_through_an_s3_batch_operations_jo
         .len();
     assert_eq!(before, after, "the re-run wrote new versions");
 }
+
+/// Issue 19, finding 3: `--engine batch` runs as setup's `s3central-batch-restore`, which may
+/// write only the account's own bucket, under its own key, with the manifest in that bucket.
+/// Asking it for another bucket, another manifest location or another key is refused with one
+/// line before anything is written (every task would fail with AccessDenied after the job).
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_options_outside_the_batch_roles_reach_are_refused_before_any_write() {
+    let s3 = s3().await;
+    let central = unique_bucket("central");
+    versioned_bucket(&s3, &central).await;
+    put(&s3, &central, &format!("{ACCOUNT}/a.txt"), "a").await;
+    let at = cutoff().await;
+    let (alias, _) = kms_key("reach").await;
+    let (_, other_key) = kms_key("reach-other").await;
+    let own = target_bucket(&s3, "reach-own", &alias).await;
+    let scratch = target_bucket(&s3, "reach-scratch", &alias).await;
+    let config = tempfile::NamedTempFile::new().expect("config file");
+    std::fs::write(
+        config.path(),
+        format!("[central]\nbucket = \"{central}\"\n\n[[source]]\naccount = \"{ACCOUNT}\"\nbucket = \"{own}\"\n"),
+    )
+    .expect("write config");
+    let path = config.path().to_str().expect("utf-8").to_owned();
+    let manifest = format!("s3://{scratch}/manifests/");
+    let cases: [(&[&str], &str); 3] = [
+        (&["--to-bucket", &scratch], "--to-bucket"),
+        (&["--manifest-location", &manifest], "--manifest-location"),
+        (&["--kms-key", &other_key], "--kms-key"),
+    ];
+    for (extra, named) in cases {
+        let mut args = vec![
+            "--central-bucket",
+            &central,
+            "restore",
+            "--account",
+            ACCOUNT,
+            "--at",
+            &at,
+            "--config",
+            &path,
+            "--no-restore-role",
+            "--engine",
+            "batch",
+        ];
+        args.extend(extra);
+        let out = s3central(&args);
+        assert_eq!(out.code, 2, "{named}: {out:?}");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{named}: {out:?}");
+        assert!(
+            out.stderr.contains("s3central-batch-restore"),
+            "{named}: {out:?}"
+        );
+        assert!(out.stderr.contains(named), "{named}: {out:?}");
+    }
+    for bucket in [&own, &scratch] {
+        assert!(all_versions(&s3, bucket, "").await.is_empty(), "{bucket}");
+    }
+}
