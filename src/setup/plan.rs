@@ -404,6 +404,22 @@ pub struct ReplicationActual {
     pub other_priorities: Vec<i32>,
     /// The destination bucket ARN of each other rule, in the order of `other_ids`.
     pub other_destinations: Vec<String>,
+    /// The ids of other rules written in the first schema of replication rules (a rule-level
+    /// `Prefix`, no `Filter`).
+    pub other_v1_ids: Vec<String>,
+}
+
+/// Why s3central's rule cannot join the bucket's rules: S3 refuses a configuration that mixes
+/// rules of the first schema (rule-level `Prefix`) with the current one (`Filter`, `Priority`,
+/// `DeleteMarkerReplication`), which s3central's rule needs. Converting them is not s3central's
+/// to do: a first-schema rule replicates delete markers, and its owner chose that.
+pub fn v1_rule_conflict(actual: &ReplicationActual) -> Option<String> {
+    (!actual.other_v1_ids.is_empty()).then(|| {
+        format!(
+            "its rule(s) {} use the first replication schema (a rule-level Prefix), which S3 refuses beside s3central's rule (Filter, Priority, DeleteMarkerReplication); rewrite them with a Filter (keeping their delete-marker replication as their owner wants it), then run setup again",
+            actual.other_v1_ids.join(", ")
+        )
+    })
 }
 
 /// A central bucket policy above S3's size limit (many accounts with `enrollment = "listed"`):
@@ -610,7 +626,15 @@ mod tests {
                 "arn:aws:s3:::dr-bucket".into(),
                 "arn:aws:s3:::central".into(),
             ],
+            other_v1_ids: vec![],
         };
+        assert_eq!(v1_rule_conflict(&actual), None);
+        let v1 = ReplicationActual {
+            other_v1_ids: vec!["legacy".into()],
+            ..actual.clone()
+        };
+        assert!(v1_rule_conflict(&v1)
+            .is_some_and(|why| why.contains("legacy") && why.contains("first replication schema")));
         let change = foreign_rules_into_central(&actual, "central").expect("found");
         assert_eq!(change.resource, Resource::ForeignRule);
         assert!(
@@ -745,6 +769,7 @@ mod tests {
             other_ids: vec!["dr".into()],
             other_priorities: vec![1],
             other_destinations: vec!["arn:aws:s3:::dr-bucket".into()],
+            other_v1_ids: vec![],
         };
         assert_eq!(
             diff_replication(&spec, Some(&found(Some(rule.clone())))).action,

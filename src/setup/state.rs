@@ -338,9 +338,20 @@ pub async fn read_replication(
                         .unwrap_or_default()
                 })
                 .collect(),
+            other_v1_ids: others
+                .iter()
+                .filter(|r| is_first_schema(r))
+                .map(|r| r.id().unwrap_or("(no id)").to_owned())
+                .collect(),
         },
         others,
     }))
+}
+
+/// Whether a rule is written in the first replication schema: a rule-level Prefix and no Filter.
+#[allow(deprecated)]
+fn is_first_schema(rule: &aws_sdk_s3::types::ReplicationRule) -> bool {
+    rule.prefix().is_some() && rule.filter().is_none()
 }
 
 /// s3central's view of one SDK replication rule.
@@ -384,5 +395,37 @@ fn rule_from_sdk(rule: &aws_sdk_s3::types::ReplicationRule) -> ReplicationRule {
         replication_time_control: destination
             .and_then(|d| d.replication_time())
             .is_some_and(|r| r.status() == &ReplicationTimeStatus::Enabled),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_first_schema;
+    use aws_sdk_s3::types::{
+        Destination, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus,
+    };
+
+    fn rule() -> aws_sdk_s3::types::builders::ReplicationRuleBuilder {
+        ReplicationRule::builder()
+            .id("r")
+            .status(ReplicationRuleStatus::Enabled)
+            .destination(
+                Destination::builder()
+                    .bucket("arn:aws:s3:::dr")
+                    .build()
+                    .unwrap(),
+            )
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn first_schema_rules_are_told_from_current_ones() {
+        assert!(is_first_schema(&rule().prefix("logs/").build().unwrap()));
+        let current = rule()
+            .priority(1)
+            .filter(ReplicationRuleFilter::builder().prefix("logs/").build())
+            .build()
+            .unwrap();
+        assert!(!is_first_schema(&current));
     }
 }
