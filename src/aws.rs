@@ -242,12 +242,7 @@ impl Aws {
 
     /// Who these credentials act as: the user or assumed-role session ARN (STS GetCallerIdentity).
     pub async fn caller_arn(&self) -> Result<String> {
-        let out = self
-            .sts()
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| Error::from_sdk("GetCallerIdentity", "sts", e))?;
+        let out = self.caller_identity().await?;
         out.arn()
             .map(str::to_owned)
             .ok_or_else(|| Error::Invalid("STS GetCallerIdentity returned no ARN".into()))
@@ -255,15 +250,21 @@ impl Aws {
 
     /// The account id of these credentials (STS GetCallerIdentity).
     pub async fn account_id(&self) -> Result<String> {
-        let out = self
-            .sts()
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| Error::from_sdk("GetCallerIdentity", "sts", e))?;
+        let out = self.caller_identity().await?;
         out.account()
             .map(str::to_owned)
             .ok_or_else(|| Error::Invalid("STS GetCallerIdentity returned no account".into()))
+    }
+
+    /// STS GetCallerIdentity of these credentials.
+    async fn caller_identity(
+        &self,
+    ) -> Result<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput> {
+        self.sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| Error::from_sdk("GetCallerIdentity", "sts", e))
     }
 }
 

@@ -162,43 +162,34 @@ fn write_line(line: &str) -> Result<()> {
 /// isolates among them (U+202E can make `gpj.exe` read `exe.jpg`), so a key an attacker named
 /// reads as what it is. Every line written for people passes through here; JSON keeps data exact.
 pub fn printable(text: &str) -> String {
-    if !text.chars().any(needs_escape) {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else if needs_escape(c) {
-            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    escape(text, true).into_owned()
 }
 
 /// [`printable`] for log lines: only the invisible characters (format characters, separators)
 /// are escaped, since the log formatter's own colour codes are control characters (and it
 /// escapes control characters in logged values itself).
 pub fn escape_invisible(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(is_invisible) {
+    escape(text, false)
+}
+
+/// Escapes the invisible characters of [`is_invisible`] as `\u{...}`, and with `controls` the
+/// control characters too (as Rust's `escape_default` writes them); borrows when nothing needs it.
+fn escape(text: &str, controls: bool) -> std::borrow::Cow<'_, str> {
+    let control = |c: char| controls && c.is_control();
+    if !text.chars().any(|c| control(c) || is_invisible(c)) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if is_invisible(c) {
+        if control(c) {
+            out.extend(c.escape_default());
+        } else if is_invisible(c) {
             out.push_str(&format!("\\u{{{:04x}}}", c as u32));
         } else {
             out.push(c);
         }
     }
     std::borrow::Cow::Owned(out)
-}
-
-/// Control characters, and the invisible ones of [`is_invisible`].
-fn needs_escape(c: char) -> bool {
-    c.is_control() || is_invisible(c)
 }
 
 /// Unicode's format characters (general category Cf: bidi overrides and isolates, zero-width

@@ -228,13 +228,16 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
             &request.key_map.target_prefix,
         )
         .map_err(Error::Refused)?;
+        let manifest_bucket = args
+            .manifest_location
+            .as_deref()
+            .and_then(|url| url.strip_prefix("s3://"))
+            .map(|rest| rest.split('/').next().unwrap_or(rest));
+        if let Some(bucket) = manifest_bucket {
+            check_manifest_bucket(bucket, &central)?;
+        }
         if args.batch_role == crate::setup::policy::BATCH_RESTORE_ROLE {
             let account_bucket = account_bucket_in_config(&args.config, &args.account);
-            let manifest_bucket = args
-                .manifest_location
-                .as_deref()
-                .and_then(|url| url.strip_prefix("s3://"))
-                .map(|rest| rest.split('/').next().unwrap_or(rest));
             let account_key = match &args.kms_key {
                 Some(_) => match kms::bucket_default_key(&copier.writer, &target_bucket).await? {
                     Some(key) => Some(kms::resolve_key(&writer.kms(), &key).await?),
@@ -488,8 +491,8 @@ async fn run_batch(
                     "--manifest-location {url:?} is not an s3:// URL: use s3://BUCKET/PREFIX/"
                 ))
             })?;
+            // Checked before any write in `run` (not central, a plain bucket name).
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            check_manifest_bucket(bucket, &central)?;
             let prefix = if prefix.is_empty() || prefix.ends_with('/') {
                 prefix.to_owned()
             } else {
