@@ -41,6 +41,12 @@ pub enum Error {
         /// Which option named it.
         hint: &'static str,
     },
+    /// A KMS key that the identity asking cannot see.
+    #[error("KMS key {key:?} not found: pass --kms-key with an existing key id, ARN or alias of the target account")]
+    NoSuchKey {
+        /// The key as given.
+        key: String,
+    },
     /// The credentials were refused or lack a permission.
     #[error("access denied: {op} on {resource}: {detail}; check the credentials (--profile, --target-profile) and the bucket, key and IAM policies")]
     AccessDenied {
@@ -78,6 +84,17 @@ pub enum Error {
     /// Bad input that is not covered by a more specific variant.
     #[error("{0}")]
     Invalid(String),
+    /// A refusal or a missing resource met by a request made as a chosen identity: names it, and
+    /// the options that choose another.
+    #[error("{source} (as {who}; {fix})")]
+    As {
+        /// The identity's ARN (a role, or the caller's own).
+        who: String,
+        /// The options that change it.
+        fix: String,
+        /// What went wrong.
+        source: Box<Error>,
+    },
     /// Local I/O (report file, stdout).
     #[error("{what}: {source}")]
     Io {
@@ -174,6 +191,21 @@ impl Error {
     /// Whether this failure is a refusal (missing permission or rejected credentials).
     pub fn is_access_denied(&self) -> bool {
         matches!(self, Error::AccessDenied { .. })
+    }
+
+    /// Names the identity a refused or not-found request was made as (`who`), and how to choose
+    /// another (`fix`); other failures are left as they are.
+    pub fn made_as(self, who: &str, fix: &str) -> Error {
+        match self {
+            Error::AccessDenied { .. } | Error::NoSuchBucket { .. } | Error::NoSuchKey { .. } => {
+                Error::As {
+                    who: who.to_owned(),
+                    fix: fix.to_owned(),
+                    source: Box::new(self),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Whether this failure is the service saying "no such bucket".

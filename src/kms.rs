@@ -19,9 +19,9 @@ pub async fn resolve_key(kms: &aws_sdk_kms::Client, key: &str) -> Result<String>
         .await
         .map_err(|e| {
             if e.code() == Some("NotFoundException") {
-                Error::Refused(format!(
-                    "KMS key {key:?} not found for the writing identity: pass --kms-key with an existing key id, ARN or alias of the target account"
-                ))
+                Error::NoSuchKey {
+                    key: key.to_owned(),
+                }
             } else {
                 Error::from_sdk("kms:DescribeKey", key.to_owned(), e)
             }

@@ -119,24 +119,36 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
         )
         .await?,
     );
-    let writer =
-        writer.in_region(&bucket_region(&writer, &target_bucket, "--to-bucket", true).await?);
+    // The target's checks, made as the writing identity: a refusal or a missing bucket or key
+    // names that identity and the options that choose another.
+    let checked = async {
+        let writer =
+            writer.in_region(&bucket_region(&writer, &target_bucket, "--to-bucket", true).await?);
+        let writer_s3 = writer.s3();
+        let target_owner = expected_target_owner(&args, &writer).await?;
+        check_target_owner(&writer_s3, &target_bucket, &target_owner).await?;
+        let versioned =
+            check_versioning(&writer_s3, &target_bucket, args.allow_unversioned).await?;
+        let kms_key_arn = match &args.kms_key {
+            Some(key) => kms::resolve_key(&writer.kms(), key).await?,
+            None => match kms::bucket_default_key(&writer_s3, &target_bucket).await? {
+                Some(key) => kms::resolve_key(&writer.kms(), &key).await?,
+                None => {
+                    return Err(Error::Refused(format!(
+                        "target bucket {target_bucket:?} has no default SSE-KMS key: pass --kms-key with the key to encrypt restored objects with"
+                    )))
+                }
+            },
+        };
+        Ok((writer, target_owner, versioned, kms_key_arn))
+    }
+    .await;
+    let (writer, target_owner, versioned, kms_key_arn) = match checked {
+        Ok(checked) => checked,
+        Err(e) => return Err(name_the_writer(e, &identity, &args, &writer).await),
+    };
     let reader_s3 = reader.s3();
     let writer_s3 = writer.s3();
-    let target_owner = expected_target_owner(&args, &writer).await?;
-    check_target_owner(&writer_s3, &target_bucket, &target_owner).await?;
-    let versioned = check_versioning(&writer_s3, &target_bucket, args.allow_unversioned).await?;
-    let kms_key_arn = match &args.kms_key {
-        Some(key) => kms::resolve_key(&writer.kms(), key).await?,
-        None => match kms::bucket_default_key(&writer_s3, &target_bucket).await? {
-            Some(key) => kms::resolve_key(&writer.kms(), &key).await?,
-            None => {
-                return Err(Error::Refused(format!(
-                    "target bucket {target_bucket:?} has no default SSE-KMS key: pass --kms-key with the key to encrypt restored objects with"
-                )))
-            }
-        },
-    };
     // Every check on the target is done; an inventory is read (and refused, if it must be) before
     // anything is written, with the caller's credentials (see read_inventory).
     let inventory = match &args.inventory {
@@ -936,6 +948,33 @@ async fn bucket_region(aws: &Aws, bucket: &str, hint: &'static str, check: bool)
             })?;
     }
     Ok(region)
+}
+
+/// [`Error::made_as`] for the writing identity: its ARN (the caller's own asked of STS only
+/// now, on this error path) and the options that choose another writer.
+async fn name_the_writer(e: Error, identity: &Identity, args: &RestoreArgs, writer: &Aws) -> Error {
+    let (who, fix) = match identity {
+        Identity::RestoreRole(role) | Identity::RestoreRoleStreamed(role) => (
+            role.clone(),
+            "--no-restore-role writes with your own credentials, --target-role-arn as another role",
+        ),
+        Identity::Two => (
+            match (&args.target_role_arn, &args.target_profile) {
+                (Some(role), _) => role.clone(),
+                (None, Some(profile)) => format!("profile {profile:?}"),
+                (None, None) => "the target identity".to_owned(),
+            },
+            "--target-role-arn or --target-profile chooses the identity that writes",
+        ),
+        Identity::One => (
+            writer
+                .caller_arn()
+                .await
+                .unwrap_or_else(|_| "your own credentials".to_owned()),
+            "--target-role-arn or --target-profile writes as another identity",
+        ),
+    };
+    e.made_as(&who, fix)
 }
 
 /// The account that must own the target bucket: `--expected-bucket-owner`, else the account

@@ -389,3 +389,52 @@ async fn progress_on_a_terminal_leaves_no_stale_lines_when_stdout_is_piped() {
     );
     assert_eq!(all_versions(&s3, &target, "").await.len(), 150);
 }
+
+/// Issue 19, finding 6: a KMS key or bucket the writing identity cannot find is named with that
+/// identity's ARN and the options that choose another, whichever identity it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn not_found_for_the_writer_names_the_writer_and_the_options() {
+    let s3 = crate::common::s3().await;
+    let central = crate::common::unique_bucket("central");
+    crate::common::versioned_bucket(&s3, &central).await;
+    crate::common::put(&s3, &central, &format!("{ACCOUNT}/a.txt"), "a").await;
+    let at = crate::common::cutoff().await;
+    let (alias, _) = kms_key("writer-named").await;
+    let target = target_bucket(&s3, "writer-named", &alias).await;
+    let role = "arn:aws:iam::444455556666:role/OrganizationAccountAccessRole";
+    let base = [
+        "--central-bucket",
+        central.as_str(),
+        "restore",
+        "--account",
+        ACCOUNT,
+        "--at",
+        at.as_str(),
+        "--to-bucket",
+        target.as_str(),
+        "--kms-key",
+        "alias/does-not-exist-anywhere",
+    ];
+    let as_role = {
+        let mut a = base.to_vec();
+        a.extend(["--target-role-arn", role]);
+        crate::common::s3central(&a)
+    };
+    assert_eq!(as_role.code, 2, "{as_role:?}");
+    let line = as_role.stderr.trim();
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(line.contains("not found"), "{line}");
+    assert!(line.contains(&format!("as {role}")), "{line}");
+    assert!(line.contains("--target-role-arn"), "{line}");
+    let as_caller = crate::common::s3central(&base);
+    assert_eq!(as_caller.code, 2, "{as_caller:?}");
+    let line = as_caller.stderr.trim();
+    assert!(line.contains("as arn:aws:"), "{line}");
+    assert!(
+        line.contains("--target-role-arn or --target-profile"),
+        "{line}"
+    );
+    assert!(crate::common::all_versions(&s3, &target, "")
+        .await
+        .is_empty());
+}
