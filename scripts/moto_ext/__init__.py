@@ -49,7 +49,11 @@ ADMIN ENDPOINTS (plain HTTP on the server's address; JSON answers; no credential
   POST /moto-api/replication/reset             drop queued replications, zero the counters
   GET  /moto-api/batch/status                  {"jobs": N, "running": N, "start_delay_ms",
                                                 "task_delay_ms"}
-  POST /moto-api/batch/config                  start_delay_ms, task_delay_ms (JSON or query)
+  POST /moto-api/batch/config                  start_delay_ms, task_delay_ms (JSON or query);
+                                               fail_description=TEXT: every job whose
+                                               Description contains TEXT fails while Preparing
+                                               with fail_code (default AssumeRoleNotPermitted);
+                                               "" turns it off
   GET|POST /moto-api/batch/wait?timeout=S      block until no job is running (Suspended jobs
                                                excepted): 200 {"idle": true}, 504 on timeout
   POST /moto-api/reset                         moto's own reset; also drops queued
@@ -146,6 +150,9 @@ def _admin(environ: dict[str, Any], start_response: Any, path: str, body: bytes)
             for k in ("start_delay_ms", "task_delay_ms"):
                 if k in p:
                     batch.SETTINGS[k] = max(0, int(p[k]))
+            for k in ("fail_description", "fail_code"):
+                if k in p:
+                    batch.SETTINGS[k] = str(p[k])
             return _json(start_response, 200, dict(batch.SETTINGS))
         if path == "/moto-api/batch/wait":
             st = batch.wait_idle(float(p.get("timeout", 30)))

@@ -93,6 +93,12 @@ def _env_ms(name: str, default: int) -> int:
 SETTINGS = {
     "start_delay_ms": _env_ms("MOTO_BATCH_START_DELAY_MS", 50),
     "task_delay_ms": _env_ms("MOTO_BATCH_TASK_DELAY_MS", 0),
+    # Fault injection for tests: a job whose Description contains this text (unique per test,
+    # so tests sharing the server are not touched) fails while Preparing with FAIL_CODE, as AWS
+    # fails a job whose role it cannot assume ("Troubleshooting Batch Operations": the job fails
+    # with the failure reason AssumeRoleNotPermitted). "" = off.
+    "fail_description": "",
+    "fail_code": "AssumeRoleNotPermitted",
 }
 
 
@@ -292,6 +298,11 @@ class Job:
         if self._cancelled():
             return
         self._set("Preparing")
+        wanted = SETTINGS["fail_description"]
+        if wanted and wanted in (self.description or ""):
+            self._fail(SETTINGS["fail_code"],
+                       f"Unable to assume the role {self.role_arn} (injected by the test server)")
+            return
         try:
             tasks = self._tasks()
         except ApiError as e:

@@ -681,6 +681,31 @@ class BatchOperations(Base):
         with self.assertRaises(ctl.exceptions.NotFoundException):
             ctl.describe_job(AccountId=OTHER_ACCOUNT, JobId=job_id)  # jobs are per account
 
+    def test_a_job_fails_on_request_and_others_do_not(self):
+        b = f"central-{uid()}"
+        make_bucket(self.central, b)
+        v = self.central.put_object(Bucket=b, Key="k", Body=b"k")["VersionId"]
+        manifest = write_manifest(self.central, b, "m.csv", [(b, "k", v)])
+        ctl = s3control(session())
+        marker = uid()
+        admin("/moto-api/batch/config", {"fail_description": marker})
+        try:
+            common = dict(AccountId=CENTRAL_ACCOUNT, ConfirmationRequired=False, Priority=1,
+                          RoleArn="arn:aws:iam::123456789012:role/r", Manifest=manifest,
+                          Operation={"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{b}",
+                                                         "TargetKeyPrefix": "f/"}},
+                          Report={"Enabled": False})
+            failing = ctl.create_job(ClientRequestToken=uid(), Description=f"x {marker} y",
+                                     **common)["JobId"]
+            other = ctl.create_job(ClientRequestToken=uid(), Description="another test",
+                                   **common)["JobId"]
+            f = wait_job(ctl, CENTRAL_ACCOUNT, failing)
+            self.assertEqual(f["Status"], "Failed")
+            self.assertEqual(f["FailureReasons"][0]["FailureCode"], "AssumeRoleNotPermitted")
+            self.assertEqual(wait_job(ctl, CENTRAL_ACCOUNT, other)["Status"], "Complete")
+        finally:
+            admin("/moto-api/batch/config", {"fail_description": ""})
+
     def test_confirmation_and_cancel(self):
         b = f"central-{uid()}"
         make_bucket(self.central, b)

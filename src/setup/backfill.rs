@@ -36,6 +36,14 @@ pub fn is_finished(status: &str) -> bool {
     matches!(status, "Complete" | "Failed" | "Cancelled")
 }
 
+/// Whether the newest of these jobs (oldest first) ended without its work done, Failed or
+/// Cancelled (a role IAM had not propagated yet fails the job with AssumeRoleNotPermitted): what
+/// it was to copy is still unprotected, so a backfill is needed again, rule new or not.
+pub fn newest_gave_up(jobs: &[Job]) -> bool {
+    jobs.last()
+        .is_some_and(|j| matches!(j.status.as_str(), "Failed" | "Cancelled"))
+}
+
 /// One backfill job as S3 reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Job {
@@ -247,6 +255,24 @@ mod tests {
         assert_ne!(t, token("111111111111", "b", 1));
         assert_ne!(t, token("111111111111", "c", 0));
         assert_ne!(t, token("222222222222", "b", 0));
+    }
+
+    #[test]
+    fn a_newest_job_that_failed_or_was_cancelled_asks_for_another() {
+        let job = |status: &str| Job {
+            id: "j".into(),
+            status: status.into(),
+            total: 0,
+            succeeded: 0,
+            failed: 0,
+            created: String::new(),
+        };
+        assert!(!newest_gave_up(&[]));
+        assert!(!newest_gave_up(&[job("Complete")]));
+        assert!(!newest_gave_up(&[job("Failed"), job("Complete")]));
+        assert!(!newest_gave_up(&[job("Active")]));
+        assert!(newest_gave_up(&[job("Complete"), job("Failed")]));
+        assert!(newest_gave_up(&[job("Cancelled")]));
     }
 
     #[test]

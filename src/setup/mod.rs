@@ -683,10 +683,10 @@ async fn backfill_needed(
 ) -> Result<(u64, usize)> {
     let account = source.account.as_str();
     let prefix = source.account.prefix();
-    if !rule_is_new && !consent.backfill {
-        return Ok((0, 0));
-    }
     let jobs = backfill::jobs(aws, account, &source.bucket).await?;
+    if !rule_is_new && !consent.backfill && !backfill::newest_gave_up(&jobs) {
+        return Ok((0, jobs.len()));
+    }
     if jobs.iter().any(|j| !backfill::is_finished(&j.status)) {
         return Ok((0, jobs.len()));
     }

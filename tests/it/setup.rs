@@ -1794,3 +1794,82 @@ async fn existing_and_failed_objects_are_backfilled_by_batch_replication() {
     );
     drop(control);
 }
+
+/// Issue 19, finding 4: a backfill job that fails (here as AWS fails one whose role IAM has not
+/// propagated yet: AssumeRoleNotPermitted, injected by the test server for this bucket only)
+/// leaves the old objects unprotected; the next plan says a backfill is still needed, status
+/// says so (exit 1), and the next run starts another job that replicates them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_backfill_is_planned_again_and_finished() {
+    let (account, bucket, central, config) = one_account_world("backfill-fail", "").await;
+    let _control = crate::common::replication_running().await;
+    let s3 = s3_for(&account_config(&account).await);
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning");
+    for name in ["a.txt", "b.txt"] {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!("{account}/old/{name}"))
+            .body(b"from before s3central".to_vec().into())
+            .send()
+            .await
+            .expect("put");
+    }
+    let fail = |description: &str| {
+        let (code, _) = crate::common::replication_admin(
+            "POST",
+            "/moto-api/batch/config",
+            &serde_json::json!({ "fail_description": description }).to_string(),
+        );
+        assert_eq!(code, 200);
+    };
+    fail(&format!("s3://{bucket}/"));
+    let out = setup(&config, &["setup", "--yes"]);
+    let job = (out.code == 0).then(|| wait_for_backfill(&config));
+    fail("");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let job = job.expect("a backfill job");
+    assert_eq!(job["status"], "Failed", "{job}");
+    // The rule is no longer new, and no --backfill is given: the failed job still asks for one.
+    let plan = setup(&config, &["setup", "--dry-run"]);
+    let line = record(&plan.stdout, "plan")
+        .into_iter()
+        .find(|p| p["resource"] == "backfill")
+        .unwrap_or_else(|| panic!("no backfill line: {}", plan.stdout));
+    assert_eq!(line["action"], "update", "{line}");
+    let status = setup(&config, &["status"]);
+    assert_eq!(status.code, 1, "{}{}", status.stdout, status.stderr);
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let job = wait_for_backfill(&config);
+    assert_eq!(job["status"], "Complete", "{job}");
+    let replicas = crate::common::all_versions(
+        &s3_for(&caller_config().await),
+        &central,
+        &format!("{account}/old/"),
+    )
+    .await;
+    assert_eq!(replicas.len(), 2, "{replicas:?}");
+    // Done: nothing more to plan.
+    let plan = setup(&config, &["setup", "--dry-run"]);
+    assert!(
+        record(&plan.stdout, "plan")
+            .iter()
+            .all(|p| p["resource"] != "backfill" || p["action"] == "unchanged"),
+        "{}",
+        plan.stdout
+    );
+}
