@@ -1639,6 +1639,45 @@ async fn an_unusable_central_key_is_refused_before_any_replication_rule() {
 }
 
 /// The account's backfill jobs as `status` reports them (newest), waiting until none is running.
+/// A versioned bucket of the account made before s3central, holding `<account>/old/<name>` for
+/// each name: what no replication rule has ever seen. Gives key -> version id.
+async fn bucket_from_before(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    account: &str,
+    names: &[&str],
+) -> std::collections::BTreeMap<String, String> {
+    s3.create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning");
+    let mut before = std::collections::BTreeMap::new();
+    for name in names {
+        let key = format!("{account}/old/{name}");
+        let out = s3
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(format!("from before s3central: {name}").into_bytes().into())
+            .send()
+            .await
+            .expect("put");
+        before.insert(key, out.version_id().expect("version id").to_owned());
+    }
+    before
+}
+
 fn wait_for_backfill(config: &tempfile::NamedTempFile) -> serde_json::Value {
     let deadline = Instant::now() + std::time::Duration::from_secs(90);
     loop {
@@ -1668,34 +1707,7 @@ async fn existing_and_failed_objects_are_backfilled_by_batch_replication() {
     let cfg = account_config(&account).await;
     let s3 = s3_for(&cfg);
     // The account's bucket and data exist before s3central: no rule has ever seen them.
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("create bucket");
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("versioning");
-    let mut before = std::collections::BTreeMap::new();
-    for name in ["a.txt", "b/c.txt", "d.bin"] {
-        let key = format!("{account}/old/{name}");
-        let out = s3
-            .put_object()
-            .bucket(&bucket)
-            .key(&key)
-            .body(format!("from before s3central: {name}").into_bytes().into())
-            .send()
-            .await
-            .expect("put");
-        before.insert(key, out.version_id().expect("version id").to_owned());
-    }
+    let before = bucket_from_before(&s3, &bucket, &account, &["a.txt", "b/c.txt", "d.bin"]).await;
     let plan = setup(&config, &["setup", "--dry-run"]);
     let line = record(&plan.stdout, "plan")
         .into_iter()
@@ -1804,30 +1816,7 @@ async fn a_failed_backfill_is_planned_again_and_finished() {
     let (account, bucket, central, config) = one_account_world("backfill-fail", "").await;
     let _control = crate::common::replication_running().await;
     let s3 = s3_for(&account_config(&account).await);
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("create bucket");
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("versioning");
-    for name in ["a.txt", "b.txt"] {
-        s3.put_object()
-            .bucket(&bucket)
-            .key(format!("{account}/old/{name}"))
-            .body(b"from before s3central".to_vec().into())
-            .send()
-            .await
-            .expect("put");
-    }
+    bucket_from_before(&s3, &bucket, &account, &["a.txt", "b.txt"]).await;
     let fail = |description: &str| {
         let (code, _) = crate::common::replication_admin(
             "POST",
