@@ -53,7 +53,9 @@ ADMIN ENDPOINTS (plain HTTP on the server's address; JSON answers; no credential
                                                fail_description=TEXT: every job whose
                                                Description contains TEXT fails while Preparing
                                                with fail_code (default AssumeRoleNotPermitted);
-                                               "" turns it off
+                                               fail_task_key=TEXT: every task whose key contains
+                                               TEXT fails (403 AccessDenied), the job completes;
+                                               "" turns either off
   GET|POST /moto-api/batch/wait?timeout=S      block until no job is running (Suspended jobs
                                                excepted): 200 {"idle": true}, 504 on timeout
   POST /moto-api/reset                         moto's own reset; also drops queued
@@ -150,7 +152,7 @@ def _admin(environ: dict[str, Any], start_response: Any, path: str, body: bytes)
             for k in ("start_delay_ms", "task_delay_ms"):
                 if k in p:
                     batch.SETTINGS[k] = max(0, int(p[k]))
-            for k in ("fail_description", "fail_code"):
+            for k in ("fail_description", "fail_code", "fail_task_key"):
                 if k in p:
                     batch.SETTINGS[k] = str(p[k])
             return _json(start_response, 200, dict(batch.SETTINGS))

@@ -99,6 +99,9 @@ SETTINGS = {
     # with the failure reason AssumeRoleNotPermitted). "" = off.
     "fail_description": "",
     "fail_code": "AssumeRoleNotPermitted",
+    # A task whose object key contains this text fails (403 AccessDenied, as a task whose role
+    # may not write the target or use its key does); the job still completes. "" = off.
+    "fail_task_key": "",
 }
 
 
@@ -432,6 +435,9 @@ class Job:
             return (bucket, urllib.parse.quote(key, safe="/"), version_id or "", status,
                     str(http), code, msg)
 
+        marker = SETTINGS["fail_task_key"]
+        if marker and marker in key:
+            return row("failed", 403, "AccessDenied", "Access Denied (injected by the test server)")
         try:
             if self.operation == "S3ReplicateObject":
                 b = repl.find_bucket(bucket)

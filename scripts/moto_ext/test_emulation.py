@@ -705,6 +705,19 @@ class BatchOperations(Base):
             self.assertEqual(wait_job(ctl, CENTRAL_ACCOUNT, other)["Status"], "Complete")
         finally:
             admin("/moto-api/batch/config", {"fail_description": ""})
+        # A task fails on request; the job completes with it counted.
+        w = self.central.put_object(Bucket=b, Key=f"w-{marker}", Body=b"w")["VersionId"]
+        both = write_manifest(self.central, b, "m2.csv", [(b, "k", v), (b, f"w-{marker}", w)])
+        admin("/moto-api/batch/config", {"fail_task_key": marker})
+        try:
+            job = ctl.create_job(ClientRequestToken=uid(), Description="tasks", Manifest=both,
+                                 **{k: x for k, x in common.items() if k != "Manifest"})["JobId"]
+            j = wait_job(ctl, CENTRAL_ACCOUNT, job)
+            self.assertEqual(j["Status"], "Complete")
+            self.assertEqual((j["ProgressSummary"]["NumberOfTasksSucceeded"],
+                              j["ProgressSummary"]["NumberOfTasksFailed"]), (1, 1))
+        finally:
+            admin("/moto-api/batch/config", {"fail_task_key": ""})
 
     def test_confirmation_and_cancel(self):
         b = f"central-{uid()}"

@@ -519,14 +519,23 @@ async fn run_batch(
     } else {
         format!("arn:aws:iam::{account}:role/{}", args.batch_role)
     };
-    let description = batch::description(&request_id);
     let mut summary = Summary::default();
-    let previous = batch::find_job(writer, &account, &description).await?;
-    let job = match previous {
-        // A re-run of the same request finds its job: still running, or done.
-        Some(job) if !args.dry_run => {
+    let previous = batch::find_jobs(writer, &account, &request_id).await?;
+    // A new job, if one is made, is this request's next attempt.
+    let attempt = previous.len();
+    let description = batch::description(&request_id, attempt);
+    let job = match previous.last() {
+        // A re-run of the same request finds its job: still running, or done with every task.
+        Some(job) if !args.dry_run && batch::follow_again(job) => {
             tracing::info!(job = %job.id, status = %job.status, "found this request's batch job");
-            Some(job.id)
+            Some(job.id.clone())
+        }
+        Some(job) if !args.dry_run => {
+            eprintln!(
+                "s3central: this request's batch job {} ended {} with {} failed task(s): planning again as attempt {attempt} (keys already in place are left out)",
+                job.id, job.status, job.failed
+            );
+            None
         }
         _ => None,
     };
@@ -575,8 +584,9 @@ async fn run_batch(
             let (objects, bytes) = (manifest.lines, manifest.bytes);
             let (path, digest) = manifest.finish()?;
             let token = hex::encode(
-                &<sha2::Sha256 as sha2::Digest>::digest(format!("{request_id}{digest}").as_bytes())
-                    [..16],
+                &<sha2::Sha256 as sha2::Digest>::digest(
+                    format!("{request_id}{digest}{attempt}").as_bytes(),
+                )[..16],
             );
             let spec = JobSpec {
                 account: account.clone(),

@@ -128,8 +128,30 @@ impl RequestId<'_> {
 }
 
 /// The job description that carries the request id.
-pub fn description(request: &str) -> String {
-    format!("s3central restore {request}")
+pub fn description(request: &str, attempt: usize) -> String {
+    match attempt {
+        0 => format!("s3central restore {request}"),
+        n => format!("s3central restore {request} attempt {n}"),
+    }
+}
+
+/// Whether a job description is one of this request's attempts (see [`description`]).
+pub fn is_attempt_of(description_text: &str, request: &str) -> bool {
+    let first = description(request, 0);
+    description_text == first
+        || description_text
+            .strip_prefix(&first)
+            .and_then(|rest| rest.strip_prefix(" attempt "))
+            .is_some_and(|n| n.parse::<usize>().is_ok())
+}
+
+/// Whether the newest job of a request is followed again rather than replaced: while it runs,
+/// or when it completed with no failed task. A Failed or Cancelled job, or one with failed
+/// tasks, makes a new attempt: planned again (keys already in place are left out), under a new
+/// token and description, so a job AWS keeps for 90 days never blocks the restore.
+pub fn follow_again(job: &JobState) -> bool {
+    !crate::setup::backfill::is_finished(&job.status)
+        || (job.status == "Complete" && job.failed == 0)
 }
 
 /// One row of a completion report, as AWS documents it: bucket, key (URL-encoded), version id,
@@ -267,16 +289,20 @@ pub struct JobState {
     pub failed: i64,
 }
 
-/// The newest job carrying this description, if any.
-pub async fn find_job(aws: &Aws, account: &str, description: &str) -> Result<Option<JobState>> {
-    let jobs = crate::setup::backfill::jobs_described(aws, account, description).await?;
-    Ok(jobs.into_iter().last().map(|j| JobState {
-        id: j.id,
-        status: j.status,
-        total: j.total,
-        succeeded: j.succeeded,
-        failed: j.failed,
-    }))
+/// Every attempt's job of this request, oldest first.
+pub async fn find_jobs(aws: &Aws, account: &str, request: &str) -> Result<Vec<JobState>> {
+    let jobs =
+        crate::setup::backfill::jobs_where(aws, account, |d| is_attempt_of(d, request)).await?;
+    Ok(jobs
+        .into_iter()
+        .map(|j| JobState {
+            id: j.id,
+            status: j.status,
+            total: j.total,
+            succeeded: j.succeeded,
+            failed: j.failed,
+        })
+        .collect())
 }
 
 /// Uploads the manifest (as the writer) and creates the job; gives its id.
@@ -466,6 +492,39 @@ pub async fn read_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_or_partly_failed_job_makes_a_new_attempt() {
+        let job = |status: &str, failed: i64| JobState {
+            id: "j".into(),
+            status: status.into(),
+            total: 3,
+            succeeded: 3 - failed,
+            failed,
+        };
+        assert!(follow_again(&job("Active", 0)));
+        assert!(follow_again(&job("Active", 1)));
+        assert!(follow_again(&job("Complete", 0)));
+        assert!(!follow_again(&job("Complete", 1)));
+        assert!(!follow_again(&job("Failed", 0)));
+        assert!(!follow_again(&job("Cancelled", 0)));
+        assert_eq!(description("r1", 0), "s3central restore r1");
+        assert_eq!(description("r1", 2), "s3central restore r1 attempt 2");
+        for d in [
+            description("r1", 0),
+            description("r1", 1),
+            description("r1", 12),
+        ] {
+            assert!(is_attempt_of(&d, "r1"), "{d}");
+        }
+        for d in [
+            "s3central restore r12",
+            "s3central restore r1 attempt x",
+            "other",
+        ] {
+            assert!(!is_attempt_of(d, "r1"), "{d}");
+        }
+    }
 
     #[test]
     fn batch_options_outside_the_roles_reach_are_refused() {

@@ -76,9 +76,14 @@ pub async fn jobs(aws: &Aws, account: &str, bucket: &str) -> Result<Vec<Job>> {
     jobs_described(aws, account, &description(bucket, account)).await
 }
 
-/// The account's S3 Batch Operations jobs carrying exactly this description, oldest first: how
-/// s3central finds the jobs it started (backfills here, batch restores in `restore::batch`).
+/// The account's S3 Batch Operations jobs carrying exactly this description, oldest first.
 pub async fn jobs_described(aws: &Aws, account: &str, wanted: &str) -> Result<Vec<Job>> {
+    jobs_where(aws, account, |d| d == wanted).await
+}
+
+/// The account's S3 Batch Operations jobs whose description `keep` accepts, oldest first: how
+/// s3central finds the jobs it started (backfills here, batch restores in `restore::batch`).
+pub async fn jobs_where(aws: &Aws, account: &str, keep: impl Fn(&str) -> bool) -> Result<Vec<Job>> {
     let mut pages = aws
         .s3control()
         .list_jobs()
@@ -90,7 +95,7 @@ pub async fn jobs_described(aws: &Aws, account: &str, wanted: &str) -> Result<Ve
         let page =
             page.map_err(|e| Error::from_sdk("s3control:ListJobs", account.to_owned(), e))?;
         for job in page.jobs() {
-            if job.description() != Some(wanted) {
+            if !job.description().is_some_and(&keep) {
                 continue;
             }
             let progress = job.progress_summary();

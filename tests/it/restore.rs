@@ -1484,3 +1484,122 @@ async fn batch_options_outside_the_batch_roles_reach_are_refused_before_any_writ
         assert!(all_versions(&s3, bucket, "").await.is_empty(), "{bucket}");
     }
 }
+
+/// Issue 19, finding 2: a batch restore whose job Failed (here as AWS fails one whose role it
+/// cannot assume, injected by the test server for this request's job only) is planned again as
+/// a new attempt on the next run, which succeeds; a job that completed with failed tasks is
+/// followed by an attempt that copies exactly those keys (the others, copied with their SHA-256
+/// checksums, are proven in place).
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_batch_jobs_and_failed_tasks_are_retried_by_a_new_attempt() {
+    let s3 = s3().await;
+    let central = unique_bucket("central");
+    versioned_bucket(&s3, &central).await;
+    let marker = unique_bucket("flaky");
+    let keys = ["k/1".to_owned(), "k/2".to_owned(), format!("k/{marker}")];
+    for key in &keys {
+        crate::common::put_sha256(&s3, &central, &format!("{ACCOUNT}/{key}"), key.as_bytes()).await;
+    }
+    let at = cutoff().await;
+    let (alias, _) = kms_key("retry").await;
+    let admin = |body: serde_json::Value| {
+        let (code, _) =
+            crate::common::replication_admin("POST", "/moto-api/batch/config", &body.to_string());
+        assert_eq!(code, 200);
+    };
+    let restore = |target: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--central-bucket",
+            central.as_str(),
+            "--output",
+            "json",
+            "restore",
+            "--account",
+            ACCOUNT,
+            "--at",
+            at.as_str(),
+            "--to-bucket",
+            target,
+            "--engine",
+            "batch",
+        ];
+        args.extend(extra);
+        s3central(&args)
+    };
+    let read_all = |target: String| {
+        let s3 = s3.clone();
+        let keys = keys.clone();
+        async move {
+            for key in &keys {
+                let got = s3
+                    .get_object()
+                    .bucket(&target)
+                    .key(format!("{ACCOUNT}/{key}"))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+                let bytes = got.body.collect().await.expect("body").into_bytes();
+                assert_eq!(bytes.as_ref(), key.as_bytes(), "{key}");
+            }
+        }
+    };
+
+    // 1. The job fails: the next run makes attempt 1, which copies everything.
+    let target = target_bucket(&s3, "retry-job", &alias).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = dir.path().join("m.csv");
+    let dry = restore(
+        &target,
+        &[
+            "--dry-run",
+            "--manifest-out",
+            manifest.to_str().expect("utf-8"),
+        ],
+    );
+    let job = json_lines(dry.success())
+        .into_iter()
+        .find(|l| l["record"] == "job")
+        .expect("job line");
+    let description = job["description"].as_str().expect("description").to_owned();
+    admin(serde_json::json!({ "fail_description": description }));
+    let failed = restore(&target, &[]);
+    admin(serde_json::json!({ "fail_description": "" }));
+    assert_ne!(failed.code, 0, "{failed:?}");
+    // Nothing restored (the manifest and the report live beside, under .s3central/batch/).
+    let restored = format!("{ACCOUNT}/k/");
+    assert!(all_versions(&s3, &target, &restored).await.is_empty());
+    let again = restore(&target, &[]);
+    assert!(
+        again.stderr.contains("planning again as attempt 1"),
+        "{again:?}"
+    );
+    let done = summary(again.success());
+    assert_eq!(done["copied"], 3, "{done}");
+    read_all(target.clone()).await;
+
+    // 2. One task fails: attempt 1 copies exactly that key.
+    let target = target_bucket(&s3, "retry-task", &alias).await;
+    admin(serde_json::json!({ "fail_task_key": marker }));
+    let partial = restore(&target, &[]);
+    admin(serde_json::json!({ "fail_task_key": "" }));
+    let first = json_lines(&partial.stdout)
+        .into_iter()
+        .find(|l| l["record"] == "summary")
+        .unwrap_or_else(|| panic!("no summary: {partial:?}"));
+    assert_eq!(
+        (first["copied"].as_u64(), first["failed"].as_u64()),
+        (Some(2), Some(1)),
+        "{first}"
+    );
+    let again = restore(&target, &[]);
+    assert!(
+        again.stderr.contains("planning again as attempt 1"),
+        "{again:?}"
+    );
+    let done = summary(again.success());
+    assert_eq!(done["copied"], 1, "{done}");
+    assert_eq!(done["unchanged"], 2, "{done}");
+    read_all(target.clone()).await;
+    let versions = all_versions(&s3, &target, &restored).await;
+    assert_eq!(versions.len(), 3, "one version per key: {versions:?}");
+}
