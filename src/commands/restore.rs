@@ -240,14 +240,12 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
             &request.key_map.target_prefix,
         )
         .map_err(Error::Refused)?;
-        let manifest_bucket = args
+        let manifest = args
             .manifest_location
             .as_deref()
-            .and_then(|url| url.strip_prefix("s3://"))
-            .map(|rest| rest.split('/').next().unwrap_or(rest));
-        if let Some(bucket) = manifest_bucket {
-            check_manifest_bucket(bucket, &central)?;
-        }
+            .map(|url| manifest_location(url, &central))
+            .transpose()?;
+        let manifest_bucket = manifest.as_ref().map(|(bucket, _)| bucket.as_str());
         if args.batch_role == crate::setup::policy::BATCH_RESTORE_ROLE {
             let account_bucket = account_bucket_in_config(&args.config, &args.account);
             let account_key = match &args.kms_key {
@@ -497,21 +495,7 @@ async fn run_batch(
     .digest();
     let account = writer.account_id().await?;
     let (manifest_bucket, base) = match &args.manifest_location {
-        Some(url) => {
-            let rest = url.strip_prefix("s3://").ok_or_else(|| {
-                Error::Invalid(format!(
-                    "--manifest-location {url:?} is not an s3:// URL: use s3://BUCKET/PREFIX/"
-                ))
-            })?;
-            // Checked before any write in `run` (not central, a plain bucket name).
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            let prefix = if prefix.is_empty() || prefix.ends_with('/') {
-                prefix.to_owned()
-            } else {
-                format!("{prefix}/")
-            };
-            (bucket.to_owned(), prefix)
-        }
+        Some(url) => manifest_location(url, &central)?,
         None => (target.clone(), format!("{target_prefix}.s3central/batch/")),
     };
     let role_arn = if args.batch_role.starts_with("arn:") {
@@ -791,7 +775,6 @@ async fn archive_check(
     Ok(scan)
 }
 
-/// The account's own bucket as the setup config names it (listed, or by the discovery template).
 /// The account's bucket as the config names it, when the config exists and names the account.
 fn account_bucket_in_config(
     path: &std::path::Path,
@@ -802,6 +785,7 @@ fn account_bucket_in_config(
         .flatten()
 }
 
+/// The account's own bucket as the setup config names it (listed, or by the discovery template).
 fn bucket_from_config(
     path: &std::path::Path,
     account: &crate::account::AccountId,
@@ -835,6 +819,24 @@ fn reader_when_role_cannot_read(role: &str, central: &str, allowed: bool) -> Res
     Err(Error::Refused(format!(
         "the restore role {role} cannot read s3://{central}/ (AccessDenied): run `s3central setup` so it may, or pass --allow-caller-read to read central with your own credentials (bytes then stream through this machine)"
     )))
+}
+
+/// `--manifest-location s3://BUCKET/PREFIX/` as (bucket, prefix ending in `/` or empty), checked
+/// by [`check_manifest_bucket`].
+fn manifest_location(url: &str, central: &str) -> Result<(String, String)> {
+    let rest = url.strip_prefix("s3://").ok_or_else(|| {
+        Error::Invalid(format!(
+            "--manifest-location {url:?} is not an s3:// URL: use s3://BUCKET/PREFIX/"
+        ))
+    })?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    check_manifest_bucket(bucket, central)?;
+    let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}/")
+    };
+    Ok((bucket.to_owned(), prefix))
 }
 
 /// The batch manifest and report go to a plain bucket name, never the central bucket (restore

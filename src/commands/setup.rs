@@ -209,7 +209,7 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
     let concurrency = args.concurrency as usize;
     let bar =
         crate::progress::counter(ctx.progress, r.sources.len() as u64 + 1, "accounts planned");
-    let (central_changes, central_key) = plan_central(&r.config, &r.central).await?;
+    let (central_changes, central_key, _) = plan_central(&r.config, &r.central).await?;
     bar.inc(1);
     let key_for_plan = central_key
         .clone()

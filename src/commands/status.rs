@@ -94,7 +94,7 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
     if args.coverage {
         return coverage(ctx, &args, &r).await;
     }
-    let (central_changes, central_key) = plan_central(&r.config, &r.central).await?;
+    let (central_changes, central_key, protection) = plan_central(&r.config, &r.central).await?;
     let key = central_key.unwrap_or_else(|| PENDING_CENTRAL_KEY.to_owned());
     let mut unhealthy = 0;
     let central_row = StatusRow {
@@ -108,7 +108,6 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
     };
     unhealthy += usize::from(!central_row.drift.is_empty());
     ctx.out.row(&central_row)?;
-    let protection = crate::setup::read_protection(&r.config, &r.central).await?;
     if ctx.out.format() == crate::cli::OutputFormat::Json {
         ctx.out
             .json(&serde_json::json!({"record": "protection", "protection": protection}))?;

@@ -305,11 +305,12 @@ pub async fn check_replica_key(central: &Central, key_arn: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads the central account and diffs it; gives the plan and the key's ARN if it exists.
+/// Reads the central account and diffs it; gives the plan, the key's ARN if it exists, and what
+/// protects central as found (from the same reads).
 pub async fn plan_central(
     config: &Config,
     central: &Central,
-) -> Result<(Vec<Change>, Option<String>)> {
+) -> Result<(Vec<Change>, Option<String>, Protection)> {
     let key = state::read_key(&central.aws.kms(), &config.central.kms_alias).await?;
     let key_arn = key.as_ref().map(|k| k.arn.clone());
     let (key_spec, bucket_spec) = central_specs(
@@ -336,16 +337,15 @@ pub async fn plan_central(
             .as_ref()
             .and_then(plan::oversized_bucket_policy),
     );
-    let guarded = has_statement(
-        bucket.as_ref().and_then(|b| b.policy.as_deref()),
-        BUCKET_GUARD_SID,
-    ) || has_statement(
-        key.as_ref().and_then(|k| k.policy.as_deref()),
-        KEY_GUARD_SID,
-    );
+    let bucket_policy = bucket.as_ref().and_then(|b| b.policy.as_deref());
+    let key_policy = key.as_ref().and_then(|k| k.policy.as_deref());
+    let guarded =
+        has_statement(bucket_policy, BUCKET_GUARD_SID) || has_statement(key_policy, KEY_GUARD_SID);
+    let protection = Protection::found(bucket_policy, key_policy, lock.as_ref());
     Ok((
         plan::gate_central(changes, guarded, central.acting_as_break_glass),
         key_arn,
+        protection,
     ))
 }
 
@@ -363,6 +363,23 @@ pub struct Protection {
 }
 
 impl Protection {
+    /// What central's actual bucket policy, key policy and Object Lock say: guarded only when
+    /// both policies reserve central for the same role.
+    fn found(
+        bucket_policy: Option<&str>,
+        key_policy: Option<&str>,
+        lock: Option<&plan::LockActual>,
+    ) -> Protection {
+        let key_guard = guard_role(key_policy, KEY_GUARD_SID);
+        let retention = lock.and_then(|l| l.retention);
+        Protection {
+            guarded_by: guard_role(bucket_policy, BUCKET_GUARD_SID)
+                .filter(|b| key_guard.as_deref() == Some(b.as_str())),
+            object_lock_mode: retention.map(|(mode, _)| mode.as_str()),
+            object_lock_days: retention.map(|(_, days)| days),
+        }
+    }
+
     /// One line for people: guarded or not, immutable or not, and for how long.
     pub fn describe(&self) -> String {
         let guard = match &self.guarded_by {
@@ -376,31 +393,6 @@ impl Protection {
         };
         format!("central protection: {guard}; {lock}")
     }
-}
-
-/// Reads what protects central now (bucket policy, key policy, Object Lock).
-pub async fn read_protection(config: &Config, central: &Central) -> Result<Protection> {
-    let s3 = central.aws.s3();
-    let bucket = state::read_bucket(&s3, &config.central.bucket).await?;
-    let key = state::read_key(&central.aws.kms(), &config.central.kms_alias).await?;
-    let lock = match bucket {
-        Some(_) => state::read_object_lock(&s3, &config.central.bucket).await?,
-        None => None,
-    };
-    let bucket_guard = guard_role(
-        bucket.as_ref().and_then(|b| b.policy.as_deref()),
-        BUCKET_GUARD_SID,
-    );
-    let key_guard = guard_role(
-        key.as_ref().and_then(|k| k.policy.as_deref()),
-        KEY_GUARD_SID,
-    );
-    let retention = lock.and_then(|l| l.retention);
-    Ok(Protection {
-        guarded_by: bucket_guard.filter(|b| key_guard.as_deref() == Some(b.as_str())),
-        object_lock_mode: retention.map(|(mode, _)| mode.as_str()),
-        object_lock_days: retention.map(|(_, days)| days),
-    })
 }
 
 /// Makes the central account as desired; gives the central key's ARN.
