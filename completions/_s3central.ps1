@@ -183,7 +183,7 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             break
         }
         's3central;setup' {
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The desired state (see the README for every key)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The desired state (every key: docs/configuration.md)')
             [CompletionResult]::new('--verify-timeout', '--verify-timeout', [CompletionResultType]::ParameterName, 'How long --verify waits for each replica')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Accounts read or changed at once')
             [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')

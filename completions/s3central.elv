@@ -175,7 +175,7 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'s3central;setup'= {
-            cand --config 'The desired state (see the README for every key)'
+            cand --config 'The desired state (every key: docs/configuration.md)'
             cand --verify-timeout 'How long --verify waits for each replica'
             cand --concurrency 'Accounts read or changed at once'
             cand --central-bucket 'The central backup bucket'

@@ -171,7 +171,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand diff" -s v -l verbos
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c s3central -n "__fish_s3central_using_subcommand setup" -l config -d 'The desired state (see the README for every key)' -r -F
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l config -d 'The desired state (every key: docs/configuration.md)' -r -F
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l verify-timeout -d 'How long --verify waits for each replica' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l concurrency -d 'Accounts read or changed at once' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l central-bucket -d 'The central backup bucket' -r

@@ -11,7 +11,9 @@ pub struct AccountId(String);
 
 /// Why a string is not an account id.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("invalid account id {0:?}: an account id is exactly 12 digits, e.g. 111111111111")]
+#[error(
+    "invalid account id {0:?}: an account id is 12 digits, e.g. 111111111111 or 1111-1111-1111"
+)]
 pub struct AccountIdError(pub String);
 
 impl AccountId {
@@ -23,6 +25,18 @@ impl AccountId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Reads an id as a person writes it: 12 digits, or the console's `1111-2222-3333`.
+    pub fn parse_written(s: &str) -> Result<AccountId, AccountIdError> {
+        let groups: Vec<&str> = s.split('-').collect();
+        let console = groups.len() == 3 && groups.iter().all(|g| g.len() == 4);
+        if console {
+            if let Ok(id) = groups.concat().parse() {
+                return Ok(id);
+            }
+        }
+        s.parse().map_err(|_| AccountIdError(s.to_owned()))
     }
 
     /// Reads the account id out of a first-level prefix such as `111111111111/`, if it is one.
@@ -68,6 +82,30 @@ mod tests {
         ] {
             assert_eq!(bad.parse::<AccountId>(), Err(AccountIdError(bad.into())));
         }
+    }
+
+    #[test]
+    fn accepts_the_console_form_where_people_type_it() {
+        let id = AccountId::parse_written("1942-0449-6635").unwrap();
+        assert_eq!(id.as_str(), "194204496635");
+        assert_eq!(
+            AccountId::parse_written("194204496635").unwrap().as_str(),
+            "194204496635"
+        );
+        for bad in [
+            "1942-0449-663",
+            "19420-449-6635",
+            "1942-0449-663a",
+            "1942--04496635",
+            "-194204496635",
+        ] {
+            assert_eq!(
+                AccountId::parse_written(bad),
+                Err(AccountIdError(bad.into()))
+            );
+        }
+        // The console form is for people: config files and prefixes keep the 12 digits only.
+        assert!("1942-0449-6635".parse::<AccountId>().is_err());
     }
 
     #[test]

@@ -114,6 +114,27 @@ impl Aws {
 
     /// The same endpoint and settings, acting as `role_arn` (assumed through STS).
     pub async fn assume_role(&self, role_arn: &str) -> Result<Aws> {
+        // One call with this identity's own client first: an endpoint that refuses the connection
+        // or missing credentials get their own one line at once, not the provider's retries
+        // followed by a guess about the trust policy.
+        let probe = self
+            .sts()
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name("s3central")
+            .send()
+            .await;
+        if let Err(e) = probe {
+            return Err(match Error::from_sdk("AssumeRole", role_arn, e) {
+                e @ (Error::Unreachable { .. } | Error::NoCredentials) => e,
+                Error::AccessDenied { detail, .. } | Error::Aws { detail, .. } => {
+                    Error::Invalid(format!(
+                        "cannot assume role {role_arn}: {detail}; check the credentials, the role ARN and its trust policy"
+                    ))
+                }
+                other => other,
+            });
+        }
         let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
             .session_name("s3central")
             .configure(&self.config)

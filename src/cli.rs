@@ -125,7 +125,7 @@ Exit codes: 0 done, 1 some accounts failed, 2 bad config or credentials, 3 chang
 Examples:\n  s3central setup --dry-run\n  s3central setup --yes --verify"
 )]
 pub struct SetupArgs {
-    /// The desired state (see the README for every key).
+    /// The desired state (every key: docs/configuration.md).
     #[arg(
         long,
         env = "S3CENTRAL_CONFIG",
@@ -232,7 +232,7 @@ pub struct RestoreArgs {
     #[arg(value_name = "PATH")]
     pub path: Option<String>,
     /// The moment to restore to (RFC 3339, date, 'now', or a duration ago like 36h).
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub at: String,
     /// Bucket to write to (never the central bucket); must be versioned [default: the account's bucket in --config].
     #[arg(long, value_name = "BUCKET")]
@@ -413,7 +413,12 @@ pub struct LsArgs {
     #[arg(value_name = "PATH", requires = "account")]
     pub path: Option<String>,
     /// Show the state as of this time (default now).
-    #[arg(long, value_name = "TIME", requires = "account")]
+    #[arg(
+        long,
+        value_name = "TIME",
+        allow_hyphen_values = true,
+        requires = "account"
+    )]
     pub at: Option<String>,
     /// Show every version and delete marker instead of the state at a time.
     #[arg(long, requires = "account", conflicts_with = "at")]
@@ -478,10 +483,10 @@ pub struct ActivityArgs {
     #[arg(value_name = "PATH")]
     pub path: Option<String>,
     /// Start of the window (TIME) [default: 7 days before --until].
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub since: Option<String>,
     /// End of the window, inclusive (TIME) [default: now].
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub until: Option<String>,
     /// Interval length, e.g. 10m, 1h, 1d [default: from the window: 7d -> 1h, 24h -> 10m, 1h -> 30s].
     #[arg(long, value_name = "DURATION")]
@@ -519,10 +524,10 @@ pub struct DiffArgs {
     #[arg(value_name = "PATH")]
     pub path: Option<String>,
     /// The earlier moment (TIME), e.g. the last quiet moment `activity` printed.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub from: String,
     /// The later moment (TIME) [default: now].
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub to: Option<String>,
     /// Only keys matching this glob (relative to the account prefix). Repeatable.
     #[arg(long, value_name = "GLOB")]
@@ -550,7 +555,8 @@ pub struct CompletionsArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// Parses `--account` so a malformed id is refused before anything runs.
+/// Parses `--account` so a malformed id is refused before anything runs; the console's
+/// `1111-2222-3333` is accepted as people copy it.
 pub fn parse_account(s: &str) -> Result<AccountId, String> {
-    s.parse::<AccountId>().map_err(|e| e.to_string())
+    AccountId::parse_written(s).map_err(|e| e.to_string())
 }

@@ -37,6 +37,11 @@ pub struct KeyFilter {
     has_include: bool,
     include: GlobSet,
     exclude: GlobSet,
+    /// The include globs whose `*` could be meant to cross `/` (see [`StarHint`]).
+    star: Option<StarHint>,
+    /// The first key [`KeyFilter::matches_noting`] left out that a `**/` glob would take, shared
+    /// by every clone: (relative key, suggested glob).
+    first_hint: std::sync::Arc<std::sync::OnceLock<(String, String)>>,
 }
 
 impl KeyFilter {
@@ -46,7 +51,26 @@ impl KeyFilter {
             has_include: !include.is_empty(),
             include: build_set("--include", include)?,
             exclude: build_set("--exclude", exclude)?,
+            star: StarHint::new(include),
+            first_hint: Default::default(),
         })
+    }
+
+    /// [`KeyFilter::matches`], noting the first key left out that a `**/` form of an include
+    /// glob would take, so an empty result can say which glob was meant ([`KeyFilter::hint`]).
+    pub fn matches_noting(&self, relative_key: &str) -> bool {
+        let kept = self.matches(relative_key);
+        if let (false, Some(star), None) = (kept, &self.star, self.first_hint.get()) {
+            if let Some(glob) = star.hint(relative_key) {
+                let _ = self.first_hint.set((relative_key.to_owned(), glob));
+            }
+        }
+        kept
+    }
+
+    /// The first (relative key, suggested glob) [`KeyFilter::matches_noting`] noted, if any.
+    pub fn hint(&self) -> Option<(String, String)> {
+        self.first_hint.get().cloned()
     }
 
     /// Tells whether a key (relative to the account prefix) is included and not excluded.
@@ -288,6 +312,25 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("invalid --exclude glob \"{a,b\": unclosed"));
+    }
+
+    #[test]
+    fn the_first_key_left_out_that_a_double_star_takes_is_noted_for_every_clone() {
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let filter = KeyFilter::new(&own(&["*.json"]), &[]).unwrap();
+        let clone = filter.clone();
+        assert!(!clone.matches_noting("a.txt"));
+        assert_eq!(filter.hint(), None);
+        assert!(!clone.matches_noting("db/x.json"));
+        assert!(!clone.matches_noting("db/y.json"));
+        assert!(clone.matches_noting("top.json"));
+        assert_eq!(
+            filter.hint(),
+            Some(("db/x.json".into(), "**/*.json".into()))
+        );
+        let plain = KeyFilter::new(&[], &own(&["*.tmp"])).unwrap();
+        assert!(!plain.matches_noting("a.tmp"));
+        assert_eq!(plain.hint(), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod activity;
 pub mod aws;
+pub mod central;
 pub mod cli;
 pub mod commands;
 pub mod coverage;

@@ -5,7 +5,7 @@ use thiserror::Error;
 
 /// The accepted forms, repeated in every error so the user sees the fix next to the problem.
 const FORMS: &str = "use RFC 3339 (2026-11-01T12:00:00Z), a date (2026-11-01), \"now\", \
-                     or a duration ago (36h, 3d)";
+                     or a duration ago (36h, -36h, 3d)";
 
 /// Why a TIME argument was refused; each message names the problem and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -94,7 +94,13 @@ fn parse_absolute_or_relative(
             suggestion: format_time(naive.and_utc()),
         });
     }
-    let duration_part = strip_ago(s);
+    // "-36h" reads as "36h ago", as people write an offset back from now; never with "ago" too.
+    let duration_part = match s.strip_prefix('-') {
+        Some(back) if back.starts_with(|c: char| c.is_ascii_digit()) && strip_ago(back) == back => {
+            back
+        }
+        _ => strip_ago(s),
+    };
     let Ok(d) = humantime::parse_duration(duration_part) else {
         return Err(TimeError::Unreadable {
             input: input.to_string(),
@@ -210,6 +216,8 @@ mod tests {
     #[test]
     fn relative_durations_with_ago() {
         assert_eq!(ok("36h ago"), now() - Duration::hours(36));
+        assert_eq!(ok("-36h"), now() - Duration::hours(36));
+        assert_eq!(ok("-90m"), now() - Duration::minutes(90));
         assert_eq!(ok("36h AGO"), now() - Duration::hours(36));
         assert_eq!(ok("1h 30m  Ago"), now() - Duration::minutes(90));
     }
@@ -243,12 +251,14 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "cannot read time \"yesterdayish\": use RFC 3339 (2026-11-01T12:00:00Z), \
-             a date (2026-11-01), \"now\", or a duration ago (36h, 3d)"
+             a date (2026-11-01), \"now\", or a duration ago (36h, -36h, 3d)"
         );
         for bad in [
             "ago",
             "3 ago",
-            "-3d",
+            "-3d ago",
+            "--3d",
+            "-",
             "3d from now",
             "2026-02-30",
             "2026-11-01T25:00:00Z",

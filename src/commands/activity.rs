@@ -112,6 +112,7 @@ pub async fn run(ctx: &mut Context, args: ActivityArgs) -> Result<u8> {
     let account_prefix = args.account.prefix();
     let path = args.path.clone().unwrap_or_default();
     let aws = crate::region::for_bucket(&Aws::load(&ctx.aws).await?, &bucket).await;
+    crate::central::require_account(&aws.s3(), &bucket, &args.account).await?;
     let request = ListRequest {
         bucket: bucket.clone(),
         prefix: format!("{account_prefix}{path}"),

@@ -11,7 +11,7 @@ use crate::cli::{LsArgs, OutputFormat};
 use crate::commands::Context;
 use crate::error::Result;
 use crate::filter::{KeyFilter, StarHint};
-use crate::listing::{list_common_prefixes, list_versions, ListRequest};
+use crate::listing::{list_versions, ListRequest};
 use crate::output::{printable, Column, Row};
 use crate::pit::{resolve_stream, resolve_stream_marked, DeleteMode, Resolved};
 use crate::restore::archive::{self, is_archived, RestoreState};
@@ -73,11 +73,7 @@ fn summary_shares(list_concurrency: usize, accounts: usize) -> (usize, usize) {
 async fn list_accounts(ctx: &mut Context, bucket: &str, args: &LsArgs) -> Result<u8> {
     let aws = crate::region::for_bucket(&Aws::load(&ctx.aws).await?, bucket).await;
     let s3 = aws.s3();
-    let accounts: Vec<AccountId> = list_common_prefixes(&s3, bucket, "")
-        .await?
-        .iter()
-        .filter_map(|p| AccountId::from_prefix(p))
-        .collect();
+    let accounts = crate::central::accounts(&s3, bucket).await?;
     if accounts.is_empty() && !ctx.global.quiet {
         eprintln!("no account prefixes in s3://{bucket}");
     }
@@ -287,6 +283,9 @@ async fn list_keys(
     let prefix = format!("{account_prefix}{path}");
     let aws = crate::region::for_bucket(&Aws::load(&ctx.aws).await?, bucket).await;
     let s3 = aws.s3();
+    if args.inventory.is_none() {
+        crate::central::require_account(&s3, bucket, account).await?;
+    }
     let request = ListRequest {
         bucket: bucket.to_owned(),
         prefix,

@@ -19,7 +19,7 @@ use crate::pit::DeleteMode;
 use crate::progress::RestoreProgress;
 use crate::restore::copy::{Copier, CopyMode, Provenance};
 use crate::restore::journal::{self, Journal};
-use crate::restore::plan::KeyMap;
+use crate::restore::plan::{self, KeyMap};
 use crate::restore::{self, KeyReport, RestoreRequest, Summary};
 use crate::time::{format_time, parse_time};
 use indicatif::HumanBytes;
@@ -36,8 +36,27 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     let central = ctx.central_bucket()?;
     let at = parse_time(&args.at, Utc::now())?;
     let filter = KeyFilter::new(&args.include, &args.exclude)?;
-    let target_bucket = match args.to_bucket.clone().filter(|b| !b.trim().is_empty()) {
-        Some(bucket) => bucket,
+    let to_prefix = args
+        .to_prefix
+        .as_deref()
+        .map(plan::folder_prefix)
+        .transpose()
+        .map_err(Error::Invalid)?;
+    let caller = Aws::load(&ctx.aws).await?;
+    if args.inventory.is_none() {
+        // A mistyped account is said before anything else, the config's view of it included.
+        let in_region = crate::region::for_bucket(&caller, &central).await;
+        match crate::central::require_account(&in_region.s3(), &central, &args.account).await {
+            Ok(()) => {}
+            Err(e @ (Error::Refused(_) | Error::Unreachable { .. } | Error::NoCredentials)) => {
+                return Err(e)
+            }
+            // The caller may not read central (the restore role may): the restore says so later.
+            Err(e) => tracing::debug!(error = %e, "cannot check that central holds the account"),
+        }
+    }
+    let target_bucket = match args.to_bucket.as_deref().filter(|b| !b.trim().is_empty()) {
+        Some(bucket) => plan::bucket_argument(bucket).map_err(Error::Invalid)?,
         None => bucket_from_config(&args.config, &args.account)?,
     };
     if target_bucket == central {
@@ -64,7 +83,6 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
             "--part-size 0: a part must hold at least one byte; use a size such as 16MiB".into(),
         ));
     }
-    let caller = Aws::load(&ctx.aws).await?;
     let restore_role = restore_role_arn(&args)?;
     let (reader, writer, identity) = match (
         &args.target_profile,
@@ -203,10 +221,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
             DeleteMode::Ignore
         },
         key_map: KeyMap {
-            target_prefix: args
-                .to_prefix
-                .clone()
-                .unwrap_or_else(|| source_prefix.clone()),
+            target_prefix: to_prefix.unwrap_or_else(|| source_prefix.clone()),
             source_prefix,
         },
         filter,

@@ -18,9 +18,6 @@ use crate::time::format_time;
 /// Keys a dry run lists in a table (all of them with `--output json`).
 pub const DRY_RUN_SHOWN: usize = 20;
 
-/// Account ids named when the asked-for account has nothing in central.
-pub const ACCOUNTS_SHOWN: usize = 20;
-
 /// The first keys a dry run would copy, and how many more.
 #[derive(Debug, Default)]
 pub struct DryRunList {
@@ -143,8 +140,14 @@ pub fn print_summary(
         } else {
             " matching --include/--exclude"
         };
+        let hint = match &s.include_hint {
+            Some((key, glob)) => format!(
+                "; `*` stays within one /-separated segment, so it cannot match {key:?}: use `**/` to cross segments, e.g. --include '{glob}'"
+            ),
+            None => String::new(),
+        };
         ctx.out.text(&format!(
-            "nothing under {source}{filtered} existed at {}: nothing to restore",
+            "nothing under {source}{filtered} existed at {}: nothing to restore{hint}",
             format_time(at)
         ))?;
     }
@@ -315,23 +318,10 @@ pub fn shell_quote(arg: &str) -> String {
 pub async fn nothing_listed(caller: &Aws, central: &str, account: &AccountId, path: &str) -> Error {
     let under = format!("s3://{central}/{}{path}", account.prefix());
     let in_region = crate::region::for_bucket(caller, central).await;
-    let listed = in_region
-        .s3()
-        .list_objects_v2()
-        .bucket(central)
-        .delimiter("/")
-        .max_keys(1000)
-        .send()
-        .await;
-    let accounts: Vec<AccountId> = match listed {
-        Ok(page) => page
-            .common_prefixes()
-            .iter()
-            .filter_map(|p| p.prefix())
-            .filter_map(AccountId::from_prefix)
-            .collect(),
+    let accounts = match crate::central::accounts(&in_region.s3(), central).await {
+        Ok(accounts) => accounts,
         Err(e) => {
-            tracing::debug!(error = ?e, "cannot list the accounts in central");
+            tracing::debug!(error = %e, "cannot list the accounts in central");
             return Error::Refused(format!(
                 "nothing under {under}: is the account id (or PATH) right?"
             ));
@@ -342,27 +332,7 @@ pub async fn nothing_listed(caller: &Aws, central: &str, account: &AccountId, pa
             "nothing under {under}: account {account} has objects in central, but none under PATH {path:?} (PATH is relative to the account prefix; see s3central ls --account {account})"
         ));
     }
-    Error::Refused(accounts_message(&under, account, &accounts))
-}
-
-/// The message naming the accounts in central, at most [`ACCOUNTS_SHOWN`] of them.
-pub fn accounts_message(under: &str, account: &AccountId, accounts: &[AccountId]) -> String {
-    if accounts.is_empty() {
-        return format!("nothing under {under}: the central bucket holds no account prefixes");
-    }
-    let shown: Vec<String> = accounts
-        .iter()
-        .take(ACCOUNTS_SHOWN)
-        .map(ToString::to_string)
-        .collect();
-    let more = match accounts.len().saturating_sub(ACCOUNTS_SHOWN) {
-        0 => String::new(),
-        n => format!(" and {n} more (s3central ls)"),
-    };
-    format!(
-        "nothing under {under}: no account {account} in central; it holds {}{more}",
-        shown.join(", ")
-    )
+    Error::Refused(crate::central::accounts_message(&under, account, &accounts))
 }
 
 /// The summary's "unchanged" line: how many keys were in place, and how many of those only an
@@ -447,21 +417,6 @@ mod tests {
         assert_eq!(shell_quote(""), "''");
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("*.json"), "'*.json'");
-    }
-
-    #[test]
-    fn accounts_message_is_bounded() {
-        let ids: Vec<AccountId> = (0..25)
-            .map(|i| format!("{:012}", 100_000_000_000u64 + i).parse().unwrap())
-            .collect();
-        let asked: AccountId = "999999999999".parse().unwrap();
-        let m = accounts_message("s3://c/999999999999/", &asked, &ids);
-        assert!(m.contains("no account 999999999999"), "{m}");
-        assert!(m.contains("100000000000, 100000000001"), "{m}");
-        assert!(m.contains("100000000019"), "{m}");
-        assert!(!m.contains("100000000020"), "{m}");
-        assert!(m.contains("and 5 more"), "{m}");
-        assert!(accounts_message("u", &asked, &[]).contains("no account prefixes"));
     }
 
     #[test]

@@ -126,6 +126,9 @@ pub struct Summary {
     pub archive_ready: u64,
     /// Archived versions copied by this run.
     pub archive_copied: u64,
+    /// When `--include` left a key out that its `**/` form would take: (that key, the glob).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_hint: Option<(String, String)>,
 }
 
 /// What [`scan_archived`] found among the versions a restore must copy.
@@ -175,7 +178,7 @@ fn selected(
     resolve_stream(entries, request.at, request.delete_mode).try_filter(move |v| {
         let eligible = v.size <= batch::MAX_COPY_BYTES && !is_archived(v.storage_class.as_deref());
         futures::future::ready(
-            filter.matches(map.relative(&v.key)) && !(ineligible_only && eligible),
+            filter.matches_noting(map.relative(&v.key)) && !(ineligible_only && eligible),
         )
     })
 }
@@ -428,6 +431,7 @@ where
         }
     }
     summary.listed = counters.listed.load(Ordering::Relaxed);
+    summary.include_hint = request.filter.hint();
     summary.archive_ready = ready.load(Ordering::Relaxed);
     summary.seconds = started.elapsed().as_secs_f64();
     summary.objects_per_second = if summary.seconds > 0.0 {

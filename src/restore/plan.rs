@@ -40,6 +40,40 @@ impl KeyMap {
     }
 }
 
+/// `--to-prefix` read as a folder: leading slashes dropped and one trailing slash added, so
+/// `restored`, `/restored` and `restored/` all put `docs/a` at `restored/docs/a`; `/` is the root.
+pub fn folder_prefix(given: &str) -> Result<String, String> {
+    let trimmed = given.trim_start_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let folder = trimmed.trim_end_matches('/');
+    if folder
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err(format!(
+            "--to-prefix {given:?} has an empty, . or .. segment: write it as a folder path such as restored/2026-11-01/"
+        ));
+    }
+    Ok(format!("{folder}/"))
+}
+
+/// `--to-bucket` as a bucket name: `s3://NAME` and `s3://NAME/` are read as NAME; a key after the
+/// name is refused with the option that takes it.
+pub fn bucket_argument(given: &str) -> Result<String, String> {
+    let Some(url) = given.strip_prefix("s3://") else {
+        return Ok(given.to_owned());
+    };
+    match url.split_once('/') {
+        None => Ok(url.to_owned()),
+        Some((bucket, "")) => Ok(bucket.to_owned()),
+        Some((bucket, path)) => Err(format!(
+            "--to-bucket {given:?} names a path inside the bucket: give --to-bucket {bucket} --to-prefix {path}"
+        )),
+    }
+}
+
 /// The current version of a key in the target, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetObject {
@@ -245,6 +279,32 @@ pub(super) mod tests {
             source_prefix: "111111111111/".into(),
             target_prefix: target_prefix.into(),
         }
+    }
+
+    #[test]
+    fn to_prefix_is_read_as_a_folder() {
+        for given in ["restored", "/restored", "restored/", "//restored//"] {
+            assert_eq!(folder_prefix(given).unwrap(), "restored/", "{given:?}");
+        }
+        assert_eq!(folder_prefix("a/b").unwrap(), "a/b/");
+        assert_eq!(folder_prefix("").unwrap(), "");
+        assert_eq!(folder_prefix("/").unwrap(), "");
+        for bad in ["a//b", "a/../b", "./a", "a/."] {
+            let e = folder_prefix(bad).unwrap_err();
+            assert!(e.contains("--to-prefix") && e.contains(bad), "{e}");
+        }
+    }
+
+    #[test]
+    fn to_bucket_accepts_an_s3_url_of_the_bucket_only() {
+        assert_eq!(bucket_argument("prod-data").unwrap(), "prod-data");
+        assert_eq!(bucket_argument("s3://prod-data").unwrap(), "prod-data");
+        assert_eq!(bucket_argument("s3://prod-data/").unwrap(), "prod-data");
+        let e = bucket_argument("s3://prod-data/restored/").unwrap_err();
+        assert!(
+            e.contains("--to-bucket prod-data --to-prefix restored/"),
+            "{e}"
+        );
     }
 
     #[test]

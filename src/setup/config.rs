@@ -31,7 +31,7 @@ pub const STORAGE_CLASSES: &[&str] = &[
     "GLACIER_IR",
 ];
 
-/// A complete, documented `s3central.toml` (the README includes it).
+/// A complete, documented `s3central.toml` (docs/configuration.md includes it).
 pub const EXAMPLE: &str = r#"# s3central.toml: what `s3central setup` creates and keeps converged.
 # Every key not marked "required" may be left out.
 
@@ -246,7 +246,7 @@ impl Discovery {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file cannot be read.
-    #[error("cannot read config file {}: {source}; create it (see the example in the README) or pass --config PATH", path.display())]
+    #[error("cannot read config file {}: {source}; create it (see the example in docs/configuration.md) or pass --config PATH", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -1018,11 +1018,14 @@ impl Lines<'_> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn readme_shows_the_example() {
-        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+    fn the_configuration_doc_shows_the_example() {
+        let doc = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/configuration.md"
+        ));
         assert!(
-            readme.contains(EXAMPLE),
-            "README.md's s3central.toml example differs from config::EXAMPLE: paste it again"
+            doc.contains(EXAMPLE),
+            "docs/configuration.md's s3central.toml example differs from config::EXAMPLE: paste it again"
         );
     }
 

@@ -184,13 +184,76 @@ async fn nonexistent_bucket_is_refused_and_not_created() {
     assert!(!bucket_exists(&s3, &bucket).await, "{bucket} was created");
 }
 
+/// Every command, and every identity path of restore (the caller, a role given on the command
+/// line, the account's restore role from the config), with its arguments after the global ones.
+fn every_command(config: &str) -> Vec<Vec<String>> {
+    let inventory = "s3://inventory-bucket/central/all/2026-11-01T00-00Z/manifest.json";
+    let role = "arn:aws:iam::111111111111:role/incident";
+    [
+        vec!["ls"],
+        vec!["ls", "--account", A],
+        vec!["activity", "--account", A],
+        vec!["diff", "--account", A, "--from", "-2h"],
+        vec![
+            "restore",
+            "--account",
+            A,
+            "--at",
+            "-1h",
+            "--to-bucket",
+            "target-bucket",
+        ],
+        vec![
+            "restore",
+            "--account",
+            A,
+            "--at",
+            "-1h",
+            "--to-bucket",
+            "target-bucket",
+            "--target-role-arn",
+            role,
+            "--inventory",
+            inventory,
+        ],
+        vec![
+            "restore",
+            "--account",
+            A,
+            "--at",
+            "-1h",
+            "--config",
+            config,
+            "--inventory",
+            inventory,
+        ],
+        vec!["status", "--config", config],
+        vec!["setup", "--dry-run", "--config", config],
+    ]
+    .into_iter()
+    .map(|args| args.into_iter().map(str::to_owned).collect())
+    .collect()
+}
+
+/// A config naming the central bucket and account `A`, for `every_command`.
+fn config_for(central: &str) -> tempfile::NamedTempFile {
+    let config = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(
+        config.path(),
+        format!("[central]\nbucket = \"{central}\"\norg_id = \"o-abcdefghij\"\n\n[[source]]\naccount = \"{A}\"\nbucket = \"source-bucket-a\"\n"),
+    )
+    .expect("write config");
+    config
+}
+
 #[tokio::test]
 async fn unreachable_endpoint_is_refused() {
     let c = Central::new("cli-unreachable").await;
     let dead = format!("http://127.0.0.1:{}", crate::common::closed_loopback_port());
-    for ls_args in [vec!["--account", A], vec![]] {
-        let mut args = vec!["--endpoint-url", &dead, "--central-bucket", &c.bucket, "ls"];
-        args.extend(ls_args.iter().copied());
+    let config = config_for(&c.bucket);
+    for command_args in every_command(config.path().to_str().expect("path")) {
+        let mut args = vec!["--endpoint-url", &dead, "--central-bucket", &c.bucket];
+        args.extend(command_args.iter().map(String::as_str));
         let mut cmd = bare_command(&args);
         cmd.env_remove("AWS_ENDPOINT_URL");
         assert_refused(
@@ -207,9 +270,10 @@ async fn missing_credentials_are_refused() {
     let c = Central::new("cli-no-creds").await;
     let config = tempfile::NamedTempFile::new().expect("temp file");
     let credentials = tempfile::NamedTempFile::new().expect("temp file");
-    for ls_args in [vec!["--account", A], vec![]] {
-        let mut args = vec!["--central-bucket", &c.bucket, "ls"];
-        args.extend(ls_args.iter().copied());
+    let s3central_config = config_for(&c.bucket);
+    for command_args in every_command(s3central_config.path().to_str().expect("path")) {
+        let mut args = vec!["--central-bucket", &c.bucket];
+        args.extend(command_args.iter().map(String::as_str));
         let mut cmd = command(&args);
         for var in [
             "AWS_ACCESS_KEY_ID",
@@ -234,6 +298,28 @@ async fn missing_credentials_are_refused() {
         );
     }
     c.assert_unchanged("missing credentials").await;
+}
+
+#[tokio::test]
+async fn an_account_central_does_not_hold_is_refused_by_every_browsing_command() {
+    let c = Central::new("cli-unknown-account").await;
+    for command_args in [
+        vec!["ls", "--account", "333333333333"],
+        vec!["activity", "--account", "333333333333"],
+        vec!["diff", "--account", "3333-3333-3333", "--from", "-1h"],
+    ] {
+        let mut args = vec!["--central-bucket", &c.bucket];
+        args.extend(command_args.iter().copied());
+        assert_refused(
+            &s3central(&args),
+            &[
+                "no account 333333333333 in central",
+                "it holds 111111111111, 222222222222",
+            ],
+            &format!("{args:?}"),
+        );
+    }
+    c.assert_unchanged("an unknown account").await;
 }
 
 #[tokio::test]
@@ -400,10 +486,12 @@ fn restore_help_lists_the_exit_codes() {
     }
 }
 
-/// The rows of the README's "Global options" table: (option, env var or None).
-fn readme_option_rows() -> Vec<(String, Option<String>)> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
+/// The rows of docs/global-options.md's table: (option, env var or None).
+fn documented_option_rows() -> Vec<(String, Option<String>)> {
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/global-options.md"),
+    )
+    .expect("docs/global-options.md");
     let section = readme
         .split("## Global options")
         .nth(1)
@@ -435,10 +523,10 @@ fn readme_option_rows() -> Vec<(String, Option<String>)> {
 }
 
 #[test]
-fn readme_option_table_matches_the_cli() {
+fn the_global_options_doc_matches_the_cli() {
     use clap::CommandFactory;
     let cmd = s3central::cli::Cli::command();
-    let rows = readme_option_rows();
+    let rows = documented_option_rows();
     assert!(rows.len() >= 8, "{rows:?}");
     let mut seen = Vec::new();
     for (option, env) in &rows {
@@ -448,15 +536,17 @@ fn readme_option_table_matches_the_cli() {
                 a.get_long().map(|l| format!("--{l}")).as_deref() == Some(option.as_str())
                     || a.get_short().map(|s| format!("-{s}")).as_deref() == Some(option.as_str())
             })
-            .unwrap_or_else(|| panic!("README lists {option}, which is not a global option"));
+            .unwrap_or_else(|| {
+                panic!("docs/global-options.md lists {option}, which is not a global option")
+            });
         let real = arg.get_env().map(|e| e.to_string_lossy().into_owned());
-        assert_eq!(&real, env, "README's env for {option}");
+        assert_eq!(&real, env, "docs/global-options.md's env for {option}");
         seen.push(arg.get_id().to_string());
     }
     for arg in cmd.get_arguments().filter(|a| a.is_global_set()) {
         assert!(
             seen.contains(&arg.get_id().to_string()),
-            "global option {:?} is missing from the README's table",
+            "global option {:?} is missing from docs/global-options.md",
             arg.get_long()
         );
     }

@@ -726,11 +726,21 @@ async fn neighbouring_accounts_stay_apart() {
         &want,
         "ls --summary --page-size 1",
     );
-    // A 12-digit account with nothing of its own, next to `111111111111x` and `111111111113`.
-    assert_rows(
-        &ls_json(&h.bucket, &["--account", "111111111113"]),
-        &[],
-        "--account 111111111113",
+    // A 12-digit account with nothing of its own, next to `111111111111x` and the key
+    // `111111111113`: not an account central holds, and the two real ones are named.
+    let out = s3central(&[
+        "--central-bucket",
+        &h.bucket,
+        "ls",
+        "--account",
+        "111111111113",
+    ]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("no account 111111111113 in central; it holds 111111111111, 111111111112\n"),
+        "{}",
+        out.stderr
     );
 }
 
@@ -746,11 +756,31 @@ async fn an_account_with_nothing_in_it_prints_nothing() {
     h.put(&k("x"), "x").await;
     h.delete(&k("x")).await;
     h.put("222222222222/y", "y").await;
+    // An account central does not hold is refused naming the ones it holds: a typo in a script
+    // must not read as "nothing happened to this account".
     for args in [
         vec!["--account", "333333333333"],
-        vec!["--account", "333333333333", "--versions"],
+        vec!["--account", "3333-3333-3333", "--versions"],
         vec!["--account", "333333333333", "--at", "1h"],
         vec!["--account", "333333333333", "some/path/"],
+    ] {
+        for output in ["json", "table"] {
+            let mut all = vec!["--central-bucket", &h.bucket, "--output", output, "ls"];
+            all.extend(args.iter().copied());
+            let out = s3central(&all);
+            assert_eq!(out.code, 2, "{all:?}: {}{}", out.stdout, out.stderr);
+            assert_eq!(out.stdout, "", "{all:?}");
+            assert_eq!(
+                out.stderr.trim_end(),
+                format!(
+                    "error: nothing under s3://{}/333333333333/: no account 333333333333 in central; it holds {A}, 222222222222",
+                    h.bucket
+                ),
+                "{all:?}"
+            );
+        }
+    }
+    for args in [
         vec!["--account", A, "--at", "2000-01-01T00:00:00Z"],
         vec!["--account", A, "nothing/"],
         vec!["--account", A, "--include", "*.none"],

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod coverage;
 mod diff;
+mod docs;
 mod faults;
 mod hostile;
 mod inventory;

@@ -1069,20 +1069,35 @@ async fn target_bucket_defaults_to_the_accounts_bucket_in_the_config() {
     assert_eq!(keys(&got), ["conf.txt"]);
     assert_eq!(got["conf.txt"].body, b"from config");
     assert_eq!(got["conf.txt"].version_id, version);
-    // An account the config does not know is refused, naming --to-bucket.
-    let out = s3central(&[
-        "--central-bucket",
-        &central,
-        "restore",
-        "--account",
-        "999999999999",
-        "--at",
-        &t,
-        "--config",
-        path,
-    ]);
+    // An account central does not hold is said first, before the config's view of it.
+    let unknown = |account: &str| {
+        s3central(&[
+            "--central-bucket",
+            &central,
+            "restore",
+            "--account",
+            account,
+            "--at",
+            &t,
+            "--config",
+            path,
+        ])
+    };
+    let out = unknown("999999999999");
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains(&format!(
+            "no account 999999999999 in central; it holds {ACCOUNT}"
+        )) && !out.stderr.contains("--to-bucket"),
+        "{}",
+        out.stderr
+    );
+    // An account central holds but the config does not know is refused, naming --to-bucket.
+    put(&s3, &central, "999999999999/other", b"other").await;
+    let out = unknown("999999999999");
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--to-bucket"), "{}", out.stderr);
+    assert_eq!(all_versions(&s3, &target, "").await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -63,6 +63,103 @@ async fn path_restores_and_lists_only_that_prefix() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn to_bucket_and_to_prefix_are_read_as_people_write_them() {
+    let s3 = s3().await;
+    let central = unique_bucket("central");
+    versioned_bucket(&s3, &central).await;
+    for rel in ["docs/readme.txt", "config/app.json"] {
+        put(&s3, &central, &format!("{ACCOUNT}/{rel}"), rel).await;
+    }
+    let t = cutoff().await;
+    let (alias, _) = kms_key("spelling").await;
+    let target = target_bucket(&s3, "target", &alias).await;
+    let restore = |to_bucket: &str, to_prefix: &str| {
+        s3central(&[
+            "--central-bucket",
+            &central,
+            "restore",
+            "--account",
+            "3333-3333-3333",
+            "--at",
+            &t,
+            "--to-bucket",
+            to_bucket,
+            "--to-prefix",
+            to_prefix,
+        ])
+    };
+    // `restored` and `/restored` were `restoreddocs/readme.txt` and `/restoreddocs/...`: a folder.
+    let url = format!("s3://{target}/");
+    for (to_bucket, to_prefix) in [(url.as_str(), "/restored"), (target.as_str(), "restored")] {
+        restore(to_bucket, to_prefix).success();
+    }
+    let got: Vec<String> = all_versions(&s3, &target, "")
+        .await
+        .into_iter()
+        .map(|(key, _, _)| key)
+        .collect();
+    // The second run found both keys in place: one version each.
+    assert_eq!(
+        got,
+        ["restored/config/app.json", "restored/docs/readme.txt"]
+    );
+    // A path inside the bucket, or an empty segment, is refused with the spelling that works.
+    let inside = format!("s3://{target}/restored/");
+    for (to_bucket, to_prefix, needle) in [
+        (
+            inside.as_str(),
+            "x",
+            format!("--to-bucket {target} --to-prefix restored/"),
+        ),
+        (
+            target.as_str(),
+            "a//b",
+            "--to-prefix \"a//b\" has an empty".to_owned(),
+        ),
+    ] {
+        let out = restore(to_bucket, to_prefix);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains(&needle), "{}", out.stderr);
+    }
+    assert_eq!(all_versions(&s3, &target, "").await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_include_that_matches_nothing_names_the_glob_that_would() {
+    let s3 = s3().await;
+    let central = unique_bucket("central");
+    versioned_bucket(&s3, &central).await;
+    put(&s3, &central, &format!("{ACCOUNT}/db/x.json"), "x").await;
+    put(&s3, &central, &format!("{ACCOUNT}/db/y.txt"), "y").await;
+    let t = cutoff().await;
+    let (alias, _) = kms_key("hint").await;
+    let target = target_bucket(&s3, "target", &alias).await;
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let mut args = vec![
+            "--central-bucket",
+            &central,
+            "restore",
+            "--account",
+            ACCOUNT,
+            "--at",
+            &t,
+            "--to-bucket",
+            &target,
+            "--include",
+            "*.json",
+        ];
+        args.extend_from_slice(extra);
+        let out = s3central(&args);
+        let stdout = out.success();
+        assert!(
+            stdout.contains("nothing to restore; `*` stays within one /-separated segment, so it cannot match \"db/x.json\": use `**/` to cross segments, e.g. --include '**/*.json'"),
+            "{extra:?}: {stdout}"
+        );
+    }
+    assert!(all_versions(&s3, &target, "").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_account_with_nothing_in_central_is_refused_naming_the_ones_there() {
     let s3 = s3().await;
     let central = unique_bucket("central");
