@@ -421,8 +421,51 @@ pub fn bar(value: u64, max: u64, width: usize) -> String {
     s
 }
 
+/// Runs of at least this many empty intervals are one row of the chart for people.
+pub const MIN_EMPTY_RUN: usize = 3;
+
+/// The chart's rows for people: each interval with changes alone, and each run of at least
+/// `min_run` empty intervals as one row (shorter runs stay one row per interval), so a week at
+/// one-hour steps with a burst in it reads in a screen, not in 168 rows of zeros.
+pub fn chart_rows(buckets: &[Bucket], min_run: usize) -> Vec<std::ops::RangeInclusive<usize>> {
+    let mut rows = Vec::new();
+    let mut i = 0;
+    while i < buckets.len() {
+        let run = buckets[i..].iter().take_while(|b| b.changes() == 0).count();
+        if run >= min_run.max(2) {
+            rows.push(i..=i + run - 1);
+            i += run;
+        } else {
+            rows.push(i..=i);
+            i += 1;
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn runs_of_empty_intervals_are_one_row() {
+        let b = |n: u64| Bucket {
+            versions: n,
+            ..Bucket::default()
+        };
+        let buckets: Vec<Bucket> = [0, 0, 0, 0, 5, 0, 0, 7, 0, 0, 0]
+            .into_iter()
+            .map(b)
+            .collect();
+        assert_eq!(
+            chart_rows(&buckets, 3),
+            vec![0..=3, 4..=4, 5..=5, 6..=6, 7..=7, 8..=10]
+        );
+        assert_eq!(chart_rows(&buckets[4..5], 3), vec![0..=0]);
+        assert!(chart_rows(&[], 3).is_empty());
+        // Every interval is in exactly one row, in order.
+        let all: Vec<usize> = chart_rows(&buckets, 2).into_iter().flatten().collect();
+        assert_eq!(all, (0..buckets.len()).collect::<Vec<_>>());
+    }
+
     use super::*;
     use chrono::TimeZone;
     use proptest::prelude::*;

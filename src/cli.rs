@@ -29,6 +29,46 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The command line as the binary parses it and prints its help: the global options are listed
+/// once, in `s3central --help`, and each subcommand's help ends with a pointer to them instead of
+/// repeating them. They are accepted after any subcommand all the same.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    // Building propagates the global options into every subcommand; hiding them there afterwards
+    // keeps them parsed, out of the subcommand's help.
+    cmd.build();
+    let globals: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| a.get_id().to_string())
+        .collect();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .filter(|name| name != "help")
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |sub| {
+            let pointer = "Global options (--central-bucket, --profile, --region, --endpoint-url, \
+--output, -v, -q, ...) are accepted here too: see s3central --help.";
+            let after = match sub.get_after_help() {
+                Some(text) => format!("{text}\n\n{pointer}"),
+                None => pointer.to_owned(),
+            };
+            sub.mut_args(|arg| {
+                if globals.iter().any(|g| g == arg.get_id().as_str()) {
+                    arg.hide(true)
+                } else {
+                    arg
+                }
+            })
+            .after_help(after)
+        });
+    }
+    cmd
+}
+
 /// Options shared by every command; each can also come from an environment variable.
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Global options")]
@@ -163,6 +203,12 @@ pub struct SetupArgs {
 
 /// Arguments of `status`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes:\n  0    every account matches the desired state (and, with --coverage, every current object has its replica)\n  \
+1    drift, a failed replication, an account that could not be read, or (--coverage) an unprotected object\n  \
+2    bad config or credentials\n\n\
+Examples:\n  s3central status\n  s3central status --coverage --gaps 50"
+)]
 pub struct StatusArgs {
     /// The desired state.
     #[arg(

@@ -6,7 +6,9 @@ use futures::StreamExt;
 use indicatif::HumanBytes;
 use serde::Serialize;
 
-use crate::activity::{bar, default_step, format_step, ActivityError, Grid, Report, Tally};
+use crate::activity::{
+    bar, chart_rows, default_step, format_step, ActivityError, Grid, Report, Tally, MIN_EMPTY_RUN,
+};
 use crate::aws::Aws;
 use crate::cli::{ActivityArgs, OutputFormat};
 use crate::commands::Context;
@@ -148,16 +150,33 @@ fn invalid(e: ActivityError) -> Error {
 /// Prints the chart (rows), then the baseline, the bursts and the last quiet moment.
 fn print_report(ctx: &mut Context, args: &ActivityArgs, path: &str, r: &Report) -> Result<()> {
     let max = r.max_changes();
-    for (i, b) in r.buckets.iter().enumerate() {
-        ctx.out.row(&IntervalRow {
-            start: format_time(r.grid.start(i)),
-            end: format_time(r.grid.start(i + 1)),
-            versions: b.versions,
-            delete_markers: b.delete_markers,
-            bytes: b.bytes,
-            burst: r.is_burst(i),
-            bar: bar(b.changes(), max, BAR_WIDTH),
-        })?;
+    let interval = |i: usize, b: &crate::activity::Bucket| IntervalRow {
+        start: format_time(r.grid.start(i)),
+        end: format_time(r.grid.start(i + 1)),
+        versions: b.versions,
+        delete_markers: b.delete_markers,
+        bytes: b.bytes,
+        burst: r.is_burst(i),
+        bar: bar(b.changes(), max, BAR_WIDTH),
+    };
+    if ctx.out.format() == OutputFormat::Json {
+        // Scripts get the regular grid: one line per interval.
+        for (i, b) in r.buckets.iter().enumerate() {
+            ctx.out.row(&interval(i, b))?;
+        }
+    } else {
+        for rows in chart_rows(&r.buckets, MIN_EMPTY_RUN) {
+            let (first, last) = (*rows.start(), *rows.end());
+            let mut row = interval(first, &r.buckets[first]);
+            if last > first {
+                row.bar = format!(
+                    "(no changes in {} intervals, until {})",
+                    last - first + 1,
+                    format_time(r.grid.start(last + 1))
+                );
+            }
+            ctx.out.row(&row)?;
+        }
     }
     let versions: u64 = r.buckets.iter().map(|b| b.versions).sum();
     let markers: u64 = r.buckets.iter().map(|b| b.delete_markers).sum();

@@ -63,7 +63,10 @@ async fn burst_is_flagged_and_last_quiet_moment_is_a_ready_at() {
     let bucket = unique_bucket("activity");
     versioned_bucket(&s3, &bucket).await;
     let mut writes: Vec<Write> = Vec::new();
+    // The window opens four seconds before the first write: empty seconds the table folds.
     let since = cutoff().await;
+    let since =
+        rfc3339(DateTime::from_timestamp(parse(&since).timestamp() - 4, 0).expect("in range"));
     // Six quiet seconds: one or two new keys each, one delete; a busy neighbour in one of them.
     let mut keys = Vec::new();
     for i in 0..6 {
@@ -213,13 +216,30 @@ async fn burst_is_flagged_and_last_quiet_moment_is_a_ready_at() {
         "{:<20}  {:>8}  {:>7}  {:>10}  {:<5}  CHANGES",
         "START", "VERSIONS", "DELETES", "SIZE", "BURST"
     )];
-    for sec in first..=last {
+    let mut sec = first;
+    while sec <= last {
+        // Three or more seconds without a change are one row.
+        let quiet = (sec..=last).take_while(|s| !counts.contains_key(s)).count() as i64;
+        if quiet >= 3 {
+            lines.push(format!(
+                "{:<20}  {:>8}  {:>7}  {:>10}  {:<5}  (no changes in {quiet} intervals, until {})",
+                t(sec),
+                0,
+                0,
+                "0 B",
+                "",
+                t(sec + quiet)
+            ));
+            sec += quiet;
+            continue;
+        }
         let (v, d, b) = counts.get(&sec).copied().unwrap_or_default();
+        sec += 1;
         let line = format!(
             "{:<20}  {v:>8}  {d:>7}  {:>10}  {:<5}  {}",
-            t(sec),
+            t(sec - 1),
             format!("{b} B"),
-            if sec == burst_sec { "BURST" } else { "" },
+            if sec - 1 == burst_sec { "BURST" } else { "" },
             bar(v + d, 14)
         );
         // No trailing spaces where the bar is empty.
@@ -256,6 +276,11 @@ async fn burst_is_flagged_and_last_quiet_moment_is_a_ready_at() {
         table.success(),
         want_table,
         "activity table\n--- got\n{}--- want\n{want_table}",
+        table.stdout
+    );
+    assert!(
+        table.stdout.contains("(no changes in "),
+        "no folded run of empty seconds:\n{}",
         table.stdout
     );
     // The burst row's bar is full width; the quiet ones are short.

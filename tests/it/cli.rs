@@ -421,7 +421,21 @@ fn heading(help: &str, name: &str) -> Option<usize> {
 }
 
 #[test]
-fn each_command_shows_its_own_options_before_the_global_ones() {
+fn each_command_shows_its_own_options_and_points_to_the_global_ones() {
+    let top = run(bare_command(&["--help"]));
+    let top = top.success();
+    let global = heading(top, "Global options:").unwrap_or_else(|| panic!("{top}"));
+    for option in [
+        "--central-bucket",
+        "--endpoint-url",
+        "--output",
+        "--no-progress",
+    ] {
+        assert!(
+            top[global..].contains(option),
+            "--help: {option} not under Global options\n{top}"
+        );
+    }
     for (command, own) in [
         ("restore", ["--account", "--at", "--to-bucket", "--dry-run"]),
         (
@@ -434,40 +448,42 @@ fn each_command_shows_its_own_options_before_the_global_ones() {
             let out = run(bare_command(&[command, flag]));
             let help = out.success();
             let options = heading(help, "Options:").unwrap_or_else(|| panic!("{help}"));
-            let global = heading(help, "Global options:").unwrap_or_else(|| panic!("{help}"));
-            assert!(
-                options < global,
-                "{command} {flag}: own options first\n{help}"
-            );
-            let global_part = &help[global..];
-            let own_part = &help[options..global];
             for option in own {
                 assert!(
-                    own_part.lines().any(|l| l
+                    help[options..].lines().any(|l| l
                         .split_whitespace()
                         .any(|w| w.trim_end_matches(',') == option)),
                     "{command} {flag}: {option} not among its own options\n{help}"
                 );
-                assert!(
-                    !global_part
-                        .lines()
-                        .any(|l| l.split_whitespace().next() == Some(option)),
-                    "{command} {flag}: {option} under Global options\n{help}"
-                );
             }
+            // The global options are said once, in `s3central --help`: here only a pointer.
+            assert_eq!(
+                heading(help, "Global options:"),
+                None,
+                "{command} {flag}\n{help}"
+            );
             for option in [
-                "--central-bucket",
                 "--endpoint-url",
-                "--output",
+                "--max-attempts",
+                "--retry-mode",
                 "--no-progress",
             ] {
                 assert!(
-                    global_part.contains(option),
-                    "{command} {flag}: {option} not under Global options\n{help}"
+                    !help
+                        .lines()
+                        .any(|l| l.split_whitespace().next() == Some(option)),
+                    "{command} {flag}: {option} repeated\n{help}"
                 );
             }
+            assert!(
+                help.contains("see s3central --help"),
+                "{command} {flag}\n{help}"
+            );
         }
     }
+    // Still accepted after the subcommand.
+    let out = run(bare_command(&["ls", "--output", "yaml"]));
+    assert!(out.stderr.contains("--output"), "{}", out.stderr);
 }
 
 #[test]
@@ -554,10 +570,9 @@ fn the_global_options_doc_matches_the_cli() {
 
 #[test]
 fn man_pages_in_the_repo_are_up_to_date() {
-    use clap::CommandFactory;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
     let fresh = tempfile::tempdir().expect("temp dir");
-    clap_mangen::generate_to(s3central::cli::Cli::command(), fresh.path()).expect("generate");
+    write_man_pages(s3central::cli::command(), fresh.path());
     let names = |d: &Path| -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(d)
             .map(|r| {
@@ -606,9 +621,182 @@ fn man_pages_in_the_repo_are_up_to_date() {
          cli::man_pages_in_the_repo_are_up_to_date",
         stale.join("\n")
     );
+    for name in &generated {
+        let page = std::fs::read_to_string(dir.join(name)).expect("a page");
+        for section in [
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH OPTIONS",
+            ".SH \"EXIT STATUS\"",
+            ".SH ENVIRONMENT",
+            ".SH \"SEE ALSO\"",
+        ] {
+            assert!(page.contains(section), "man/{name} has no {section}");
+        }
+        assert!(
+            !page.contains(".SH EXTRA"),
+            "man/{name} has an EXTRA section"
+        );
+    }
     let restore = std::fs::read_to_string(dir.join("s3central-restore.1")).expect("restore page");
+    let exit = &restore[restore.find("EXIT STATUS").expect("EXIT STATUS")..];
     assert!(
-        restore.contains("Exit codes"),
-        "the restore page lists the exit codes"
+        exit.contains("130") && exit.contains("interrupted"),
+        "{exit}"
     );
+    assert!(restore.contains(".SH EXAMPLES"), "{restore}");
+    let top = std::fs::read_to_string(dir.join("s3central.1")).expect("top page");
+    assert!(
+        top.contains("S3CENTRAL_BUCKET") && top.contains("AWS_ENDPOINT_URL"),
+        "{top}"
+    );
+}
+
+/// One page per command (`s3central.1`, `s3central-SUB.1`) with the standard sections: NAME,
+/// SYNOPSIS, DESCRIPTION, OPTIONS, then EXIT STATUS and EXAMPLES taken from the help's "Exit
+/// codes:" and "Examples:" paragraphs, the rest of the help's closing text as NOTES, ENVIRONMENT
+/// from the options' variables, and SEE ALSO.
+fn write_man_pages(cmd: clap::Command, dir: &Path) {
+    let cmd = cmd.disable_help_subcommand(true);
+    let subs: Vec<clap::Command> = cmd
+        .get_subcommands()
+        .filter(|s| s.get_name() != "help")
+        .cloned()
+        .collect();
+    let sub_names: Vec<String> = subs
+        .iter()
+        .map(|s| format!("s3central-{}", s.get_name()))
+        .collect();
+    let mut pages = vec![("s3central".to_owned(), cmd.clone(), true)];
+    for sub in subs {
+        let name = format!("s3central-{}", sub.get_name());
+        pages.push((name.clone(), sub.display_name(name), false));
+    }
+    for (name, page, top) in pages {
+        let mut out = Vec::new();
+        render_man_page(&page, top, &sub_names, &mut out);
+        std::fs::write(dir.join(format!("{name}.1")), out).expect("write a page");
+    }
+}
+
+/// The default exit status of a command whose help does not list its own.
+const DEFAULT_EXIT: [&str; 2] = [
+    "0    success",
+    "2    bad input, a refusal or an AWS error: one line on stderr, nothing written",
+];
+
+/// The exit status every command shares, on the top page.
+const TOP_EXIT: [&str; 5] = [
+    "0    success",
+    "1    the command ran and found a problem: restore (some keys failed), status (drift, a failed replication, or a coverage gap), setup (some accounts failed)",
+    "2    bad input, a refusal or an AWS error: one line on stderr, nothing written",
+    "3    setup --dry-run --detailed-exitcode: changes pending",
+    "130  interrupted (Ctrl-C)",
+];
+
+fn render_man_page(cmd: &clap::Command, top: bool, sub_names: &[String], w: &mut Vec<u8>) {
+    use clap_mangen::roff::{bold, roman, Roff};
+    let after = cmd
+        .get_after_help()
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let mut exit: Vec<String> = Vec::new();
+    let mut examples: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    for paragraph in after.split("\n\n") {
+        if let Some(rest) = paragraph.strip_prefix("Exit codes:") {
+            // One code per line, or (on one line) one per comma.
+            let separator: &[char] = if rest.trim().contains('\n') {
+                &['\n']
+            } else {
+                &[',']
+            };
+            exit = rest
+                .split(separator)
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect();
+        } else if let Some(rest) = paragraph.strip_prefix("Examples:") {
+            examples = rest
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect();
+        } else if !paragraph.starts_with("Global options (") {
+            notes.push(paragraph.replace('\n', " "));
+        }
+    }
+    if exit.is_empty() {
+        let shared: &[&str] = if top { &TOP_EXIT } else { &DEFAULT_EXIT };
+        exit = shared.iter().map(|l| l.to_string()).collect();
+    }
+    let man = clap_mangen::Man::new(cmd.clone().after_help(None::<&'static str>));
+    man.render_title(w).expect("title");
+    man.render_name_section(w).expect("name");
+    man.render_synopsis_section(w).expect("synopsis");
+    man.render_description_section(w).expect("description");
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(w).expect("options");
+    }
+    if top {
+        man.render_subcommands_section(w).expect("subcommands");
+    }
+    let mut roff = Roff::default();
+    if !notes.is_empty() {
+        roff.control("SH", ["NOTES"]);
+        for note in &notes {
+            roff.text([roman(note.as_str())]);
+            roff.control("PP", []);
+        }
+    }
+    roff.control("SH", ["EXIT STATUS"]);
+    for line in &exit {
+        roff.text([roman(line.as_str())]);
+        roff.control("br", []);
+    }
+    roff.control("SH", ["ENVIRONMENT"]);
+    let own: Vec<(String, String)> = cmd
+        .get_arguments()
+        .filter(|a| !a.is_hide_set())
+        .filter_map(|a| {
+            let env = a.get_env()?.to_string_lossy().into_owned();
+            let long = a.get_long().map(|l| format!("--{l}")).unwrap_or_default();
+            Some((env, long))
+        })
+        .collect();
+    for (env, long) in &own {
+        roff.text([bold(env.as_str()), roman(format!("  same as {long}"))]);
+        roff.control("br", []);
+    }
+    if top {
+        roff.text([roman(
+            "The AWS SDK's own variables (AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, \
+             AWS_SESSION_TOKEN, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE) choose the \
+             credentials; RUST_LOG overrides -v and -q.",
+        )]);
+    } else {
+        roff.text([roman("The global options' variables: see s3central(1).")]);
+    }
+    if !examples.is_empty() {
+        roff.control("SH", ["EXAMPLES"]);
+        roff.control("nf", []);
+        for example in &examples {
+            roff.text([roman(example.as_str())]);
+            roff.control("br", []);
+        }
+        roff.control("fi", []);
+    }
+    roff.control("SH", ["SEE ALSO"]);
+    let see: Vec<String> = if top {
+        sub_names.iter().map(|n| format!("{n}(1)")).collect()
+    } else {
+        vec!["s3central(1)".to_owned()]
+    };
+    roff.text([roman(see.join(", "))]);
+    roff.to_writer(w).expect("sections");
+    if cmd.get_version().is_some() {
+        man.render_version_section(w).expect("version");
+    }
 }

@@ -143,3 +143,34 @@ fn command_lines_are_found_joined_and_cut_as_a_shell_reads_them() {
     // A bad line is caught by the parser the binary uses.
     assert!(Cli::try_parse_from(arguments("s3central restore --acount 1").unwrap()).is_err());
 }
+
+#[test]
+fn every_example_in_the_help_parses() {
+    let cmd = s3central::cli::command();
+    let mut helps: Vec<String> = vec![cmd
+        .get_after_help()
+        .map(|t| t.to_string())
+        .unwrap_or_default()];
+    helps.extend(
+        cmd.get_subcommands()
+            .filter_map(|sub| sub.get_after_help().map(|t| t.to_string())),
+    );
+    let mut checked = 0;
+    for help in helps {
+        let Some((_, examples)) = help.split_once("Examples:") else {
+            continue;
+        };
+        let paragraph = examples.split("\n\n").next().unwrap_or("");
+        for line in paragraph.lines().map(str::trim) {
+            if !line.starts_with("s3central") {
+                continue;
+            }
+            checked += 1;
+            let args = arguments(line).unwrap_or_else(|| panic!("unbalanced quotes: {line}"));
+            if let Err(e) = Cli::try_parse_from(&args) {
+                panic!("the help's example does not parse: {line}\n{e}");
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} examples in the help");
+}
