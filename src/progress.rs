@@ -190,20 +190,32 @@ impl RestoreProgress {
         if !enabled {
             return Self::with_target(ProgressDrawTarget::hidden(), dry_run);
         }
-        let progress = Self::with_target(ProgressDrawTarget::stderr(), dry_run);
+        let progress = Self::drawn(ProgressDrawTarget::stderr(), dry_run, true);
         progress.bar.enable_steady_tick(Duration::from_millis(200));
         activate(&progress.bar);
         progress
     }
 
-    /// A progress line drawn to `target` (tests draw to an in-memory terminal).
+    /// A progress line drawn to `target` (tests draw to an in-memory terminal), never cut.
     pub fn with_target(target: ProgressDrawTarget, dry_run: bool) -> Self {
+        Self::drawn(target, dry_run, false)
+    }
+
+    /// A progress line drawn to `target`; with `fit`, cut to stderr's terminal width.
+    fn drawn(target: ProgressDrawTarget, dry_run: bool, fit: bool) -> Self {
         let counters = Arc::new(RestoreCounters::default());
         let bar = ProgressBar::with_draw_target(None, target);
         let line = {
             let counters = counters.clone();
             move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = w.write_str(&render(&counters.snapshot(), state.elapsed(), dry_run));
+                // The spinner and its space take 2 columns; 3 more stay free for the `^C` a
+                // terminal echoes, so the line never reaches the last column and wraps.
+                let width = match fit {
+                    true => usize::from(console::Term::stderr().size().1).saturating_sub(5),
+                    false => usize::MAX,
+                };
+                let snapshot = counters.snapshot();
+                let _ = w.write_str(&render_within(&snapshot, state.elapsed(), dry_run, width));
             }
         };
         bar.set_style(
@@ -243,42 +255,84 @@ pub fn bump(counter: &AtomicU64, by: u64) {
 /// One progress line: what is listed, found, copied, unchanged and failed, the byte rate, and an
 /// estimate of the time left; while the listing goes on, totals are marked as lower bounds.
 pub fn render(s: &RestoreSnapshot, elapsed: Duration, dry_run: bool) -> String {
+    render_within(s, elapsed, dry_run, usize::MAX)
+}
+
+/// [`render`] in at most `width` columns: the least needed parts are left out first (the listing
+/// count, then the rates, the archive counts and unchanged, then the estimate), and what still
+/// does not fit is cut. A line that wraps cannot be cleared in place, so it would stay on the
+/// screen half drawn (after Ctrl-C, under the summary).
+pub fn render_within(
+    s: &RestoreSnapshot,
+    elapsed: Duration,
+    dry_run: bool,
+    width: usize,
+) -> String {
+    // (priority: higher is left out first, the text); 0 is never left out.
+    let mut parts: Vec<(u8, String)> = Vec::new();
     let more = if s.listing_done { "" } else { "+" };
     let done = s.copied + s.unchanged + s.failed;
     let copied = if dry_run { "would copy" } else { "copied" };
-    let mut line = format!(
-        "{} listed{} | {done}/{}{more} keys | {copied} {}/{}{more} ({}/{}{more})",
-        s.listed,
-        if s.listing_done { "" } else { " (listing)" },
-        s.keys,
-        s.copied,
-        s.to_copy,
-        HumanBytes(s.bytes_copied),
-        HumanBytes(s.bytes_to_copy),
-    );
-    line.push_str(&format!(
-        " | unchanged {} | failed {}",
-        s.unchanged, s.failed
+    parts.push((
+        6,
+        format!(
+            "{} listed{}",
+            s.listed,
+            if s.listing_done { "" } else { " (listing)" }
+        ),
     ));
+    parts.push((0, format!("{done}/{}{more} keys", s.keys)));
+    parts.push((
+        0,
+        format!(
+            "{copied} {}/{}{more} ({}/{}{more})",
+            s.copied,
+            s.to_copy,
+            HumanBytes(s.bytes_copied),
+            HumanBytes(s.bytes_to_copy),
+        ),
+    ));
+    parts.push((3, format!("unchanged {}", s.unchanged)));
+    parts.push((1, format!("failed {}", s.failed)));
     if s.archived > 0 {
-        line.push_str(&format!(
-            " | archived {} requested / {} ready / {} copied",
-            s.archived, s.archive_ready, s.archive_copied
+        parts.push((
+            4,
+            format!(
+                "archived {} requested / {} ready / {} copied",
+                s.archived, s.archive_ready, s.archive_copied
+            ),
         ));
     }
     let secs = elapsed.as_secs_f64();
     if !dry_run && secs > 0.0 && s.copied > 0 {
-        line.push_str(&format!(
-            " | {} | {}",
-            mib_per_second(s.bytes_copied as f64 / secs),
-            per_second(s.copied as f64 / secs)
-        ));
+        parts.push((5, mib_per_second(s.bytes_copied as f64 / secs)));
+        parts.push((5, per_second(s.copied as f64 / secs)));
     }
     if !dry_run {
-        line.push_str(" | eta ");
-        line.push_str(&eta(s, elapsed));
+        parts.push((2, format!("eta {}", eta(s, elapsed))));
     }
-    line
+    let line = |parts: &[(u8, String)]| {
+        parts
+            .iter()
+            .map(|(_, text)| text.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let mut text = line(&parts);
+    while text.chars().count() > width {
+        let Some(least) = parts.iter().map(|(p, _)| *p).max().filter(|p| *p > 0) else {
+            break;
+        };
+        if let Some(at) = parts.iter().rposition(|(p, _)| *p == least) {
+            parts.remove(at);
+        }
+        text = line(&parts);
+    }
+    if text.chars().count() > width {
+        text = text.chars().take(width.saturating_sub(1)).collect();
+        text.push('…');
+    }
+    text
 }
 
 /// A byte rate in MiB/s, rounded for people: one decimal below 10, none above; below 1 MiB/s in
@@ -462,6 +516,40 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with("| eta ~30s"), "{line}");
+    }
+
+    #[test]
+    fn the_line_fits_the_width_leaving_out_the_least_needed_parts_first() {
+        let s = RestoreSnapshot {
+            archived: 3,
+            ..snapshot()
+        };
+        let full = render(&s, Duration::from_secs(10), false);
+        assert!(full.chars().count() > 150, "{full}");
+        for width in [75, 60, 40, 20, 5, 1] {
+            let line = render_within(&s, Duration::from_secs(10), false, width);
+            assert!(line.chars().count() <= width, "{width}: {line}");
+        }
+        // 80 columns: the keys, the copies and failed stay; 90: the estimate too.
+        assert_eq!(
+            render_within(&s, Duration::from_secs(10), false, 75),
+            "352/1000+ keys | copied 200/800+ (200.00 MiB/800.00 MiB+) | failed 2"
+        );
+        assert_eq!(
+            render_within(&s, Duration::from_secs(10), false, 85),
+            "352/1000+ keys | copied 200/800+ (200.00 MiB/800.00 MiB+) | failed 2 | eta >30s"
+        );
+        assert_eq!(
+            render_within(&s, Duration::from_secs(10), false, 100),
+            "352/1000+ keys | copied 200/800+ (200.00 MiB/800.00 MiB+) | unchanged 150 | failed 2 | eta >30s"
+        );
+        // Narrower than the parts that always stay: cut, and said to be cut.
+        let cut = render_within(&s, Duration::from_secs(10), false, 20);
+        assert_eq!(cut, "352/1000+ keys | co…");
+        assert_eq!(
+            render_within(&s, Duration::from_secs(10), false, usize::MAX),
+            full
+        );
     }
 
     #[test]

@@ -283,6 +283,14 @@ pub fn resume_command(
             }
         } else if arg.starts_with("--at=") {
             out.push(format!("--at={at}"));
+        } else if arg == "--report" {
+            // The interrupted run's report is kept: the resumed run writes the next file.
+            out.push(arg.clone());
+            if let Some(report) = iter.next() {
+                out.push(next_report(report));
+            }
+        } else if let Some(report) = arg.strip_prefix("--report=") {
+            out.push(format!("--report={}", next_report(report)));
         } else {
             out.push(arg.clone());
         }
@@ -298,6 +306,27 @@ pub fn resume_command(
         .map(|a| shell_quote(a))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The report file of the run that resumes one that wrote `report`: `restore.jsonl` ->
+/// `restore.resume-1.jsonl` -> `restore.resume-2.jsonl`, so no run's report is overwritten.
+pub fn next_report(report: &str) -> String {
+    if report == "-" {
+        return report.to_owned();
+    }
+    let (dir, name) = match report.rsplit_once('/') {
+        Some((dir, name)) => (format!("{dir}/"), name),
+        None => (String::new(), report),
+    };
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem, format!(".{ext}")),
+        _ => (name, String::new()),
+    };
+    let (base, n) = match stem.rsplit_once(".resume-") {
+        Some((base, n)) if n.parse::<u32>().is_ok() => (base, n.parse::<u32>().unwrap_or(0)),
+        _ => (stem, 0),
+    };
+    format!("{dir}{base}.resume-{}{ext}", n + 1)
 }
 
 /// Quotes one argument for a POSIX shell, leaving plain words as they are.
@@ -361,6 +390,30 @@ mod tests {
 
     fn argv(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_resumed_run_writes_the_next_report() {
+        assert_eq!(next_report("restore.jsonl"), "restore.resume-1.jsonl");
+        assert_eq!(
+            next_report("restore.resume-1.jsonl"),
+            "restore.resume-2.jsonl"
+        );
+        assert_eq!(next_report("/tmp/r/out"), "/tmp/r/out.resume-1");
+        assert_eq!(next_report("/tmp/r.d/out"), "/tmp/r.d/out.resume-1");
+        assert_eq!(next_report(".hidden"), ".hidden.resume-1");
+        assert_eq!(next_report("a.resume-x.jsonl"), "a.resume-x.resume-1.jsonl");
+        assert_eq!(next_report("-"), "-");
+        let at = Utc.with_ymd_and_hms(2026, 11, 30, 14, 59, 59).unwrap();
+        for (given, want) in [
+            (vec!["--report", "r.jsonl"], "--report r.resume-1.jsonl"),
+            (vec!["--report=r.jsonl"], "--report=r.resume-1.jsonl"),
+        ] {
+            let mut args = vec!["s3central", "restore", "--at", "1h"];
+            args.extend(given);
+            let got = resume_command(&argv(&args), at, None);
+            assert!(got.ends_with(want), "{got}");
+        }
     }
 
     #[test]

@@ -283,6 +283,9 @@ async fn an_interrupted_run_prints_the_command_that_finishes_it() {
     crate::common::sleep_past_second().await;
     let (alias, _) = kms_key("resume").await;
     let target = target_bucket(&s3, "target", &alias).await;
+    let reports = tempfile::tempdir().expect("temp dir");
+    let report = reports.path().join("r.jsonl");
+    let report = report.to_str().expect("path");
     let args = [
         "--central-bucket",
         &central,
@@ -295,6 +298,8 @@ async fn an_interrupted_run_prints_the_command_that_finishes_it() {
         &target,
         "--concurrency",
         "1",
+        "--report",
+        report,
     ];
     let child = command(&args)
         .stdout(std::process::Stdio::piped())
@@ -340,6 +345,18 @@ async fn an_interrupted_run_prints_the_command_that_finishes_it() {
     let rest = finish.success();
     assert!(rest.starts_with("restored "), "{rest}");
     assert_eq!(all_versions(&s3, &target, "").await.len(), 80);
+    // The interrupted run's report is kept; the resumed run wrote the next file.
+    let copied = |path: &std::path::Path| {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        json_lines(&text)
+            .into_iter()
+            .filter(|l| l["outcome"] == "copied")
+            .count()
+    };
+    let first = copied(&reports.path().join("r.jsonl"));
+    let second = copied(&reports.path().join("r.resume-1.jsonl"));
+    assert!(first >= 5, "{first}");
+    assert_eq!(first + second, 80, "{first} + {second}");
 }
 
 /// Replays what a terminal shows for the bytes written to it (the escapes indicatif and the
@@ -445,8 +462,8 @@ async fn progress_on_a_terminal_leaves_no_stale_lines_when_stdout_is_piped() {
     let capture = tempfile::NamedTempFile::new().expect("temp file");
     // stderr is the pty (the bar is drawn); stdout goes through a pipe to cat, as to grep.
     let inner = format!(
-        "{bin} --endpoint-url {} --central-bucket {central} restore --account {ACCOUNT} --at {t} \
-         --to-bucket {target} --concurrency 1 | cat",
+        "stty cols 200 rows 40; {bin} --endpoint-url {} --central-bucket {central} restore \
+         --account {ACCOUNT} --at {t} --to-bucket {target} --concurrency 1 | cat",
         endpoint()
     );
     let status = std::process::Command::new("script")
@@ -485,6 +502,135 @@ async fn progress_on_a_terminal_leaves_no_stale_lines_when_stdout_is_piped() {
         shown.join("\n")
     );
     assert_eq!(all_versions(&s3, &target, "").await.len(), 150);
+}
+
+/// The process whose command line holds every one of `words` (polled until it appears).
+fn pid_of(words: &[&str]) -> u32 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let ours = args.first().is_some_and(|a| a.ends_with("s3central"));
+            if ours && words.iter().all(|w| args.iter().any(|a| a == w)) {
+                return pid;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no process with {words:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What each redraw wrote on one terminal line: the text between line starts, escapes removed.
+fn drawn_lines(raw: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() || c == '~' {
+                        break;
+                    }
+                }
+            } else {
+                chars.next();
+            }
+            continue;
+        }
+        plain.push(c);
+    }
+    plain.split(['\r', '\n']).map(str::to_owned).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_fits_an_80_column_terminal_and_ctrl_c_leaves_no_half_line() {
+    let s3 = s3().await;
+    let central = unique_bucket("central");
+    versioned_bucket(&s3, &central).await;
+    for i in 0..120 {
+        put(
+            &s3,
+            &central,
+            &format!("{ACCOUNT}/w/{i:03}"),
+            "x".repeat(100),
+        )
+        .await;
+    }
+    let t = cutoff().await;
+    let (alias, _) = kms_key("narrow").await;
+    let target = target_bucket(&s3, "target", &alias).await;
+    let bin = env!("CARGO_BIN_EXE_s3central");
+    let capture = tempfile::NamedTempFile::new().expect("temp file");
+    let inner = format!(
+        "stty cols 80 rows 24; {bin} --endpoint-url {} --central-bucket {central} restore \
+         --account {ACCOUNT} --at {t} --to-bucket {target} --concurrency 1 | cat",
+        endpoint()
+    );
+    let child = std::process::Command::new("script")
+        .args(["-qfec", &inner])
+        .arg(capture.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("S3CENTRAL_NO_PROGRESS")
+        .env_remove("S3CENTRAL_QUIET")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("script (util-linux)");
+    let pid = pid_of(&["restore", &central]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while all_versions(&s3, &target, "").await.len() < 10 {
+        assert!(std::time::Instant::now() < deadline, "no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    // (The pipeline's status is cat's; the summary below says the run was interrupted.)
+    child.wait_with_output().expect("wait");
+    let raw = std::fs::read_to_string(capture.path()).expect("capture");
+    assert!(
+        raw.contains(" keys | copied "),
+        "no progress line was drawn: {raw:?}"
+    );
+    // Every redraw fits the 80 columns (it was about 150 and wrapped).
+    for line in drawn_lines(&raw).iter().filter(|l| l.contains(" keys | ")) {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line:?}",
+            line.chars().count()
+        );
+    }
+    let shown: Vec<String> = screen(&raw)
+        .into_iter()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("Script "))
+        .collect();
+    assert!(
+        shown.iter().all(|l| !l.contains(" keys | ")),
+        "a stale progress line is left on the screen:\n{}",
+        shown.join("\n")
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|l| l.starts_with("INTERRUPTED restore of")),
+        "{}",
+        shown.join("\n")
+    );
 }
 
 /// Issue 19, finding 6: a KMS key or bucket the writing identity cannot find is named with that
