@@ -29,7 +29,7 @@ pub enum Error {
     Inventory(#[from] crate::inventory::InventoryError),
     /// A config file that cannot be used.
     #[error(transparent)]
-    Config(#[from] crate::setup::config::ConfigError),
+    Config(#[from] crate::config::ConfigError),
     /// The command needs the central bucket and none was given.
     #[error("no central bucket given: pass --central-bucket NAME or set S3CENTRAL_BUCKET")]
     NoCentralBucket,

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::partition::{list_partitioned, Marker, PageSource, PlanLimits, RawPage};
-use crate::version::ObjectVersion;
+use crate::version::{url_decode, ObjectVersion};
 
 /// Pages fetched ahead of the consumer: enough to overlap network and work, bounded for memory.
 const PREFETCH_PAGES: usize = 2;
@@ -262,14 +262,6 @@ async fn fetch_page(
 fn to_chrono(t: Option<&aws_smithy_types::DateTime>) -> DateTime<Utc> {
     t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
         .unwrap_or_default()
-}
-
-/// Decodes a key that S3 returned with `encoding-type=url` (form encoding: `+` is a space).
-pub fn url_decode(s: &str) -> String {
-    let plus_as_space = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus_as_space)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// Which array an element of the raw response came from.

@@ -77,7 +77,7 @@ pub struct StderrAroundBar;
 impl Write for StderrAroundBar {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         // Log lines name keys others chose: their invisible characters are escaped too.
-        let escaped = std::str::from_utf8(buf).map(crate::output::escape_invisible);
+        let escaped = std::str::from_utf8(buf).map(crate::text::escape_invisible);
         let bytes = match &escaped {
             Ok(text) => text.as_bytes(),
             Err(_) => buf,

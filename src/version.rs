@@ -35,6 +35,14 @@ pub fn is_valid_version_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-+/=".contains(&b))
 }
 
+/// Decodes a key that S3 returned with `encoding-type=url` (form encoding: `+` is a space).
+pub fn url_decode(s: &str) -> String {
+    let plus_as_space = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_valid_version_id;

@@ -66,7 +66,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     }
     // An access point ARN or alias (or any other name S3 resolves to a bucket) could name central
     // under another spelling: only a plain bucket name is a target.
-    crate::setup::config::check_bucket_name(&target_bucket).map_err(|why| {
+    crate::config::check_bucket_name(&target_bucket).map_err(|why| {
         Error::Invalid(format!(
             "--to-bucket {target_bucket:?} is not a bucket name ({why}): give the target bucket's own name; access point ARNs and aliases are refused, since one could name the central bucket"
         ))
@@ -408,15 +408,15 @@ pub async fn read_inventory(
     prefix: String,
     at: chrono::DateTime<Utc>,
     memory: u64,
-) -> Result<crate::inventory::source::Inventory> {
-    let options = crate::inventory::source::LoadOptions {
+) -> Result<crate::inventory_source::Inventory> {
+    let options = crate::inventory_source::LoadOptions {
         url: url.to_owned(),
         central: central.to_owned(),
         prefix,
         at,
         memory,
     };
-    let inventory = crate::inventory::source::load(caller, &options).await?;
+    let inventory = crate::inventory_source::load(caller, &options).await?;
     if !ctx.global.quiet {
         let stats = inventory.stats();
         eprintln!(
@@ -435,7 +435,7 @@ pub async fn read_inventory(
 
 /// The refusal of an inventory that holds nothing under the account (or PATH).
 fn nothing_in_inventory(
-    inventory: &crate::inventory::source::Inventory,
+    inventory: &crate::inventory_source::Inventory,
     central: &str,
     args: &RestoreArgs,
 ) -> Error {
@@ -811,7 +811,7 @@ fn bucket_from_config(
             path.display()
         )));
     }
-    let config = crate::setup::config::load_config(path)?;
+    let config = crate::config::load_config(path)?;
     if let Some(source) = config.sources.iter().find(|s| &s.account == account) {
         return Ok(source.bucket.clone());
     }
@@ -857,7 +857,7 @@ fn manifest_location(url: &str, central: &str) -> Result<(String, String)> {
 /// The batch manifest and report go to a plain bucket name, never the central bucket (restore
 /// never writes to central).
 fn check_manifest_bucket(bucket: &str, central: &str) -> Result<()> {
-    crate::setup::config::check_bucket_name(bucket).map_err(|why| {
+    crate::config::check_bucket_name(bucket).map_err(|why| {
         Error::Invalid(format!(
             "--manifest-location bucket {bucket:?} is not a bucket name ({why}): use s3://BUCKET/PREFIX/ with the target account's bucket"
         ))
@@ -917,7 +917,7 @@ fn restore_role_arn(args: &RestoreArgs) -> Result<Option<String>> {
     if !args.config.exists() {
         return Ok(None);
     }
-    let config = crate::setup::config::load_config(&args.config)?;
+    let config = crate::config::load_config(&args.config)?;
     let listed = config.sources.iter().any(|s| &s.account == account)
         || config
             .discovery

@@ -9,10 +9,10 @@ use serde::Serialize;
 use crate::aws::Aws;
 use crate::cli::SetupArgs;
 use crate::commands::Context;
+use crate::config::{load_config, Config};
 use crate::error::{Error, Result};
 use crate::output::{Column, Row};
 use crate::setup::apply::Writes;
-use crate::setup::config::{load_config, Config};
 use crate::setup::plan::{Action, Change, PENDING_CENTRAL_KEY};
 use crate::setup::{
     apply_central, apply_source, check_replica_key, identity_in, plan_central, plan_source,
@@ -90,7 +90,7 @@ pub async fn resolve(ctx: &Context, path: &std::path::Path) -> Result<Resolved> 
         Some(role) => Some(
             crate::setup::check_break_glass_role(
                 &central_aws,
-                &crate::setup::config::break_glass_arn(role, &central_account),
+                &crate::config::break_glass_arn(role, &central_account),
             )
             .await?,
         ),
@@ -101,7 +101,7 @@ pub async fn resolve(ctx: &Context, path: &std::path::Path) -> Result<Resolved> 
         None => false,
     };
     let sources = source_accounts(&caller, &config, &central_region).await?;
-    let enrolled = (config.central.enrollment == crate::setup::config::Enrollment::Listed)
+    let enrolled = (config.central.enrollment == crate::config::Enrollment::Listed)
         .then(|| sources.iter().map(|s| s.account.to_string()).collect());
     Ok(Resolved {
         central: Central {

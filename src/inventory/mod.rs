@@ -6,7 +6,6 @@
 pub mod manifest;
 pub mod rows;
 pub mod sort;
-pub mod source;
 
 use chrono::{DateTime, Utc};
 use thiserror::Error;

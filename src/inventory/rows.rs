@@ -10,7 +10,7 @@ use parquet::record::Field;
 use parquet::schema::types::Type;
 
 use super::InventoryError;
-use crate::listing::url_decode;
+use crate::version::url_decode;
 use crate::version::ObjectVersion;
 
 /// A column of an inventory that s3central reads.
@@ -188,7 +188,7 @@ fn checked_version_id(text: &str, at: Origin<'_>) -> Result<String, InventoryErr
     } else {
         Err(at.error(format!(
             "VersionId {:?} has characters S3 never puts in a version id",
-            crate::output::printable(&id)
+            crate::text::printable(&id)
         )))
     }
 }

@@ -56,7 +56,7 @@ pub struct RestoreRequest {
     pub list_concurrency: usize,
     /// Central's versions from an S3 Inventory (`--inventory`) instead of ListObjectVersions; the
     /// target is listed either way.
-    pub inventory: Option<std::sync::Arc<crate::inventory::source::Inventory>>,
+    pub inventory: Option<std::sync::Arc<crate::inventory_source::Inventory>>,
 }
 
 /// The fate of one key, as written to `--report` and to JSON output.

@@ -18,8 +18,8 @@ use aws_sdk_s3::types::{
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::config::ObjectLock;
 use crate::error::{Error, Result};
-use crate::setup::config::ObjectLock;
 use crate::setup::plan::{BucketSpec, KeySpec, ReplicationSpec, Resource, RoleKind, RoleSpec};
 
 /// Attempts of PutBucketReplication while a new role propagates through IAM.

@@ -2,7 +2,6 @@
 
 pub mod apply;
 pub mod backfill;
-pub mod config;
 pub mod plan;
 pub mod policy;
 pub mod state;
@@ -11,9 +10,9 @@ use std::collections::BTreeSet;
 
 use crate::account::AccountId;
 use crate::aws::Aws;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::setup::apply::Writes;
-use crate::setup::config::Config;
 use crate::setup::plan::{
     diff_bucket, diff_key, diff_object_lock, diff_replication, diff_role,
     replication_role_conflict, rule_priority, Action, BucketSpec, Change, KeySpec, ReplicationSpec,
@@ -144,7 +143,7 @@ pub async fn source_accounts(
                 bucket: discovery.bucket_for(&account),
                 account,
                 region: central_region.to_owned(),
-                kms_alias: config::DEFAULT_SOURCE_KMS_ALIAS.to_owned(),
+                kms_alias: crate::config::DEFAULT_SOURCE_KMS_ALIAS.to_owned(),
                 restore_principals: None,
             });
         }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::setup::config::{LockMode, ObjectLock};
+use crate::config::{LockMode, ObjectLock};
 use crate::setup::policy::{same_policy, ReplicationRule};
 
 /// The value used for the central key's ARN while that key does not exist yet (plan only).

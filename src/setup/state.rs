@@ -6,8 +6,8 @@ use aws_sdk_s3::types::{
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::config::LockMode;
 use crate::error::{Error, Result};
-use crate::setup::config::LockMode;
 use crate::setup::plan::{BucketActual, KeyActual, LockActual, ReplicationActual, RoleActual};
 use crate::setup::policy::ReplicationRule;
 

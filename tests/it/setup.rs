@@ -212,7 +212,7 @@ bucket_template = "{template}-{{account}}"
 
 /// Reads back every resource of every account and compares it with the desired state.
 async fn assert_provisioned(w: &World) {
-    let config = s3central::setup::config::load_config(w.config.path()).expect("config");
+    let config = s3central::config::load_config(w.config.path()).expect("config");
     let caller = caller_config().await;
     let central_s3 = s3_for(&caller);
     let central_kms = aws_sdk_kms::Client::new(&caller);
@@ -511,7 +511,7 @@ async fn drift_is_detected_and_repaired() {
         .await
         .expect("delete role");
     let suspended = account_config(&w.accounts[2]).await;
-    let config = s3central::setup::config::load_config(w.config.path()).expect("config");
+    let config = s3central::config::load_config(w.config.path()).expect("config");
     let bucket = config
         .discovery
         .as_ref()
@@ -775,7 +775,7 @@ async fn a_break_glass_role_guards_central_and_only_it_changes_it() {
         .expect("CreateRole");
     let out = setup(&config, &["setup", "--yes"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let cfg = s3central::setup::config::load_config(config.path()).expect("config");
+    let cfg = s3central::config::load_config(config.path()).expect("config");
     let central_key = key_arn(&caller_config().await, &cfg.central.kms_alias).await;
     let desired = central_bucket_policy(&CentralInput {
         account: CENTRAL_ACCOUNT,
@@ -1100,7 +1100,7 @@ async fn restore_runs_as_the_restore_role_setup_made() {
     let source_key = key_arn(&cfg, "alias/s3central-source").await;
     let central_key = key_arn(
         &caller_config().await,
-        &s3central::setup::config::load_config(config.path())
+        &s3central::config::load_config(config.path())
             .expect("config")
             .central
             .kms_alias,
@@ -1389,7 +1389,7 @@ async fn other_replication_rules_are_kept_and_a_foreign_role_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_created_by_an_interrupted_run_is_adopted_not_duplicated() {
     let (_account, _bucket, _central, config) = one_account_world("tagged-key", "").await;
-    let alias = s3central::setup::config::load_config(config.path())
+    let alias = s3central::config::load_config(config.path())
         .expect("config")
         .central
         .kms_alias;
@@ -1596,7 +1596,7 @@ async fn an_existing_bucket_is_changed_only_with_consent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unusable_central_key_is_refused_before_any_replication_rule() {
     let (account, bucket, _central, config) = one_account_world("bad-replica-key", "").await;
-    let alias = s3central::setup::config::load_config(config.path())
+    let alias = s3central::config::load_config(config.path())
         .expect("config")
         .central
         .kms_alias;

@@ -11,12 +11,12 @@ use futures::stream::{self, BoxStream, StreamExt};
 use md5::{Digest, Md5};
 use tokio::io::AsyncWriteExt;
 
-use super::manifest::{FileFormat, Manifest};
-use super::rows::{read_csv_gz, read_parquet, Columns};
-use super::sort::{Entry, SortStats, Sorted, Sorter};
-use super::{check, checksum_key, parse_url, InventoryError};
 use crate::aws::Aws;
 use crate::error::{Error, Result};
+use crate::inventory::manifest::{FileFormat, Manifest};
+use crate::inventory::rows::{read_csv_gz, read_parquet, Columns};
+use crate::inventory::sort::{Entry, SortStats, Sorted, Sorter};
+use crate::inventory::{check, checksum_key, parse_url, InventoryError};
 use crate::version::ObjectVersion;
 
 /// The default of `--inventory-memory`: entries held in memory before a sorted run is spilled.
