@@ -76,7 +76,10 @@ fn circle_from(
 #[test]
 fn no_import_circle_between_top_level_modules() {
     let graph = module_graph();
-    assert!(graph.contains_key("error") && graph.contains_key("restore"), "{graph:?}");
+    assert!(
+        graph.contains_key("error") && graph.contains_key("restore"),
+        "{graph:?}"
+    );
     for module in graph.keys() {
         let mut path = vec![module.clone()];
         if let Some(circle) = circle_from(&graph, module, &mut path) {
