@@ -63,6 +63,21 @@ impl Inventory {
         self.sorted.stats()
     }
 
+    /// One line for people: which inventory was read, how much of it is under `prefix` of
+    /// `central`, and what the sort spilled.
+    pub fn describe(&self, central: &str, prefix: &str) -> String {
+        let stats = self.stats();
+        format!(
+            "s3central: versions from the inventory taken at {} ({} file(s), {} row(s), {} under s3://{central}/{prefix}; sorted in {} run(s) spilled, {} on disk)",
+            crate::time::format_time(self.taken),
+            self.files,
+            self.rows,
+            stats.entries,
+            stats.runs,
+            indicatif::HumanBytes(stats.spilled_bytes)
+        )
+    }
+
     /// The entries in S3's listing order, the same stream a listing gives; a reader thread
     /// merges the runs a batch at a time, at most [`BATCHES_AHEAD`] batches ahead.
     pub fn stream(self: &Arc<Self>) -> BoxStream<'static, Result<ObjectVersion>> {

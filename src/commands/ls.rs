@@ -296,16 +296,17 @@ async fn list_keys(
     let entries = match &args.inventory {
         Some(url) => {
             let caller = Aws::load(&ctx.aws).await?;
-            let inventory = crate::commands::restore::read_inventory(
-                ctx,
-                &caller,
-                url,
-                bucket,
-                request.prefix.clone(),
+            let options = crate::inventory_source::LoadOptions {
+                url: url.clone(),
+                central: bucket.to_owned(),
+                prefix: request.prefix.clone(),
                 at,
-                args.inventory_memory.as_u64(),
-            )
-            .await?;
+                memory: args.inventory_memory.as_u64(),
+            };
+            let inventory = crate::inventory_source::load(&caller, &options).await?;
+            if !ctx.global.quiet {
+                eprintln!("{}", inventory.describe(bucket, &options.prefix));
+            }
             std::sync::Arc::new(inventory).stream()
         }
         None => list_versions(aws.s3(), request),

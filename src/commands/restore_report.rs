@@ -5,11 +5,9 @@ use chrono::{DateTime, Utc};
 use indicatif::HumanBytes;
 use serde::Serialize;
 
-use crate::account::AccountId;
-use crate::aws::Aws;
 use crate::cli::{OutputFormat, RestoreArgs};
 use crate::commands::Context;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::restore::copy::CopyMode;
 use crate::restore::plan::Outcome;
 use crate::restore::{KeyReport, Summary};
@@ -340,28 +338,6 @@ pub fn shell_quote(arg: &str) -> String {
     } else {
         format!("'{}'", arg.replace('\'', r"'\''"))
     }
-}
-
-/// The refusal of a restore that found nothing at all under the account's prefix (+ PATH): the
-/// account ids that do exist in central, from one ListObjectsV2 with Delimiter "/".
-pub async fn nothing_listed(caller: &Aws, central: &str, account: &AccountId, path: &str) -> Error {
-    let under = format!("s3://{central}/{}{path}", account.prefix());
-    let in_region = crate::region::for_bucket(caller, central).await;
-    let accounts = match crate::central::accounts(&in_region.s3(), central).await {
-        Ok(accounts) => accounts,
-        Err(e) => {
-            tracing::debug!(error = %e, "cannot list the accounts in central");
-            return Error::Refused(format!(
-                "nothing under {under}: is the account id (or PATH) right?"
-            ));
-        }
-    };
-    if !path.is_empty() && accounts.contains(account) {
-        return Error::Refused(format!(
-            "nothing under {under}: account {account} has objects in central, but none under PATH {path:?} (PATH is relative to the account prefix; see s3central ls --account {account})"
-        ));
-    }
-    Error::Refused(crate::central::accounts_message(&under, account, &accounts))
 }
 
 /// The summary's "unchanged" line: how many keys were in place, and how many of those only an

@@ -2,9 +2,11 @@
 
 pub mod archive;
 pub mod batch;
+pub mod batch_run;
 pub mod copy;
 pub mod journal;
 pub mod plan;
+pub mod prepare;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -57,6 +59,17 @@ pub struct RestoreRequest {
     /// Central's versions from an S3 Inventory (`--inventory`) instead of ListObjectVersions; the
     /// target is listed either way.
     pub inventory: Option<std::sync::Arc<crate::inventory_source::Inventory>>,
+}
+
+/// What a caller sees of a restore as it runs, whichever engine copies: the per-key report, and
+/// the batch engine's decisions and job counters.
+pub trait Events {
+    /// One key's fate.
+    fn key(&mut self, key: &KeyReport) -> Result<()>;
+    /// A line for people about what the engine decided (a new attempt, a manifest uploaded).
+    fn notice(&mut self, _text: &str) {}
+    /// The batch job's counters, each time they are read.
+    fn job(&mut self, _job_id: &str, _state: &batch::JobState) {}
 }
 
 /// The fate of one key, as written to `--report` and to JSON output.
