@@ -4,6 +4,7 @@ pub mod archive;
 pub mod batch;
 pub mod batch_run;
 pub mod copy;
+pub mod execute;
 pub mod journal;
 pub mod plan;
 pub mod prepare;

@@ -82,12 +82,15 @@ impl Prepared {
 }
 
 /// Checks everything a restore can check before its first write, as `args` asks, and decides
-/// what to read, as whom, where and under which key; `on_inventory` sees an inventory once read.
+/// what to read, as whom, where and under which key; `on_inventory` sees an inventory once read,
+/// and `before_writes` runs (and may refuse) after every check, before anything is written (the
+/// journal opened, an archived version's restore started).
 pub async fn prepare(
     aws_options: &AwsOptions,
     central: String,
     args: &RestoreArgs,
     on_inventory: impl FnOnce(&Inventory, &str),
+    before_writes: impl FnOnce() -> Result<()>,
 ) -> Result<Prepared> {
     let at = parse_time(&args.at, Utc::now())?;
     let filter = KeyFilter::new(&args.include, &args.exclude)?;
@@ -279,6 +282,7 @@ pub async fn prepare(
         list_concurrency: args.list_concurrency as usize,
         inventory: inventory.clone(),
     };
+    before_writes()?;
     let (provenance, journal) = provenance_and_journal(args, &target_bucket, versioned)?;
     let copier = Copier {
         reader: reader_s3,
