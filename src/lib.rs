@@ -15,6 +15,7 @@ pub mod filter;
 pub mod inventory;
 pub mod inventory_source;
 pub mod listing;
+pub mod objects;
 pub mod output;
 pub mod partition;
 pub mod pit;

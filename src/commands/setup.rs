@@ -9,115 +9,15 @@ use serde::Serialize;
 use crate::aws::Aws;
 use crate::cli::SetupArgs;
 use crate::commands::Context;
-use crate::config::{load_config, Config};
 use crate::error::{Error, Result};
 use crate::output::{Column, Row};
 use crate::setup::apply::Writes;
 use crate::setup::plan::{Action, Change, PENDING_CENTRAL_KEY};
+use crate::setup::resolve::{resolve, Resolved};
 use crate::setup::{
     apply_central, apply_source, check_replica_key, identity_in, plan_central, plan_source,
-    source_accounts, Central, Consent, SourceAccount,
+    Consent, SourceAccount,
 };
-
-/// Everything setup needs after the config and identities are resolved.
-pub struct Resolved {
-    /// The desired state.
-    pub config: Config,
-    /// The central account.
-    pub central: Central,
-    /// The caller's own credentials and account id.
-    pub caller: (Aws, String),
-    /// The source accounts.
-    pub sources: Vec<SourceAccount>,
-}
-
-/// Loads the config (before any AWS call), then resolves the central account, org id and sources.
-pub async fn resolve(ctx: &Context, path: &std::path::Path) -> Result<Resolved> {
-    let config = load_config(path)?;
-    let caller = Aws::load(&ctx.aws).await?;
-    let caller_account = caller.account_id().await?;
-    let central_account = config
-        .central
-        .account
-        .as_ref()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| caller_account.clone());
-    let every_list = std::iter::once(&config.central.restore_principals).chain(
-        config
-            .sources
-            .iter()
-            .filter_map(|s| s.restore_principals.as_ref()),
-    );
-    if let Some(foreign) = every_list
-        .filter_map(|list| crate::setup::policy::foreign_restore_principal(list, &central_account))
-        .next()
-    {
-        return Err(Error::Invalid(format!(
-            "restore_principals entry {foreign:?} is not a principal of the central account {central_account}: every account's restore role would trust it, and a principal elsewhere could read that account's backups and write its bucket; name roles of the central account"
-        )));
-    }
-    let central_region = config
-        .central
-        .region
-        .clone()
-        .unwrap_or_else(|| caller.region());
-    let org_id = match &config.central.org_id {
-        Some(id) => id.clone(),
-        None => caller
-            .organizations()
-            .describe_organization()
-            .send()
-            .await
-            .map_err(|e| Error::from_sdk("organizations:DescribeOrganization", "organization", e))?
-            .organization()
-            .and_then(|o| o.id())
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                Error::Invalid(
-                    "no organization found: set org_id in [central] of the config".into(),
-                )
-            })?,
-    };
-    let central_aws = identity_in(
-        &caller,
-        &caller_account,
-        &central_account,
-        &config.assume_role,
-        &central_region,
-    )
-    .await?;
-    let break_glass_role = match &config.central.break_glass_role {
-        Some(role) => Some(
-            crate::setup::check_break_glass_role(
-                &central_aws,
-                &crate::config::break_glass_arn(role, &central_account),
-            )
-            .await?,
-        ),
-        None => None,
-    };
-    let acting_as_break_glass = match &break_glass_role {
-        Some(role) => crate::setup::policy::is_session_of(&central_aws.caller_arn().await?, role),
-        None => false,
-    };
-    let sources = source_accounts(&caller, &config, &central_region).await?;
-    let enrolled = (config.central.enrollment == crate::config::Enrollment::Listed)
-        .then(|| sources.iter().map(|s| s.account.to_string()).collect());
-    Ok(Resolved {
-        central: Central {
-            account: central_account,
-            region: central_region,
-            org_id,
-            aws: central_aws,
-            break_glass_role,
-            acting_as_break_glass,
-            enrolled,
-        },
-        caller: (caller, caller_account),
-        sources,
-        config,
-    })
-}
 
 /// A source account with its credentials and plan, or why it could not be read.
 type AccountPlan = (SourceAccount, Result<(Aws, Vec<Change>)>);
@@ -201,7 +101,7 @@ impl Row for ResultRow {
 
 /// Runs `setup`.
 pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
-    let r = resolve(ctx, &args.config).await?;
+    let r = resolve(&ctx.aws, &args.config).await?;
     let consent = Consent {
         bucket_changes: args.allow_bucket_changes,
         backfill: args.backfill,

@@ -2,18 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
-use crate::commands::setup::{resolve, Resolved};
 use crate::commands::Context;
-use crate::coverage::{is_current_object, join, Counts, Gap};
+use crate::coverage::scan::{account_coverage, recent_replication, AccountCoverage};
+use crate::coverage::{Counts, Gap};
 use crate::error::{Error, Result};
-use crate::listing::{list_versions, ListRequest};
 use crate::output::{Column, Row};
-use crate::restore::copy::head_version;
 use crate::setup::plan::{Change, PENDING_CENTRAL_KEY};
+use crate::setup::resolve::{resolve, Resolved};
 use crate::setup::{identity_in, plan_central, plan_source, SourceAccount};
 
 /// One account's health.
@@ -90,7 +89,7 @@ fn drift(changes: &[Change]) -> Vec<String> {
 
 /// Runs `status`; exit 1 when any account drifted, failed replication or could not be read.
 pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
-    let r = resolve(ctx, &args.config).await?;
+    let r = resolve(&ctx.aws, &args.config).await?;
     if args.coverage {
         return coverage(ctx, &args, &r).await;
     }
@@ -178,47 +177,6 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
     }
     Ok(u8::from(unhealthy > 0))
 }
-
-/// Counts the replication status (HeadObject `x-amz-replication-status`) of the newest objects.
-async fn recent_replication(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    prefix: &str,
-    recent: usize,
-) -> Result<BTreeMap<String, usize>> {
-    let page = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .send()
-        .await
-        .map_err(|e| Error::from_sdk("ListObjectsV2", bucket.to_owned(), e))?;
-    let mut objects: Vec<_> = page
-        .contents()
-        .iter()
-        .filter_map(|o| Some((o.last_modified()?.secs(), o.key()?.to_owned())))
-        .collect();
-    objects.sort_by(|a, b| b.cmp(a));
-    let mut counts = BTreeMap::new();
-    for (_, key) in objects.into_iter().take(recent) {
-        let head = s3
-            .head_object()
-            .bucket(bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(|e| Error::from_sdk("HeadObject", key.clone(), e))?;
-        let status = head
-            .replication_status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_else(|| "NO-STATUS".to_owned());
-        *counts.entry(status).or_insert(0) += 1;
-    }
-    Ok(counts)
-}
-
-/// HeadObject requests in flight per account while classifying gaps.
-const GAP_HEADS: usize = 16;
 
 /// One account's coverage, as printed and as a JSON line.
 #[derive(Debug, Serialize)]
@@ -330,12 +288,6 @@ impl Row for GapRow {
     }
 }
 
-/// One account's coverage: counts and the first `max_gaps` unprotected versions.
-struct AccountCoverage {
-    counts: Counts,
-    gaps: Vec<GapRow>,
-}
-
 /// `status --coverage`: per account, two sorted listings merge-joined, gaps classified by a
 /// HeadObject of the source version, objects outside the prefix counted; exit 1 when anything is
 /// unprotected or an account could not be read.
@@ -363,7 +315,8 @@ async fn coverage(ctx: &mut Context, args: &StatusArgs, r: &Resolved) -> Result<
                             aws.s3(),
                             central_s3,
                             &central_bucket,
-                            &source,
+                            &source.bucket,
+                            &source.account.prefix(),
                             args.page_size,
                             args.gaps,
                         )
@@ -385,7 +338,14 @@ async fn coverage(ctx: &mut Context, args: &StatusArgs, r: &Resolved) -> Result<
     for (source, result) in results {
         let (counts, error) = match result {
             Ok(c) => {
-                gaps.extend(c.gaps);
+                gaps.extend(c.gaps.into_iter().map(|(version, gap)| GapRow {
+                    record: "gap",
+                    account: source.account.to_string(),
+                    key: version.key,
+                    version_id: version.version_id,
+                    status: gap,
+                    last_modified: crate::time::format_time(version.last_modified),
+                }));
                 (c.counts, None)
             }
             Err(e) => (Counts::default(), Some(e.to_string())),
@@ -455,125 +415,4 @@ async fn coverage(ctx: &mut Context, args: &StatusArgs, r: &Resolved) -> Result<
         ))?;
     }
     Ok(u8::from(unprotected > 0))
-}
-
-/// Joins the source's current versions under the account prefix with central's entries under it,
-/// classifies each gap by HeadObject, and counts the objects outside the prefix.
-async fn account_coverage(
-    source_s3: aws_sdk_s3::Client,
-    central_s3: aws_sdk_s3::Client,
-    central_bucket: &str,
-    source: &SourceAccount,
-    page_size: i32,
-    max_gaps: usize,
-) -> Result<AccountCoverage> {
-    let prefix = source.account.prefix();
-    let last_key = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
-    let source_entries = {
-        let last_key = last_key.clone();
-        list_versions(
-            source_s3.clone(),
-            ListRequest {
-                bucket: source.bucket.clone(),
-                prefix: prefix.clone(),
-                page_size,
-                concurrency: crate::listing::DEFAULT_LIST_CONCURRENCY,
-            },
-        )
-        .inspect(move |entry| {
-            if let (Ok(v), Ok(mut last)) = (entry, last_key.lock()) {
-                *last = Some(v.key.clone());
-            }
-        })
-        .try_filter(|v| futures::future::ready(is_current_object(v)))
-    };
-    let central_entries = list_versions(
-        central_s3,
-        ListRequest {
-            bucket: central_bucket.to_owned(),
-            prefix: prefix.clone(),
-            page_size,
-            concurrency: crate::listing::DEFAULT_LIST_CONCURRENCY,
-        },
-    );
-    let mut joined = Box::pin(
-        join(source_entries, central_entries)
-            .map(|j| {
-                let s3 = source_s3.clone();
-                let bucket = source.bucket.clone();
-                async move {
-                    let j = j?;
-                    if j.replicated {
-                        return Ok((j.source, None));
-                    }
-                    let head =
-                        head_version(&s3, &bucket, &j.source.key, &j.source.version_id).await?;
-                    let gap = Gap::from_status(head.replication_status().map(|s| s.as_str()));
-                    Ok::<_, Error>((j.source, Some(gap)))
-                }
-            })
-            .buffered(GAP_HEADS),
-    );
-    let mut counts = Counts::default();
-    let mut gaps = Vec::new();
-    while let Some(item) = joined.next().await {
-        let (version, gap) = item?;
-        counts.current += 1;
-        match gap {
-            None => counts.replicated += 1,
-            Some(gap) => {
-                counts.add_gap(gap);
-                if gaps.len() < max_gaps {
-                    gaps.push(GapRow {
-                        record: "gap",
-                        account: source.account.to_string(),
-                        key: version.key,
-                        version_id: version.version_id,
-                        status: gap,
-                        last_modified: crate::time::format_time(version.last_modified),
-                    });
-                }
-            }
-        }
-    }
-    drop(joined);
-    let last = last_key.lock().ok().and_then(|l| l.clone());
-    counts.outside_prefix = count_outside(&source_s3, &source.bucket, &prefix, last).await?;
-    Ok(AccountCoverage { counts, gaps })
-}
-
-/// Current objects of the bucket outside `prefix`: those before it, then those after the last key
-/// under it (`last`, from the version listing), so the prefix itself is not listed twice.
-async fn count_outside(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    prefix: &str,
-    last: Option<String>,
-) -> Result<u64> {
-    let mut n = 0u64;
-    let mut before = s3.list_objects_v2().bucket(bucket).into_paginator().send();
-    'before: while let Some(page) = before.next().await {
-        let page = page.map_err(|e| Error::from_sdk("ListObjectsV2", bucket.to_owned(), e))?;
-        for object in page.contents() {
-            if object.key().unwrap_or_default() >= prefix {
-                break 'before;
-            }
-            n += 1;
-        }
-    }
-    let mut after = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .start_after(last.unwrap_or_else(|| prefix.to_owned()))
-        .into_paginator()
-        .send();
-    while let Some(page) = after.next().await {
-        let page = page.map_err(|e| Error::from_sdk("ListObjectsV2", bucket.to_owned(), e))?;
-        n += page
-            .contents()
-            .iter()
-            .filter(|o| !o.key().unwrap_or_default().starts_with(prefix))
-            .count() as u64;
-    }
-    Ok(n)
 }

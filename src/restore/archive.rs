@@ -9,7 +9,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::restore::copy::head_version;
+use crate::objects::head_version;
 use crate::version::ObjectVersion;
 
 /// The first pause between two HeadObject polls of a version being restored.

@@ -6,10 +6,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, MetadataDirective,
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, MetadataDirective,
     ServerSideEncryption, TaggingDirective,
 };
 use bytes::{Bytes, BytesMut};
@@ -17,6 +16,7 @@ use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::error::{Error, Result};
+use crate::objects::head_version;
 use crate::restore::plan::SOURCE_VERSION_META;
 use crate::version::ObjectVersion;
 
@@ -562,49 +562,6 @@ pub fn copy_source(bucket: &str, key: &str, version_id: &str) -> String {
         utf8_percent_encode(key, COPY_SOURCE),
         utf8_percent_encode(version_id, TAG)
     )
-}
-
-/// HeadObject of one version, the SDK's future boxed (see [`Copier`]'s impl); errors name the key.
-pub(crate) async fn head_version(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    version_id: &str,
-) -> Result<HeadObjectOutput> {
-    head(s3, bucket, key, version_id, None).await
-}
-
-/// The SHA-256 checksum S3 keeps for one version (HeadObject with ChecksumMode; for an SSE-KMS
-/// object that needs kms:Decrypt on its key), if it has one: the evidence of
-/// [`crate::restore::plan::same_content`].
-pub(crate) async fn sha256_of(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    version_id: &str,
-) -> Result<Option<String>> {
-    let out = head(s3, bucket, key, version_id, Some(ChecksumMode::Enabled)).await?;
-    Ok(out.checksum_sha256().map(str::to_owned))
-}
-
-/// HeadObject of one version, with or without its checksums.
-async fn head(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    version_id: &str,
-    checksum_mode: Option<ChecksumMode>,
-) -> Result<HeadObjectOutput> {
-    Box::pin(
-        s3.head_object()
-            .bucket(bucket)
-            .key(key)
-            .version_id(version_id)
-            .set_checksum_mode(checksum_mode)
-            .send(),
-    )
-    .await
-    .map_err(|e| Error::from_sdk("HeadObject", key.to_owned(), e))
 }
 
 /// S3 takes at most this many parts per object.

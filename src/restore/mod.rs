@@ -20,10 +20,11 @@ use crate::aws::CountRequests;
 use crate::error::{Error, Result};
 use crate::filter::KeyFilter;
 use crate::listing::{list_versions, ListRequest};
+use crate::objects::sha256_of;
 use crate::pit::{resolve_stream, DeleteMode};
 use crate::progress::{bump, RestoreProgress};
 use crate::restore::archive::{is_archived, ArchiveOptions, Requested};
-use crate::restore::copy::{sha256_of, Copier};
+use crate::restore::copy::Copier;
 use crate::restore::journal::Journal;
 use crate::restore::plan::{
     decide, join, same_content, Decision, Evidence, KeyMap, Outcome, Pair, TargetObject,

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod backfill;
 pub mod plan;
 pub mod policy;
+pub mod resolve;
 pub mod state;
 
 use std::collections::BTreeSet;

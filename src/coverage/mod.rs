@@ -6,6 +6,8 @@
 //! central entry of the same key carries the same version id. Memory is one entry per side and a
 //! flag, whatever the number of objects or versions.
 
+pub mod scan;
+
 use std::pin::Pin;
 
 use futures::stream::{Peekable, Stream, StreamExt};

@@ -1,0 +1,178 @@
+//! The I/O half of coverage: the two listings joined by [`super::join`], each gap classified by a
+//! HeadObject of the source version, the objects outside the account prefix counted, and the
+//! replication status of an account's newest objects.
+
+use std::collections::BTreeMap;
+
+use futures::{StreamExt, TryStreamExt};
+
+use crate::coverage::{is_current_object, join, Counts, Gap};
+use crate::error::{Error, Result};
+use crate::listing::{list_versions, ListRequest};
+use crate::objects::head_version;
+use crate::version::ObjectVersion;
+
+/// Counts the replication status (HeadObject `x-amz-replication-status`) of the newest objects.
+pub async fn recent_replication(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    recent: usize,
+) -> Result<BTreeMap<String, usize>> {
+    let page = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk("ListObjectsV2", bucket.to_owned(), e))?;
+    let mut objects: Vec<_> = page
+        .contents()
+        .iter()
+        .filter_map(|o| Some((o.last_modified()?.secs(), o.key()?.to_owned())))
+        .collect();
+    objects.sort_by(|a, b| b.cmp(a));
+    let mut counts = BTreeMap::new();
+    for (_, key) in objects.into_iter().take(recent) {
+        let head = s3
+            .head_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| Error::from_sdk("HeadObject", key.clone(), e))?;
+        let status = head
+            .replication_status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_else(|| "NO-STATUS".to_owned());
+        *counts.entry(status).or_insert(0) += 1;
+    }
+    Ok(counts)
+}
+
+/// HeadObject requests in flight per account while classifying gaps.
+const GAP_HEADS: usize = 16;
+
+/// One account's coverage: counts and the first `max_gaps` unprotected versions with their gap.
+#[derive(Debug)]
+pub struct AccountCoverage {
+    /// Every current version under the prefix, classified.
+    pub counts: Counts,
+    /// The first unprotected versions, in key order.
+    pub gaps: Vec<(ObjectVersion, Gap)>,
+}
+
+/// Joins the source's current versions under the account prefix with central's entries under it,
+/// classifies each gap by HeadObject, and counts the objects outside the prefix.
+pub async fn account_coverage(
+    source_s3: aws_sdk_s3::Client,
+    central_s3: aws_sdk_s3::Client,
+    central_bucket: &str,
+    source_bucket: &str,
+    prefix: &str,
+    page_size: i32,
+    max_gaps: usize,
+) -> Result<AccountCoverage> {
+    let prefix = prefix.to_owned();
+    let last_key = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let source_entries = {
+        let last_key = last_key.clone();
+        list_versions(
+            source_s3.clone(),
+            ListRequest {
+                bucket: source_bucket.to_owned(),
+                prefix: prefix.clone(),
+                page_size,
+                concurrency: crate::listing::DEFAULT_LIST_CONCURRENCY,
+            },
+        )
+        .inspect(move |entry| {
+            if let (Ok(v), Ok(mut last)) = (entry, last_key.lock()) {
+                *last = Some(v.key.clone());
+            }
+        })
+        .try_filter(|v| futures::future::ready(is_current_object(v)))
+    };
+    let central_entries = list_versions(
+        central_s3,
+        ListRequest {
+            bucket: central_bucket.to_owned(),
+            prefix: prefix.clone(),
+            page_size,
+            concurrency: crate::listing::DEFAULT_LIST_CONCURRENCY,
+        },
+    );
+    let mut joined = Box::pin(
+        join(source_entries, central_entries)
+            .map(|j| {
+                let s3 = source_s3.clone();
+                let bucket = source_bucket.to_owned();
+                async move {
+                    let j = j?;
+                    if j.replicated {
+                        return Ok((j.source, None));
+                    }
+                    let head =
+                        head_version(&s3, &bucket, &j.source.key, &j.source.version_id).await?;
+                    let gap = Gap::from_status(head.replication_status().map(|s| s.as_str()));
+                    Ok::<_, Error>((j.source, Some(gap)))
+                }
+            })
+            .buffered(GAP_HEADS),
+    );
+    let mut counts = Counts::default();
+    let mut gaps = Vec::new();
+    while let Some(item) = joined.next().await {
+        let (version, gap) = item?;
+        counts.current += 1;
+        match gap {
+            None => counts.replicated += 1,
+            Some(gap) => {
+                counts.add_gap(gap);
+                if gaps.len() < max_gaps {
+                    gaps.push((version, gap));
+                }
+            }
+        }
+    }
+    drop(joined);
+    let last = last_key.lock().ok().and_then(|l| l.clone());
+    counts.outside_prefix = count_outside(&source_s3, source_bucket, &prefix, last).await?;
+    Ok(AccountCoverage { counts, gaps })
+}
+
+/// Current objects of the bucket outside `prefix`: those before it, then those after the last key
+/// under it (`last`, from the version listing), so the prefix itself is not listed twice.
+pub async fn count_outside(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    last: Option<String>,
+) -> Result<u64> {
+    let mut n = 0u64;
+    let mut before = s3.list_objects_v2().bucket(bucket).into_paginator().send();
+    'before: while let Some(page) = before.next().await {
+        let page = page.map_err(|e| Error::from_sdk("ListObjectsV2", bucket.to_owned(), e))?;
+        for object in page.contents() {
+            if object.key().unwrap_or_default() >= prefix {
+                break 'before;
+            }
+            n += 1;
+        }
+    }
+    let mut after = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .start_after(last.unwrap_or_else(|| prefix.to_owned()))
+        .into_paginator()
+        .send();
+    while let Some(page) = after.next().await {
+        let page = page.map_err(|e| Error::from_sdk("ListObjectsV2", bucket.to_owned(), e))?;
+        n += page
+            .contents()
+            .iter()
+            .filter(|o| !o.key().unwrap_or_default().starts_with(prefix))
+            .count() as u64;
+    }
+    Ok(n)
+}
