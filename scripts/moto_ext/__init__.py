@@ -53,6 +53,8 @@ ADMIN ENDPOINTS (plain HTTP on the server's address; JSON answers; no credential
                                                fail_description=TEXT: every job whose
                                                Description contains TEXT fails while Preparing
                                                with fail_code (default AssumeRoleNotPermitted);
+                                               fail_times=N: only the next N such jobs fail
+                                               (then fail_description is cleared; 0 = all);
                                                fail_task_key=TEXT: every task whose key contains
                                                TEXT fails (403 AccessDenied), the job completes;
                                                "" turns either off
@@ -149,7 +151,7 @@ def _admin(environ: dict[str, Any], start_response: Any, path: str, body: bytes)
                 "running": sum(j.status not in batch.TERMINAL for j in jobs),
                 **batch.SETTINGS})
         if path == "/moto-api/batch/config":
-            for k in ("start_delay_ms", "task_delay_ms"):
+            for k in ("start_delay_ms", "task_delay_ms", "fail_times"):
                 if k in p:
                     batch.SETTINGS[k] = max(0, int(p[k]))
             for k in ("fail_description", "fail_code", "fail_task_key"):

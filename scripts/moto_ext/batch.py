@@ -99,10 +99,25 @@ SETTINGS = {
     # with the failure reason AssumeRoleNotPermitted). "" = off.
     "fail_description": "",
     "fail_code": "AssumeRoleNotPermitted",
+    # With fail_description: how many matching jobs fail before the rest run (as a role IAM has
+    # not propagated fails the first jobs, then is assumed); 0 = every matching job fails.
+    "fail_times": 0,
     # A task whose object key contains this text fails (403 AccessDenied, as a task whose role
     # may not write the target or use its key does); the job still completes. "" = off.
     "fail_task_key": "",
 }
+
+
+def _take_failure() -> bool:
+    """Whether a job matching fail_description fails now (see fail_times)."""
+    with LOCK:
+        left = int(SETTINGS["fail_times"])
+        if left <= 0:
+            return True
+        SETTINGS["fail_times"] = left - 1
+        if left == 1:
+            SETTINGS["fail_description"] = ""
+        return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +317,7 @@ class Job:
             return
         self._set("Preparing")
         wanted = SETTINGS["fail_description"]
-        if wanted and wanted in (self.description or ""):
+        if wanted and wanted in (self.description or "") and _take_failure():
             self._fail(SETTINGS["fail_code"],
                        f"Unable to assume the role {self.role_arn} (injected by the test server)")
             return

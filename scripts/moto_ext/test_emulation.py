@@ -705,6 +705,17 @@ class BatchOperations(Base):
             self.assertEqual(wait_job(ctl, CENTRAL_ACCOUNT, other)["Status"], "Complete")
         finally:
             admin("/moto-api/batch/config", {"fail_description": ""})
+        # fail_times: only the first matching job fails, as a role IAM has not propagated yet.
+        admin("/moto-api/batch/config", {"fail_description": marker, "fail_times": 1})
+        try:
+            first = ctl.create_job(ClientRequestToken=uid(), Description=f"{marker} 1",
+                                   **common)["JobId"]
+            self.assertEqual(wait_job(ctl, CENTRAL_ACCOUNT, first)["Status"], "Failed")
+            second = ctl.create_job(ClientRequestToken=uid(), Description=f"{marker} 2",
+                                    **common)["JobId"]
+            self.assertEqual(wait_job(ctl, CENTRAL_ACCOUNT, second)["Status"], "Complete")
+        finally:
+            admin("/moto-api/batch/config", {"fail_description": "", "fail_times": 0})
         # A task fails on request; the job completes with it counted.
         w = self.central.put_object(Bucket=b, Key=f"w-{marker}", Body=b"w")["VersionId"]
         both = write_manifest(self.central, b, "m2.csv", [(b, "k", v), (b, f"w-{marker}", w)])

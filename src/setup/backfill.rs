@@ -233,6 +233,98 @@ pub async fn start(aws: &Aws, account: &str, bucket: &str, generation: usize) ->
         .ok_or_else(|| Error::Invalid("s3control:CreateJob returned no job id".into()))
 }
 
+/// How long a backfill whose batch role this run changed is watched for S3 failing it because
+/// the role cannot be assumed yet (IAM is eventually consistent).
+pub const PROPAGATION_WATCH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Backfill jobs started in one run while the new role cannot be assumed, the first included.
+pub const PROPAGATION_ATTEMPTS: u32 = 4;
+
+/// The failure code S3 gives a job whose role it cannot assume ("Troubleshooting Batch
+/// Operations"; a role just made or changed may not have propagated through IAM yet).
+pub const ROLE_NOT_ASSUMABLE: &str = "AssumeRoleNotPermitted";
+
+/// The wait before attempt `attempt` (2, 3, ...) of a backfill whose role was not assumable yet:
+/// 2 s, 4 s, 8 s, ... (exponential backoff).
+pub fn propagation_backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1u64 << (attempt.clamp(2, 7) - 1))
+}
+
+/// A job's status and the codes of its failure reasons (DescribeJob).
+async fn status_and_failures(
+    aws: &Aws,
+    account: &str,
+    job_id: &str,
+) -> Result<(String, Vec<String>)> {
+    let out = aws
+        .s3control()
+        .describe_job()
+        .account_id(account)
+        .job_id(job_id)
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk("s3control:DescribeJob", job_id.to_owned(), e))?;
+    let job = out.job();
+    let status = job
+        .and_then(|j| j.status())
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    let codes = job
+        .map(|j| {
+            j.failure_reasons()
+                .iter()
+                .filter_map(|f| f.failure_code().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((status, codes))
+}
+
+/// Starts the backfill ([`start`]). When `role_changed` (this run made or changed the batch
+/// role), the job is watched for up to [`PROPAGATION_WATCH`] while S3 prepares it; if S3 fails
+/// it with [`ROLE_NOT_ASSUMABLE`], a new job (the next generation) is started after a backoff,
+/// up to [`PROPAGATION_ATTEMPTS`] jobs, and the last failure is an error naming the role.
+pub async fn start_watched(
+    aws: &Aws,
+    account: &str,
+    bucket: &str,
+    generation: usize,
+    role_changed: bool,
+) -> Result<String> {
+    let mut attempt = 1;
+    loop {
+        let job = start(aws, account, bucket, generation + attempt as usize - 1).await?;
+        if !role_changed {
+            return Ok(job);
+        }
+        let deadline = std::time::Instant::now() + PROPAGATION_WATCH;
+        let not_assumable = loop {
+            let (status, codes) = status_and_failures(aws, account, &job).await?;
+            if status == "Failed" {
+                break codes.iter().any(|c| c == ROLE_NOT_ASSUMABLE);
+            }
+            if !matches!(status.as_str(), "New" | "Preparing")
+                || std::time::Instant::now() >= deadline
+            {
+                break false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        };
+        if !not_assumable {
+            return Ok(job);
+        }
+        if attempt >= PROPAGATION_ATTEMPTS {
+            return Err(Error::Refused(format!(
+                "backfill job {job} of s3://{bucket}/{account}/ failed {attempt} time(s) with {ROLE_NOT_ASSUMABLE}: S3 cannot assume arn:aws:iam::{account}:role/{BATCH_REPLICATION_ROLE}; check its trust policy (batchoperations.s3.amazonaws.com), then run setup again (the backfill is planned again)"
+            )));
+        }
+        attempt += 1;
+        let wait = propagation_backoff(attempt);
+        tracing::warn!(%job, %bucket, ?wait, attempt, "the backfill's new role cannot be assumed yet (IAM propagation): starting it again");
+        tokio::time::sleep(wait).await;
+    }
+}
+
 /// The statuses a job can be listed under, for people reading the code: unfinished ones block a
 /// new job on the same bucket.
 pub const UNFINISHED: &[JobStatus] = &[
@@ -278,6 +370,12 @@ mod tests {
         assert!(!newest_gave_up(&[job("Active")]));
         assert!(newest_gave_up(&[job("Complete"), job("Failed")]));
         assert!(newest_gave_up(&[job("Cancelled")]));
+    }
+
+    #[test]
+    fn propagation_backoff_doubles() {
+        let secs: Vec<u64> = (2..=5).map(|a| propagation_backoff(a).as_secs()).collect();
+        assert_eq!(secs, [2, 4, 8, 16]);
     }
 
     #[test]

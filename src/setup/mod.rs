@@ -792,7 +792,9 @@ pub async fn apply_source(
     apply_bucket(&s3, &specs.bucket, bucket.as_ref(), consent, writes).await?;
     changed += apply_role(&iam, &specs.role, ROLE_POLICY_NAME, writes).await?;
     changed += apply_role(&iam, &specs.restore_role, RESTORE_POLICY_NAME, writes).await?;
-    changed += apply_role(&iam, &specs.batch_role, BATCH_POLICY_NAME, writes).await?;
+    // A batch role made or changed now may not be assumable yet: the backfill is watched for it.
+    let batch_role_changed = apply_role(&iam, &specs.batch_role, BATCH_POLICY_NAME, writes).await?;
+    changed += batch_role_changed;
     changed += apply_role(
         &iam,
         &specs.batch_restore_role,
@@ -832,7 +834,14 @@ pub async fn apply_source(
     };
     if objects > 0 {
         writes.add();
-        let job = backfill::start(aws, source.account.as_str(), &source.bucket, generation).await?;
+        let job = backfill::start_watched(
+            aws,
+            source.account.as_str(),
+            &source.bucket,
+            generation,
+            batch_role_changed > 0,
+        )
+        .await?;
         tracing::info!(account = %source.account, %job, "backfill job started");
         changed += 1;
     }

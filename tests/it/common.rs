@@ -539,7 +539,8 @@ pub fn replication_admin(method: &str, path_and_query: &str, body: &str) -> (u16
 }
 
 /// Holds the replication controls for one test: a paused delivery or a fail prefix is undone when
-/// it is dropped (resume, fail_prefix cleared), and no other test drains meanwhile.
+/// it is dropped (resume, fail_prefix cleared), and no other test drains meanwhile. Tests that set
+/// the batch emulation's faults (fail_description, fail_times, fail_task_key) hold it too.
 pub struct ReplicationControl {
     _guard: tokio::sync::MutexGuard<'static, ()>,
 }

@@ -1507,6 +1507,8 @@ async fn batch_options_outside_the_batch_roles_reach_are_refused_before_any_writ
 /// checksums, are proven in place).
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_batch_jobs_and_failed_tasks_are_retried_by_a_new_attempt() {
+    // The batch fault settings are the server's, shared: held like the replication controls.
+    let _faults = crate::common::ReplicationControl::take().await;
     let s3 = s3().await;
     let central = unique_bucket("central");
     versioned_bucket(&s3, &central).await;

@@ -1811,6 +1811,40 @@ async fn existing_and_failed_objects_are_backfilled_by_batch_replication() {
 /// propagated yet: AssumeRoleNotPermitted, injected by the test server for this bucket only)
 /// leaves the old objects unprotected; the next plan says a backfill is still needed, status
 /// says so (exit 1), and the next run starts another job that replicates them.
+/// Issue 19, finding 4: the batch role setup has just made is not assumable until IAM has
+/// propagated it, and S3 fails the first job with AssumeRoleNotPermitted: setup sees it and
+/// starts the backfill again in the same run, which then finishes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backfill_failed_by_a_role_not_yet_propagated_is_started_again_in_the_same_run() {
+    let (account, bucket, central, config) = one_account_world("backfill-iam", "").await;
+    let _control = crate::common::replication_running().await;
+    let s3 = s3_for(&account_config(&account).await);
+    bucket_from_before(&s3, &bucket, &account, &["a.txt", "b.txt"]).await;
+    let (code, _) = crate::common::replication_admin(
+        "POST",
+        "/moto-api/batch/config",
+        &serde_json::json!({ "fail_description": format!("s3://{bucket}/"), "fail_times": 1 })
+            .to_string(),
+    );
+    assert_eq!(code, 200);
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("cannot be assumed yet"),
+        "no second attempt: {}",
+        out.stderr
+    );
+    let job = wait_for_backfill(&config);
+    assert_eq!(job["status"], "Complete", "{job}");
+    let replicas = crate::common::all_versions(
+        &s3_for(&caller_config().await),
+        &central,
+        &format!("{account}/old/"),
+    )
+    .await;
+    assert_eq!(replicas.len(), 2, "{replicas:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_backfill_is_planned_again_and_finished() {
     let (account, bucket, central, config) = one_account_world("backfill-fail", "").await;
@@ -1821,16 +1855,27 @@ async fn a_failed_backfill_is_planned_again_and_finished() {
         let (code, _) = crate::common::replication_admin(
             "POST",
             "/moto-api/batch/config",
-            &serde_json::json!({ "fail_description": description }).to_string(),
+            &serde_json::json!({ "fail_description": description, "fail_times": 0 }).to_string(),
         );
         assert_eq!(code, 200);
     };
+    // Every job fails as if the new role never became assumable: setup starts it again after
+    // each failure, then gives up on the account with one line naming the role.
     fail(&format!("s3://{bucket}/"));
     let out = setup(&config, &["setup", "--yes"]);
-    let job = (out.code == 0).then(|| wait_for_backfill(&config));
+    let job = wait_for_backfill(&config);
     fail("");
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let job = job.expect("a backfill job");
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("failed 4 time(s) with AssumeRoleNotPermitted")
+            || out
+                .stderr
+                .contains("failed 4 time(s) with AssumeRoleNotPermitted"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
     assert_eq!(job["status"], "Failed", "{job}");
     // The rule is no longer new, and no --backfill is given: the failed job still asks for one.
     let plan = setup(&config, &["setup", "--dry-run"]);
