@@ -97,6 +97,29 @@ pub struct Copier {
     /// The account that must own the target bucket, sent with every write
     /// (`x-amz-expected-bucket-owner`): S3 refuses the write if another account owns it.
     pub target_owner: Option<String>,
+    /// Who writes (and, copying server-side, reads) and the options that choose another, named
+    /// in every key's refusal or "not found" so the report says which identity was refused.
+    pub acting_as: Option<std::sync::Arc<ActingAs>>,
+}
+
+/// An identity named in errors, and the options that choose another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActingAs {
+    /// The role's ARN, the profile, or "the global credentials".
+    pub who: String,
+    /// The options that change it.
+    pub fix: String,
+}
+
+impl Copier {
+    /// One key's error as its report says it: a refusal or a missing bucket or key names the
+    /// identity it was met as ([`Error::made_as`]); other errors as they are.
+    pub fn explain(&self, e: Error) -> String {
+        match &self.acting_as {
+            Some(a) => e.made_as(&a.who, &a.fix).to_string(),
+            None => e.to_string(),
+        }
+    }
 }
 
 /// Content headers and user metadata carried from the source version to the copy.

@@ -537,7 +537,7 @@ async fn decide_and_copy(
             Ok(evidence) => evidence,
             Err(e) => {
                 report.outcome = Outcome::Failed;
-                report.error = Some(e.to_string());
+                report.error = Some(copier.explain(e));
                 return report;
             }
         },
@@ -595,7 +595,7 @@ async fn decide_and_copy(
             }
             Err(e) => {
                 report.outcome = Outcome::Failed;
-                report.error = Some(e.to_string());
+                report.error = Some(copier.explain(e));
                 return report;
             }
         }
@@ -604,7 +604,7 @@ async fn decide_and_copy(
         let planned_over = target.as_ref().map(|t| t.version_id.as_str());
         if let Err(e) = journal.copying(&target_key, &copier.source_bucket, &source, planned_over) {
             report.outcome = Outcome::Failed;
-            report.error = Some(e.to_string());
+            report.error = Some(copier.explain(e));
             return report;
         }
     }
@@ -621,7 +621,7 @@ async fn decide_and_copy(
         }
         Err(e) => {
             report.outcome = Outcome::Failed;
-            report.error = Some(e.to_string());
+            report.error = Some(copier.explain(e));
         }
     }
     report
@@ -723,6 +723,7 @@ mod tests {
                 provenance,
                 journal: None,
                 target_owner: Some("111111111111".into()),
+                acting_as: None,
             };
             let request = RestoreRequest {
                 at: DateTime::from_timestamp(2, 0).unwrap(),

@@ -15,7 +15,7 @@ use crate::filter::KeyFilter;
 use crate::inventory_source::Inventory;
 use crate::kms;
 use crate::pit::DeleteMode;
-use crate::restore::copy::{Copier, CopyMode, Provenance};
+use crate::restore::copy::{ActingAs, Copier, CopyMode, Provenance};
 use crate::restore::journal::{self, Journal};
 use crate::restore::plan::{self, KeyMap};
 use crate::restore::{self, ArchiveScan, RestoreRequest};
@@ -296,6 +296,7 @@ pub async fn prepare(
         provenance,
         journal,
         target_owner: Some(target_owner),
+        acting_as: Some(Arc::new(acting_as(&identity, args, None))),
     };
     if args.engine == EngineArg::Batch {
         crate::restore::batch::target_key_prefix(
@@ -587,6 +588,18 @@ async fn bucket_region(aws: &Aws, bucket: &str, hint: &'static str, check: bool)
 /// [`Error::made_as`] for the writing identity: its ARN (the caller's own asked of STS only
 /// now, on this error path) and the options that choose another writer.
 async fn name_the_writer(e: Error, identity: &Identity, args: &RestoreArgs, writer: &Aws) -> Error {
+    let own = match identity {
+        // The caller's own ARN, asked of STS only now, on this error path.
+        Identity::One => writer.caller_arn().await.ok(),
+        _ => None,
+    };
+    let named = acting_as(identity, args, own);
+    e.made_as(&named.who, &named.fix)
+}
+
+/// The identity that writes the target, as errors name it, and the options that choose another;
+/// `own_arn` names the global credentials when it is known.
+fn acting_as(identity: &Identity, args: &RestoreArgs, own_arn: Option<String>) -> ActingAs {
     let (who, fix) = match identity {
         Identity::RestoreRole(role) | Identity::RestoreRoleStreamed(role) => (
             role.clone(),
@@ -601,14 +614,14 @@ async fn name_the_writer(e: Error, identity: &Identity, args: &RestoreArgs, writ
             "--target-role-arn or --target-profile chooses the identity that writes",
         ),
         Identity::One => (
-            writer
-                .caller_arn()
-                .await
-                .unwrap_or_else(|_| "your own credentials".to_owned()),
+            own_arn.unwrap_or_else(|| "your own credentials".to_owned()),
             "--target-role-arn or --target-profile writes as another identity",
         ),
     };
-    e.made_as(&who, fix)
+    ActingAs {
+        who,
+        fix: fix.to_owned(),
+    }
 }
 
 /// The account that must own the target bucket: `--expected-bucket-owner`, else the account

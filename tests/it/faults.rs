@@ -1062,3 +1062,35 @@ fn proxy_draws_are_deterministic_and_near_the_rate() {
     assert_eq!(op("HEAD", "/b", false), "HeadBucket");
     assert_eq!(op("POST", "/", false), "NotS3");
 }
+
+/// Issue 19, finding 6: a key the writer is refused names, in its report line, the identity that
+/// was refused and the options that choose another; the other keys are restored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_key_names_the_writing_identity_in_its_report() {
+    let s3 = s3().await;
+    let (central, at, expected) = seed_simple(&s3, "denied-central", 4, 0).await;
+    let kms_arn = kms_key().await;
+    let target = unique_bucket("denied-target");
+    versioned_bucket(&s3, &target).await;
+    let mut plan = Plan::new(SEED, 0.0);
+    plan.deny_puts_containing = Some("c/0002.bin".to_owned());
+    let proxy = Proxy::start(&endpoint(), plan).await;
+    let run = restore_via(&proxy, &central, &target, &at, &["--kms-key", &kms_arn]).await;
+    assert_eq!(run.out.code, 1, "{}{}", run.out.stdout, run.out.stderr);
+    assert_eq!(num(&run.summary, "copied"), 3, "{}", run.summary);
+    assert_eq!(num(&run.summary, "failed"), 1, "{}", run.summary);
+    let failed: Vec<&Value> = run
+        .report
+        .iter()
+        .filter(|l| l["outcome"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", run.report);
+    let error = failed[0]["error"].as_str().expect("an error");
+    assert!(
+        error.contains("access denied")
+            && error.contains("(as your own credentials; --target-role-arn or --target-profile writes as another identity)"),
+        "{error}"
+    );
+    assert_eq!(failed[0]["key"], "c/0002.bin");
+    assert_eq!(expected.len(), 4);
+}

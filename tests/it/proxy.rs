@@ -151,6 +151,9 @@ pub struct Plan {
     pub cut_first_gets: u32,
     /// Bucket name -> stable label, so identities (and draws) do not depend on unique names.
     pub bucket_labels: BTreeMap<String, String>,
+    /// Every PUT whose path contains this text is refused with 403 AccessDenied, as a policy
+    /// that denies the writer those keys would (the local server enforces no policy).
+    pub deny_puts_containing: Option<String>,
 }
 
 impl Plan {
@@ -162,6 +165,7 @@ impl Plan {
             kinds: Fault::ALL.to_vec(),
             cut_first_gets: 0,
             bucket_labels: BTreeMap::new(),
+            deny_puts_containing: None,
         }
     }
 
@@ -474,6 +478,16 @@ impl Shared {
             .or_default() += 1;
         if class != Class::NotS3 {
             self.stats.s3_requests.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(marker) = &self.plan.deny_puts_containing {
+            if req.method() == Method::PUT && req.uri().path().contains(marker.as_str()) {
+                let _ = req.into_body().collect().await;
+                return Ok(xml_error(
+                    StatusCode::FORBIDDEN,
+                    "AccessDenied",
+                    "denied by the test proxy",
+                ));
+            }
         }
         let decision = if class.eligible() {
             self.stats.eligible.fetch_add(1, Ordering::Relaxed);
