@@ -46,19 +46,17 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     )
     .await?;
     let batch = args.engine == EngineArg::Batch;
-    let facts = (
-        prepared.target_bucket.clone(),
-        prepared.at,
-        prepared.copier.kms_key_arn.clone(),
-        prepared.copier.mode,
-        prepared
-            .copier
-            .journal
-            .as_ref()
-            .map(|j| j.path().to_owned()),
-        prepared.request.key_map.source_prefix.clone(),
-    );
-    let (target, at, kms_key, mode, journal, source_prefix) = facts;
+    // What the summary says after the run, taken before the engine consumes the restore.
+    let target = prepared.target_bucket.clone();
+    let at = prepared.at;
+    let kms_key = prepared.copier.kms_key_arn.clone();
+    let mode = prepared.copier.mode;
+    let journal = prepared
+        .copier
+        .journal
+        .as_ref()
+        .map(|j| j.path().to_owned());
+    let source_prefix = prepared.request.key_map.source_prefix.clone();
     let json_keys = args.dry_run && !batch && ctx.out.format() == OutputFormat::Json;
     // JSON key lines stream to stdout during the run: a bar beside them only on a terminal.
     let progress = RestoreProgress::new(

@@ -226,7 +226,8 @@ pub async fn prepare(
     let reader_s3 = reader.s3();
     let writer_s3 = writer.s3();
     // Every check on the target is done; an inventory is read (and refused, if it must be) before
-    // anything is written, with the caller's credentials (see read_inventory).
+    // anything is written, with the caller's credentials: it lists every account's keys, and a
+    // restore role may read only its own account's prefix.
     let inventory = match &args.inventory {
         Some(url) => {
             let options = crate::inventory_source::LoadOptions {
