@@ -55,6 +55,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand ls" -l page-size -d 
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l list-concurrency -d 'Listing requests in flight at once: the prefix is split into key ranges listed concurrently and merged back into S3 order (1 = one stream)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l inventory -d 'Read the account\'s versions from this S3 Inventory of the central bucket (its manifest.json; IncludedObjectVersions=All, CSV or Parquet) instead of listing them; needs --at no later than when the inventory was taken' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l inventory-memory -d 'Memory for sorting the inventory\'s rows; beyond it, sorted runs spill to a temporary directory (TMPDIR) and are merged' -r
+complete -c s3central -n "__fish_s3central_using_subcommand ls" -l inventory-owner -d 'The account that must own the inventory\'s buckets (sent with every read of it, so S3 refuses a bucket of that name owned by anyone else) [default: your own account]' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand ls" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
@@ -109,6 +110,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand restore" -l archive-
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l list-concurrency -d 'Listing requests in flight at once: the prefix is split into key ranges listed concurrently and merged back into S3 order (1 = one stream)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l inventory -d 'Read central\'s versions from this S3 Inventory of the central bucket (its manifest.json; IncludedObjectVersions=All, CSV or Parquet) instead of listing them; refused when it was taken before --at' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l inventory-memory -d 'Memory for sorting the inventory\'s rows; beyond it, sorted runs spill to a temporary directory (TMPDIR) and are merged' -r
+complete -c s3central -n "__fish_s3central_using_subcommand restore" -l inventory-owner -d 'The account that must own the inventory\'s buckets (sent with every read of it, so S3 refuses a bucket of that name owned by anyone else) [default: your own account]' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand restore" -l region -d 'AWS region (else from the profile, else us-east-1)' -r

@@ -418,6 +418,10 @@ pub struct RestoreArgs {
         requires = "inventory"
     )]
     pub inventory_memory: bytesize::ByteSize,
+    /// The account that must own the inventory's buckets (sent with every read of it, so S3
+    /// refuses a bucket of that name owned by anyone else) [default: your own account].
+    #[arg(long, value_name = "ID", value_parser = parse_account, requires = "inventory")]
+    pub inventory_owner: Option<AccountId>,
 }
 
 /// Values of `restore --provenance`.
@@ -506,6 +510,10 @@ pub struct LsArgs {
         requires = "inventory"
     )]
     pub inventory_memory: bytesize::ByteSize,
+    /// The account that must own the inventory's buckets (sent with every read of it, so S3
+    /// refuses a bucket of that name owned by anyone else) [default: your own account].
+    #[arg(long, value_name = "ID", value_parser = parse_account, requires = "inventory")]
+    pub inventory_owner: Option<AccountId>,
 }
 
 /// Arguments of `activity`.

@@ -41,6 +41,9 @@ pub struct LoadOptions {
     pub at: DateTime<Utc>,
     /// Bytes of entries held in memory before a sorted run is spilled.
     pub memory: u64,
+    /// The account that must own the inventory's buckets (`x-amz-expected-bucket-owner` on every
+    /// read): a bucket of that name now owned by someone else is refused by S3, not read.
+    pub expected_owner: String,
 }
 
 /// A loaded inventory: its entries under the prefix, sorted into S3's listing order.
@@ -137,11 +140,17 @@ fn md5_hex(bytes: &[u8]) -> String {
 }
 
 /// One whole object (the manifest and its checksum are small).
-async fn get_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>> {
+async fn get_bytes(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    owner: &str,
+) -> Result<Vec<u8>> {
     let out = s3
         .get_object()
         .bucket(bucket)
         .key(key)
+        .expected_bucket_owner(owner)
         .send()
         .await
         .map_err(|e| {
@@ -157,12 +166,19 @@ async fn get_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<V
 }
 
 /// Downloads one data file to `path`, hashing it on the way; returns its hex MD5.
-async fn download(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, path: &Path) -> Result<String> {
+async fn download(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    owner: &str,
+    path: &Path,
+) -> Result<String> {
     let resource = format!("s3://{bucket}/{key}");
     let out = s3
         .get_object()
         .bucket(bucket)
         .key(key)
+        .expected_bucket_owner(owner)
         .send()
         .await
         .map_err(|e| Error::from_sdk("GetObject", resource.clone(), e))?;
@@ -194,9 +210,17 @@ async fn download(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, path: &Path)
 pub async fn load(aws: &Aws, options: &LoadOptions) -> Result<Inventory> {
     let (bucket, key) = parse_url(&options.url)?;
     let s3 = crate::region::for_bucket(aws, &bucket).await.s3();
-    let manifest_bytes = get_bytes(&s3, &bucket, &key).await?;
+    let owner = options.expected_owner.as_str();
+    let manifest_bytes = get_bytes(&s3, &bucket, &key, owner).await?;
     let checksum_at = checksum_key(&key);
-    let checksum = match s3.get_object().bucket(&bucket).key(&checksum_at).send().await {
+    let checksum = match s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&checksum_at)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+    {
         Ok(out) => out
             .body
             .collect()
@@ -255,7 +279,14 @@ pub async fn load(aws: &Aws, options: &LoadOptions) -> Result<Inventory> {
     let schema = Arc::new((columns, manifest.schema.clone()));
     for (i, file) in manifest.files.iter().enumerate() {
         let path = dir.path().join(format!("data-{i:06}"));
-        let md5 = download(&data_s3, &manifest.destination_bucket, &file.key, &path).await?;
+        let md5 = download(
+            &data_s3,
+            &manifest.destination_bucket,
+            &file.key,
+            owner,
+            &path,
+        )
+        .await?;
         if md5 != file.md5 {
             return Err(InventoryError::Checksum {
                 bucket: manifest.destination_bucket.clone(),

@@ -302,6 +302,10 @@ async fn list_keys(
                 prefix: request.prefix.clone(),
                 at,
                 memory: args.inventory_memory.as_u64(),
+                expected_owner: match &args.inventory_owner {
+                    Some(owner) => owner.to_string(),
+                    None => caller.account_id().await?,
+                },
             };
             let inventory = crate::inventory_source::load(&caller, &options).await?;
             if !ctx.global.quiet {

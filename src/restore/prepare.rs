@@ -240,6 +240,10 @@ pub async fn prepare(
                 ),
                 at,
                 memory: args.inventory_memory.as_u64(),
+                expected_owner: match &args.inventory_owner {
+                    Some(owner) => owner.to_string(),
+                    None => caller.account_id().await?,
+                },
             };
             let inventory = crate::inventory_source::load(&caller, &options).await?;
             on_inventory(&inventory, &options.prefix);
