@@ -94,6 +94,11 @@ struct TotalsLine {
     totals: Totals,
 }
 
+/// Said under every table: what central cannot show of the account's own deletes.
+pub const SOURCE_DELETES_NOTE: &str = "note: delete markers are not replicated, so keys the \
+account deleted in its own bucket are not seen as deleted here: central still holds their last \
+version (a default restore brings them back)";
+
 /// Runs `diff`; input is validated before the first AWS call.
 pub async fn run(ctx: &mut Context, args: DiffArgs) -> Result<u8> {
     let bucket = ctx.central_bucket()?;
@@ -169,5 +174,6 @@ pub async fn run(ctx: &mut Context, args: DiffArgs) -> Result<u8> {
              default, so deleted keys come back unless --respect-deletes",
         )?;
     }
+    ctx.out.text(SOURCE_DELETES_NOTE)?;
     Ok(0)
 }
