@@ -43,7 +43,8 @@ pub struct LoadOptions {
     pub memory: u64,
     /// The account that must own the inventory's buckets (`x-amz-expected-bucket-owner` on every
     /// read): a bucket of that name now owned by someone else is refused by S3, not read.
-    pub expected_owner: String,
+    /// `None`: the account of the credentials that read it.
+    pub expected_owner: Option<String>,
 }
 
 /// A loaded inventory: its entries under the prefix, sorted into S3's listing order.
@@ -210,7 +211,11 @@ async fn download(
 pub async fn load(aws: &Aws, options: &LoadOptions) -> Result<Inventory> {
     let (bucket, key) = parse_url(&options.url)?;
     let s3 = crate::region::for_bucket(aws, &bucket).await.s3();
-    let owner = options.expected_owner.as_str();
+    let owner = match &options.expected_owner {
+        Some(owner) => owner.clone(),
+        None => aws.account_id().await?,
+    };
+    let owner = owner.as_str();
     let manifest_bytes = get_bytes(&s3, &bucket, &key, owner).await?;
     let checksum_at = checksum_key(&key);
     let checksum = match s3

@@ -157,7 +157,7 @@ fn write_line(line: &str) -> Result<()> {
     })
 }
 
-pub use crate::text::{escape_invisible, printable};
+pub use crate::text::printable;
 
 #[cfg(test)]
 mod tests {

@@ -302,10 +302,7 @@ async fn list_keys(
                 prefix: request.prefix.clone(),
                 at,
                 memory: args.inventory_memory.as_u64(),
-                expected_owner: match &args.inventory_owner {
-                    Some(owner) => owner.to_string(),
-                    None => caller.account_id().await?,
-                },
+                expected_owner: args.inventory_owner.as_ref().map(ToString::to_string),
             };
             let inventory = crate::inventory_source::load(&caller, &options).await?;
             if !ctx.global.quiet {

@@ -399,27 +399,15 @@ pub async fn wait(
     job_id: &str,
     mut progress: impl FnMut(&JobState),
 ) -> Result<JobState> {
-    let control = aws.s3control();
     let mut delay = Duration::from_secs(1);
     loop {
-        let out = control
-            .describe_job()
-            .account_id(account)
-            .job_id(job_id)
-            .send()
-            .await
-            .map_err(|e| Error::from_sdk("s3control:DescribeJob", job_id.to_owned(), e))?;
-        let job = out.job();
-        let p = job.and_then(|j| j.progress_summary());
+        let (job, _) = crate::setup::backfill::describe_job(aws, account, job_id).await?;
         let state = JobState {
-            id: job_id.to_owned(),
-            status: job
-                .and_then(|j| j.status())
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-            total: p.and_then(|p| p.total_number_of_tasks()).unwrap_or(0),
-            succeeded: p.and_then(|p| p.number_of_tasks_succeeded()).unwrap_or(0),
-            failed: p.and_then(|p| p.number_of_tasks_failed()).unwrap_or(0),
+            id: job.id,
+            status: job.status,
+            total: job.total,
+            succeeded: job.succeeded,
+            failed: job.failed,
         };
         progress(&state);
         if crate::setup::backfill::is_finished(&state.status) {

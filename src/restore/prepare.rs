@@ -161,8 +161,10 @@ pub async fn prepare(
             let assumed = caller.assume_role(role).await?;
             // The restore role reads central only where setup granted it; probe before relying on it.
             let in_central_region = crate::region::for_bucket(&assumed, &central).await;
-            match probe_central(&in_central_region, &central, &args.account.prefix()).await {
-                Ok(()) => (
+            match crate::central::holds_account(&in_central_region.s3(), &central, &args.account)
+                .await
+            {
+                Ok(_) => (
                     assumed.clone(),
                     assumed,
                     Identity::RestoreRole(role.clone()),
@@ -240,10 +242,7 @@ pub async fn prepare(
                 ),
                 at,
                 memory: args.inventory_memory.as_u64(),
-                expected_owner: match &args.inventory_owner {
-                    Some(owner) => owner.to_string(),
-                    None => caller.account_id().await?,
-                },
+                expected_owner: args.inventory_owner.as_ref().map(ToString::to_string),
             };
             let inventory = crate::inventory_source::load(&caller, &options).await?;
             on_inventory(&inventory, &options.prefix);
@@ -542,23 +541,6 @@ fn restore_role_arn(args: &RestoreArgs) -> Result<Option<String>> {
             crate::setup::policy::RESTORE_ROLE
         )
     }))
-}
-
-/// Whether these credentials may list the account's prefix in central (one ListObjectVersions of
-/// one entry: a restore role may list only its own prefix, so HeadBucket would be refused).
-async fn probe_central(aws: &Aws, central: &str, prefix: &str) -> Result<()> {
-    aws.s3()
-        .list_object_versions()
-        .bucket(central)
-        .prefix(prefix)
-        .max_keys(1)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            Error::from_sdk("ListObjectVersions", central.to_owned(), e)
-                .with_bucket_hint(central, "--central-bucket / S3CENTRAL_BUCKET")
-        })
 }
 
 /// The bucket's region (HeadBucket's x-amz-bucket-region, which S3 sends even with a redirect or

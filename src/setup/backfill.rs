@@ -250,12 +250,9 @@ pub fn propagation_backoff(attempt: u32) -> std::time::Duration {
     std::time::Duration::from_secs(1u64 << (attempt.clamp(2, 7) - 1))
 }
 
-/// A job's status and the codes of its failure reasons (DescribeJob).
-async fn status_and_failures(
-    aws: &Aws,
-    account: &str,
-    job_id: &str,
-) -> Result<(String, Vec<String>)> {
+/// One job as DescribeJob reports it, and the codes of its failure reasons: how s3central follows
+/// the jobs it started (backfills here, batch restores in `restore::batch::wait`).
+pub async fn describe_job(aws: &Aws, account: &str, job_id: &str) -> Result<(Job, Vec<String>)> {
     let out = aws
         .s3control()
         .describe_job()
@@ -265,10 +262,27 @@ async fn status_and_failures(
         .await
         .map_err(|e| Error::from_sdk("s3control:DescribeJob", job_id.to_owned(), e))?;
     let job = out.job();
-    let status = job
-        .and_then(|j| j.status())
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_default();
+    let progress = job.and_then(|j| j.progress_summary());
+    let described = Job {
+        id: job_id.to_owned(),
+        status: job
+            .and_then(|j| j.status())
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        total: progress
+            .and_then(|p| p.total_number_of_tasks())
+            .unwrap_or(0),
+        succeeded: progress
+            .and_then(|p| p.number_of_tasks_succeeded())
+            .unwrap_or(0),
+        failed: progress
+            .and_then(|p| p.number_of_tasks_failed())
+            .unwrap_or(0),
+        created: job
+            .and_then(|j| j.creation_time())
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+    };
     let codes = job
         .map(|j| {
             j.failure_reasons()
@@ -277,7 +291,7 @@ async fn status_and_failures(
                 .collect()
         })
         .unwrap_or_default();
-    Ok((status, codes))
+    Ok((described, codes))
 }
 
 /// Starts the backfill ([`start`]). When `role_changed` (this run made or changed the batch
@@ -299,7 +313,8 @@ pub async fn start_watched(
         }
         let deadline = std::time::Instant::now() + PROPAGATION_WATCH;
         let not_assumable = loop {
-            let (status, codes) = status_and_failures(aws, account, &job).await?;
+            let (described, codes) = describe_job(aws, account, &job).await?;
+            let status = described.status;
             if status == "Failed" {
                 break codes.iter().any(|c| c == ROLE_NOT_ASSUMABLE);
             }

@@ -359,6 +359,37 @@ async fn an_interrupted_run_prints_the_command_that_finishes_it() {
     assert_eq!(first + second, 80, "{first} + {second}");
 }
 
+/// `script` running `restore --account ACCOUNT --at AT --to-bucket TARGET --concurrency 1 | cat`
+/// on a pty of `size` (columns, rows): stderr is the terminal, so the bar is drawn; stdout goes
+/// through a pipe to cat, as to grep. What the terminal received is written to `capture`.
+fn restore_on_a_pty(
+    size: (u16, u16),
+    central: &str,
+    at: &str,
+    target: &str,
+    capture: &std::path::Path,
+) -> std::process::Command {
+    let bin = env!("CARGO_BIN_EXE_s3central");
+    let inner = format!(
+        "stty cols {} rows {}; {bin} --endpoint-url {} --central-bucket {central} restore \
+         --account {ACCOUNT} --at {at} --to-bucket {target} --concurrency 1 | cat",
+        size.0,
+        size.1,
+        endpoint()
+    );
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qfec", &inner])
+        .arg(capture)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("COLUMNS", size.0.to_string())
+        .env_remove("S3CENTRAL_NO_PROGRESS")
+        .env_remove("S3CENTRAL_QUIET")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    script
+}
+
 /// Replays what a terminal shows for the bytes written to it (the escapes indicatif and the
 /// console crate use: CR, LF, cursor up/down, clear line, clear to end of screen).
 fn screen(raw: &str) -> Vec<String> {
@@ -458,23 +489,8 @@ async fn progress_on_a_terminal_leaves_no_stale_lines_when_stdout_is_piped() {
     let t = cutoff().await;
     let (alias, _) = kms_key("pty").await;
     let target = target_bucket(&s3, "target", &alias).await;
-    let bin = env!("CARGO_BIN_EXE_s3central");
     let capture = tempfile::NamedTempFile::new().expect("temp file");
-    // stderr is the pty (the bar is drawn); stdout goes through a pipe to cat, as to grep.
-    let inner = format!(
-        "stty cols 200 rows 40; {bin} --endpoint-url {} --central-bucket {central} restore \
-         --account {ACCOUNT} --at {t} --to-bucket {target} --concurrency 1 | cat",
-        endpoint()
-    );
-    let status = std::process::Command::new("script")
-        .args(["-qfec", &inner])
-        .arg(capture.path())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("COLUMNS", "200")
-        .env_remove("S3CENTRAL_NO_PROGRESS")
-        .env_remove("S3CENTRAL_QUIET")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+    let status = restore_on_a_pty((200, 40), &central, &t, &target, capture.path())
         .status()
         .expect("script (util-linux)");
     let raw = std::fs::read_to_string(capture.path()).expect("capture");
@@ -572,21 +588,8 @@ async fn progress_fits_an_80_column_terminal_and_ctrl_c_leaves_no_half_line() {
     let t = cutoff().await;
     let (alias, _) = kms_key("narrow").await;
     let target = target_bucket(&s3, "target", &alias).await;
-    let bin = env!("CARGO_BIN_EXE_s3central");
     let capture = tempfile::NamedTempFile::new().expect("temp file");
-    let inner = format!(
-        "stty cols 80 rows 24; {bin} --endpoint-url {} --central-bucket {central} restore \
-         --account {ACCOUNT} --at {t} --to-bucket {target} --concurrency 1 | cat",
-        endpoint()
-    );
-    let child = std::process::Command::new("script")
-        .args(["-qfec", &inner])
-        .arg(capture.path())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("S3CENTRAL_NO_PROGRESS")
-        .env_remove("S3CENTRAL_QUIET")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+    let child = restore_on_a_pty((80, 24), &central, &t, &target, capture.path())
         .spawn()
         .expect("script (util-linux)");
     let pid = pid_of(&["restore", &central]);
