@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use tokio::io::AsyncWriteExt;
 
@@ -17,6 +17,7 @@ use crate::inventory::manifest::{FileFormat, Manifest};
 use crate::inventory::rows::{read_csv_gz, read_parquet, Columns};
 use crate::inventory::sort::{Entry, SortStats, Sorted, Sorter};
 use crate::inventory::{check, checksum_key, parse_url, InventoryError};
+use crate::pit::{resolve_stream_keys, resolve_stream_marked, DeleteMode, Resolved};
 use crate::version::ObjectVersion;
 
 /// The default of `--inventory-memory`: entries held in memory before a sorted run is spilled.
@@ -133,6 +134,80 @@ impl Inventory {
         })
         .boxed()
     }
+}
+
+/// Keys whose versions are listed at once to settle ties (each one ListObjectVersions, or more
+/// for a key with over a page of versions).
+const TIE_LISTINGS: usize = 8;
+
+/// Where a tied key's versions are listed: the bucket the inventory describes, read with the
+/// client that reads it.
+#[derive(Debug, Clone)]
+pub struct TieLister {
+    /// A client that can list the bucket.
+    pub client: aws_sdk_s3::Client,
+    /// The bucket (central).
+    pub bucket: String,
+    /// Entries per listing page.
+    pub page_size: i32,
+}
+
+impl TieLister {
+    /// The key's entries in S3's order: a listing under the key as prefix, cut at the first
+    /// longer key (which S3 lists after it).
+    fn versions_of(&self, key: &str) -> BoxStream<'static, Result<ObjectVersion>> {
+        let key = key.to_owned();
+        crate::listing::list_versions(
+            self.client.clone(),
+            crate::listing::ListRequest {
+                bucket: self.bucket.clone(),
+                prefix: key.clone(),
+                page_size: self.page_size,
+                concurrency: 1,
+            },
+        )
+        .try_take_while(move |v| futures::future::ready(Ok(v.key == key)))
+        .boxed()
+    }
+}
+
+/// Resolves an inventory's entries at `at`, settling every key whose choice rests on the order
+/// of rows within one second: an inventory's rows have no order and LastModifiedDate has whole
+/// seconds, so that key's versions are listed and S3's order decides, never a guess.
+/// `on_tie` is called once per such key.
+pub fn resolve_settled(
+    entries: BoxStream<'static, Result<ObjectVersion>>,
+    at: DateTime<Utc>,
+    mode: DeleteMode,
+    lister: TieLister,
+    on_tie: impl Fn() + Send + Sync + 'static,
+) -> BoxStream<'static, Result<Resolved>> {
+    let on_tie = Arc::new(on_tie);
+    resolve_stream_keys(entries, at, mode)
+        .map(move |key| {
+            let (lister, on_tie) = (lister.clone(), on_tie.clone());
+            async move {
+                let key = key?;
+                if !key.tied {
+                    return Ok(key.resolved);
+                }
+                on_tie();
+                tracing::debug!(key = %key.key, "versions tied within a second in the inventory: listing them");
+                let listed = resolve_stream_marked(lister.versions_of(&key.key), at, mode);
+                futures::pin_mut!(listed);
+                listed.try_next().await
+            }
+        })
+        .buffered(TIE_LISTINGS)
+        .try_filter_map(|resolved| futures::future::ready(Ok(resolved)))
+        .boxed()
+}
+
+/// One line for people: how many keys [`resolve_settled`] listed to settle ties.
+pub fn ties_line(keys: u64) -> String {
+    format!(
+        "s3central: {keys} key(s) had versions within one second in the inventory, which does not order them: their versions were listed and S3's order chose"
+    )
 }
 
 /// The hex MD5 of bytes.

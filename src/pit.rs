@@ -31,8 +31,35 @@ struct KeyState {
     /// newest object version, in [`DeleteMode::Respect`] the newest entry of either kind.
     best: Option<ObjectVersion>,
     /// The newest entry of either kind at or before the time, by the same rule: its
-    /// LastModified, and whether it is a delete marker.
-    newest: Option<(DateTime<Utc>, bool)>,
+    /// LastModified, whether it is a delete marker, and whether it is the current version.
+    newest: Option<(DateTime<Utc>, bool, bool)>,
+    /// Another candidate of `best`'s kind shares its whole second.
+    best_tied: bool,
+    /// Another entry at or before the time shares `newest`'s whole second.
+    newest_tied: bool,
+    /// An entry after the time but within its whole second (a listing, which gives whole
+    /// seconds, would count it as at or before the time).
+    late: bool,
+}
+
+/// Every key read, present or not, and whether its choice rests on an order the source cannot
+/// vouch for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyResolution {
+    /// The key.
+    pub key: String,
+    /// Its version at the time, if present.
+    pub resolved: Option<Resolved>,
+    /// The choice between entries within one second rests on their order in the input: two
+    /// candidates (or the newest entries) share a whole second and neither is the current
+    /// version. A listing's order is S3's and decides; an inventory's rows have no order, so
+    /// the key's versions must be listed to choose.
+    pub tied: bool,
+}
+
+/// The whole second of a time: S3 gives LastModified to the second.
+fn second(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
 }
 
 /// A key present at the time, and whether its newest entry there is a delete marker.
@@ -67,32 +94,51 @@ impl Resolver {
 
     /// As [`Resolver::push`], telling also whether a newer delete marker shadows the version.
     pub fn push_resolved(&mut self, entry: ObjectVersion) -> Option<Resolved> {
+        self.push_key(entry).and_then(|k| k.resolved)
+    }
+
+    /// As [`Resolver::push_resolved`], for every key read (present or not) and whether its
+    /// choice rests on the input's order within a second (see [`KeyResolution::tied`]).
+    pub fn push_key(&mut self, entry: ObjectVersion) -> Option<KeyResolution> {
         let flushed = match &self.current {
             Some(state) if state.key == entry.key => None,
-            _ => self.finish_resolved(),
+            _ => self.finish_key(),
         };
         let (at, mode) = (self.at, self.mode);
         let state = self.current.get_or_insert_with(|| KeyState {
             key: entry.key.clone(),
             best: None,
             newest: None,
+            best_tied: false,
+            newest_tied: false,
+            late: false,
         });
-        if entry.last_modified <= at
-            && state
-                .newest
-                .is_none_or(|(when, _)| entry.last_modified > when)
-        {
-            state.newest = Some((entry.last_modified, entry.is_delete_marker));
+        let when = entry.last_modified;
+        if when > at {
+            state.late |= second(when) == second(at);
+            return flushed;
         }
-        let counts =
-            entry.last_modified <= at && (mode == DeleteMode::Respect || !entry.is_delete_marker);
-        if counts
-            && state
-                .best
-                .as_ref()
-                .is_none_or(|best| entry.last_modified > best.last_modified)
-        {
-            state.best = Some(entry);
+        match state.newest {
+            Some((newest, _, _)) if when <= newest => {
+                state.newest_tied |= second(when) == second(newest);
+            }
+            previous => {
+                state.newest_tied = previous.is_some_and(|(p, _, _)| second(p) == second(when));
+                state.newest = Some((when, entry.is_delete_marker, entry.is_latest));
+            }
+        }
+        if mode == DeleteMode::Respect || !entry.is_delete_marker {
+            match &state.best {
+                Some(best) if when <= best.last_modified => {
+                    state.best_tied |= second(when) == second(best.last_modified);
+                }
+                previous => {
+                    state.best_tied = previous
+                        .as_ref()
+                        .is_some_and(|p| second(p.last_modified) == second(when));
+                    state.best = Some(entry);
+                }
+            }
         }
         flushed
     }
@@ -104,12 +150,26 @@ impl Resolver {
 
     /// As [`Resolver::finish`], telling also whether a newer delete marker shadows the version.
     pub fn finish_resolved(&mut self) -> Option<Resolved> {
+        self.finish_key().and_then(|k| k.resolved)
+    }
+
+    /// As [`Resolver::finish_resolved`], for the last key read, present or not.
+    pub fn finish_key(&mut self) -> Option<KeyResolution> {
         let state = self.current.take()?;
-        let deleted = state.newest.is_some_and(|(_, marker)| marker);
-        state
+        let deleted = state.newest.is_some_and(|(_, marker, _)| marker);
+        // The current version is the newest of all: a tie with it is no tie.
+        let tied = state.late
+            || (state.best_tied && state.best.as_ref().is_some_and(|b| !b.is_latest))
+            || (state.newest_tied && state.newest.is_some_and(|(_, _, latest)| !latest));
+        let resolved = state
             .best
             .filter(|v| !v.is_delete_marker)
-            .map(|version| Resolved { version, deleted })
+            .map(|version| Resolved { version, deleted });
+        Some(KeyResolution {
+            key: state.key,
+            resolved,
+            tied,
+        })
     }
 }
 
@@ -137,6 +197,24 @@ pub fn resolve_stream_marked<S, E>(
 where
     S: Stream<Item = Result<ObjectVersion, E>>,
 {
+    resolve_stream_keys(entries, at, mode).filter_map(|k| {
+        futures::future::ready(match k {
+            Ok(k) => k.resolved.map(Ok),
+            Err(e) => Some(Err(e)),
+        })
+    })
+}
+
+/// As [`resolve_stream`], every key read (present or not) with whether its choice rests on the
+/// input's order within a second: what an inventory's reader needs to settle ties.
+pub fn resolve_stream_keys<S, E>(
+    entries: S,
+    at: DateTime<Utc>,
+    mode: DeleteMode,
+) -> impl Stream<Item = Result<KeyResolution, E>>
+where
+    S: Stream<Item = Result<ObjectVersion, E>>,
+{
     struct State<S> {
         entries: std::pin::Pin<Box<S>>,
         resolver: Resolver,
@@ -154,7 +232,7 @@ where
         loop {
             match st.entries.next().await {
                 Some(Ok(entry)) => {
-                    if let Some(out) = st.resolver.push_resolved(entry) {
+                    if let Some(out) = st.resolver.push_key(entry) {
                         return Some((Ok(out), st));
                     }
                 }
@@ -164,7 +242,7 @@ where
                 }
                 None => {
                     st.done = true;
-                    let last = st.resolver.finish_resolved();
+                    let last = st.resolver.finish_key();
                     return last.map(|v| (Ok(v), st));
                 }
             }
@@ -324,6 +402,87 @@ mod tests {
             both(&list, 2),
             (pairs(&[("k", "old")]), pairs(&[("k", "old")]))
         );
+    }
+
+    /// Every key's resolution, synchronously.
+    fn keys(entries: &[ObjectVersion], at: DateTime<Utc>, mode: DeleteMode) -> Vec<KeyResolution> {
+        let mut r = Resolver::new(at, mode);
+        let mut out: Vec<KeyResolution> = entries
+            .iter()
+            .filter_map(|e| r.push_key(e.clone()))
+            .collect();
+        out.extend(r.finish_key());
+        out
+    }
+
+    /// Whether the one key in `entries` is tied, in each mode: `(ignore, respect)`.
+    fn tied(entries: &[ObjectVersion], at: i64) -> (bool, bool) {
+        let one = |mode| {
+            let k = keys(entries, t(at), mode);
+            assert_eq!(k.len(), 1);
+            k[0].tied
+        };
+        (one(DeleteMode::Ignore), one(DeleteMode::Respect))
+    }
+
+    fn latest(mut v: ObjectVersion) -> ObjectVersion {
+        v.is_latest = true;
+        v
+    }
+
+    #[test]
+    fn candidates_sharing_a_second_are_tied_unless_one_is_current() {
+        let h = [put("a", "y", 10), put("a", "x", 10)];
+        assert_eq!(tied(&h, 20), (true, true));
+        // The current version is the newest of all.
+        let h = [latest(put("a", "y", 10)), put("a", "x", 10)];
+        assert_eq!(tied(&h, 20), (false, false));
+        // Other seconds, or a tie among versions that cannot be chosen, change nothing.
+        let h = [put("a", "y", 11), put("a", "x", 10)];
+        assert_eq!(tied(&h, 20), (false, false));
+        let h = [put("a", "z", 12), put("a", "y", 10), put("a", "x", 10)];
+        assert_eq!(tied(&h, 20), (false, false));
+        assert_eq!(tied(&h, 10), (true, true));
+        // Absent keys are reported too: a marker tied with a put may hide it or not.
+        let h = [
+            latest(put("a", "z", 30)),
+            del("a", "d", 10),
+            put("a", "x", 10),
+        ];
+        assert_eq!(tied(&h, 20), (true, true));
+        let k = keys(&h, t(20), DeleteMode::Respect);
+        assert_eq!((k[0].key.as_str(), k[0].resolved.is_none()), ("a", true));
+    }
+
+    #[test]
+    fn ignoring_deletes_a_tie_behind_a_newer_marker_still_counts() {
+        let h = [
+            latest(del("a", "d", 15)),
+            put("a", "y", 10),
+            put("a", "x", 10),
+        ];
+        // Ignoring deletes, y or x comes back; respecting them, the current marker decides.
+        assert_eq!(tied(&h, 20), (true, false));
+    }
+
+    #[test]
+    fn ties_are_found_in_any_arrival_order() {
+        let h = [put("a", "x", 10), put("a", "y", 11), put("a", "z", 11)];
+        assert_eq!(tied(&h, 20), (true, true));
+        let mut late = put("a", "late", 11);
+        late.last_modified += chrono::Duration::milliseconds(800);
+        let mut early = put("a", "early", 11);
+        early.last_modified += chrono::Duration::milliseconds(200);
+        let h = [early.clone(), put("a", "old", 10), late.clone()];
+        assert_eq!(tied(&h, 20), (true, true));
+        assert_eq!(
+            tied(&[early.clone(), put("a", "old", 9)], 20),
+            (false, false)
+        );
+        // An entry after TIME within its second: a listing (whole seconds) would count it.
+        let at = t(11) + chrono::Duration::milliseconds(500);
+        let k = keys(&[late, early], at, DeleteMode::Ignore);
+        assert!(k[0].tied, "{k:?}");
     }
 
     #[test]
@@ -695,6 +854,44 @@ mod tests {
                 prop_assert!(list.contains(v));
                 prop_assert!(!v.is_delete_marker);
                 prop_assert!(v.last_modified <= t(at));
+            }
+        }
+
+        #[test]
+        fn a_key_not_tied_resolves_alike_in_any_inventory_order(
+            h in history(),
+            at in -1i64..45,
+            mode in mode(),
+            priorities in prop::collection::vec(any::<u64>(), 40),
+        ) {
+            // An inventory's rows, sorted as the inventory reader sorts them: newest second
+            // first, the current version first within its second, the rest in any order.
+            let list = listing(&h);
+            let mut shuffled: Vec<(usize, ObjectVersion)> = list.iter().cloned().enumerate().collect();
+            shuffled.sort_by(|(i, a), (j, b)| {
+                a.key.cmp(&b.key)
+                    .then(b.last_modified.cmp(&a.last_modified))
+                    .then(b.is_latest.cmp(&a.is_latest))
+                    .then(priorities[*i % 40].cmp(&priorities[*j % 40]))
+            });
+            let shuffled: Vec<ObjectVersion> = shuffled.into_iter().map(|(_, v)| v).collect();
+            let truth = keys(&list, t(at), mode);
+            let got = keys(&shuffled, t(at), mode);
+            prop_assert_eq!(got.len(), truth.len());
+            for (g, want) in got.iter().zip(&truth) {
+                if !g.tied {
+                    prop_assert_eq!(&g.resolved, &want.resolved, "key {}", g.key);
+                } else {
+                    // Only a real tie makes a key's versions be listed.
+                    let mut seconds: Vec<i64> = list
+                        .iter()
+                        .filter(|v| v.key == g.key && v.last_modified <= t(at))
+                        .map(|v| second(v.last_modified))
+                        .collect();
+                    let n = seconds.len();
+                    seconds.dedup();
+                    prop_assert!(seconds.len() < n, "key {} tied without a shared second", g.key);
+                }
             }
         }
 

@@ -322,6 +322,7 @@ async fn list_keys(
     } else {
         DeleteMode::Ignore
     };
+    let ties = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let entries = if args.versions {
         counted
             .map_ok(|v| Resolved {
@@ -329,6 +330,21 @@ async fn list_keys(
                 version: v,
             })
             .boxed()
+    } else if args.inventory.is_some() {
+        let ties = ties.clone();
+        crate::inventory_source::resolve_settled(
+            counted.boxed(),
+            at,
+            mode,
+            crate::inventory_source::TieLister {
+                client: s3.clone(),
+                bucket: bucket.to_owned(),
+                page_size: args.page_size,
+            },
+            move || {
+                ties.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            },
+        )
     } else {
         resolve_stream_marked(counted, at, mode).boxed()
     };
@@ -364,6 +380,10 @@ async fn list_keys(
         ctx.out.row(&KeyRow { restore, ..row })?;
     }
     spinner.finish_and_clear();
+    let tied = ties.load(std::sync::atomic::Ordering::Relaxed);
+    if tied > 0 && !ctx.global.quiet {
+        eprintln!("{}", crate::inventory_source::ties_line(tied));
+    }
     let under = format!("s3://{bucket}/{account_prefix}{path}");
     if t.shown == 0 {
         if !ctx.global.quiet {

@@ -206,6 +206,12 @@ pub fn print_summary(
             ),
         ]
     };
+    if s.inventory_ties > 0 {
+        lines.push(format!(
+            "  tied       {:>10}  (keys with versions in one second of the inventory: listed, S3's order chose)",
+            s.inventory_ties
+        ));
+    }
     if args.dry_run && !dry.first.is_empty() {
         lines.push(String::new());
         lines.push("would copy:".into());

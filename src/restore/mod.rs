@@ -104,6 +104,9 @@ pub struct KeyReport {
 pub struct Summary {
     /// Versions and delete markers listed in central.
     pub listed: u64,
+    /// Keys whose versions an inventory could not order (two within one second, neither the
+    /// current one): their versions were listed and S3's order chose.
+    pub inventory_ties: u64,
     /// Objects copied now.
     pub copied: u64,
     /// Objects already in place.
@@ -168,29 +171,48 @@ impl ArchiveScan {
     }
 }
 
-/// The versions selected at TIME (resolved, filtered), in key order, counting listed entries.
+/// The versions selected at TIME (resolved, filtered), in key order, counting listed entries
+/// and the keys an inventory left tied within a second (settled by listing them).
 fn selected(
     copier: &Copier,
     request: &RestoreRequest,
     on_listed: impl Fn() + Send + 'static,
+    on_tie: impl Fn() + Send + Sync + 'static,
 ) -> impl futures::Stream<Item = Result<crate::version::ObjectVersion>> + Send + 'static {
     let filter = request.filter.clone();
     let map = request.key_map.clone();
-    let entries = match &request.inventory {
-        Some(inventory) => inventory.stream(),
-        None => list_versions(
-            copier.reader.clone(),
-            ListRequest {
+    let resolved = match &request.inventory {
+        Some(inventory) => crate::inventory_source::resolve_settled(
+            inventory.stream().inspect(move |_| on_listed()).boxed(),
+            request.at,
+            request.delete_mode,
+            crate::inventory_source::TieLister {
+                client: copier.reader.clone(),
                 bucket: copier.source_bucket.clone(),
-                prefix: format!("{}{}", request.key_map.source_prefix, request.path),
                 page_size: request.page_size,
-                concurrency: request.list_concurrency,
             },
-        ),
-    }
-    .inspect(move |_| on_listed());
+            on_tie,
+        )
+        .map_ok(|r| r.version)
+        .boxed(),
+        None => resolve_stream(
+            list_versions(
+                copier.reader.clone(),
+                ListRequest {
+                    bucket: copier.source_bucket.clone(),
+                    prefix: format!("{}{}", request.key_map.source_prefix, request.path),
+                    page_size: request.page_size,
+                    concurrency: request.list_concurrency,
+                },
+            )
+            .inspect(move |_| on_listed()),
+            request.at,
+            request.delete_mode,
+        )
+        .boxed(),
+    };
     let ineligible_only = request.batch_ineligible_only;
-    resolve_stream(entries, request.at, request.delete_mode).try_filter(move |v| {
+    resolved.try_filter(move |v| {
         let eligible = v.size <= batch::MAX_COPY_BYTES && !is_archived(v.storage_class.as_deref());
         futures::future::ready(
             filter.matches_noting(map.relative(&v.key)) && !(ineligible_only && eligible),
@@ -242,7 +264,7 @@ pub async fn scan_archived(
     request: &RestoreRequest,
     options: Option<&ArchiveOptions>,
 ) -> Result<ArchiveScan> {
-    let any = Box::pin(selected(copier, request, || {}))
+    let any = Box::pin(selected(copier, request, || {}, || {}))
         .try_filter(|v| futures::future::ready(is_archived(v.storage_class.as_deref())))
         .try_next()
         .await?;
@@ -251,7 +273,7 @@ pub async fn scan_archived(
     }
     let pairs = join(
         request.key_map.clone(),
-        selected(copier, request, || {}),
+        selected(copier, request, || {}, || {}),
         target_objects(copier, request),
     );
     let mut found = Box::pin(pairs)
@@ -333,9 +355,15 @@ where
 {
     let started = Instant::now();
     let counters = progress.counters();
+    let ties = std::sync::Arc::new(AtomicU64::new(0));
     let source = {
-        let shared = progress.shared();
-        selected(&copier, &request, move || bump(&shared.listed, 1))
+        let (shared, ties) = (progress.shared(), ties.clone());
+        selected(
+            &copier,
+            &request,
+            move || bump(&shared.listed, 1),
+            move || bump(&ties, 1),
+        )
     };
     let target = target_objects(&copier, &request);
     let deadline = request
@@ -446,6 +474,7 @@ where
         }
     }
     summary.listed = counters.listed.load(Ordering::Relaxed);
+    summary.inventory_ties = ties.load(Ordering::Relaxed);
     summary.include_hint = request.filter.hint();
     summary.archive_ready = ready.load(Ordering::Relaxed);
     summary.seconds = started.elapsed().as_secs_f64();
