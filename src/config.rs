@@ -54,6 +54,12 @@ kms_alias = "alias/s3central"
 storage_class = "STANDARD_IA"
 # S3 Replication Time Control (15-minute SLA and metrics). Default true.
 replication_time_control = true
+# Replicate delete markers, so central knows of every legitimate delete and
+# `restore --respect-deletes` gives back exactly what the account had. Default false: central
+# never learns of a delete (an attacker's deletes never reach it), and a restore brings deleted
+# keys back. Each [[source]] may say otherwise. setup refuses it while central has a lifecycle
+# rule that expires noncurrent versions. See docs/deletes.md.
+replicate_deletes = false
 # The organization whose principals may replicate into central.
 # Default: read with Organizations DescribeOrganization.
 org_id = "o-abcd123456"
@@ -97,6 +103,8 @@ kms_alias = "alias/s3central-source"
 # Who may assume this account's restore role, instead of [central] restore_principals (principals
 # of the central account only). Default: the central list.
 restore_principals = ["arn:aws:iam::123456789012:role/prod-incident-response"]
+# Whether this account's rule replicates delete markers. Default: [central] replicate_deletes.
+replicate_deletes = true
 
 [[source]]
 account = "222222222222"
@@ -142,6 +150,10 @@ pub struct Central {
     pub storage_class: String,
     /// Whether replication rules use S3 Replication Time Control.
     pub replication_time_control: bool,
+    /// Whether the accounts' rules replicate delete markers (each `[[source]]` may say otherwise):
+    /// central then knows of legitimate deletes, and `--respect-deletes` restores the account's
+    /// own state.
+    pub replicate_deletes: bool,
     /// The organization id; `None` means read it from Organizations.
     pub org_id: Option<String>,
     /// Who may assume each account's `s3central-restore` role (ARNs); empty means the central account.
@@ -222,6 +234,8 @@ pub struct Source {
     /// Who may assume this account's restore role instead of `[central] restore_principals`
     /// (ARNs, of the central account); `None`: the central list.
     pub restore_principals: Option<Vec<String>>,
+    /// Whether this account's rule replicates delete markers; `None`: `[central]`'s setting.
+    pub replicate_deletes: Option<bool>,
 }
 
 /// The `[discovery]` table: accounts found in organizational units.
@@ -461,6 +475,7 @@ struct RawCentral {
     kms_alias: Option<Spanned<String>>,
     storage_class: Option<Spanned<String>>,
     replication_time_control: Option<bool>,
+    replicate_deletes: Option<bool>,
     org_id: Option<Spanned<String>>,
     #[serde(default)]
     restore_principals: Vec<Spanned<String>>,
@@ -484,6 +499,7 @@ struct RawSource {
     region: Option<Spanned<String>>,
     kms_alias: Option<Spanned<String>>,
     restore_principals: Option<Vec<Spanned<String>>>,
+    replicate_deletes: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -640,6 +656,7 @@ fn validate_central(lines: &Lines<'_>, c: RawCentral) -> Result<Central, ConfigE
         kms_alias,
         storage_class,
         replication_time_control: c.replication_time_control.unwrap_or(true),
+        replicate_deletes: c.replicate_deletes.unwrap_or(false),
         org_id,
         restore_principals,
         object_lock,
@@ -752,6 +769,7 @@ fn validate_sources(
             region,
             kms_alias,
             restore_principals,
+            replicate_deletes: s.replicate_deletes,
         });
     }
     Ok(sources)
@@ -1230,6 +1248,7 @@ mod tests {
             c,
             Config {
                 central: Central {
+                    replicate_deletes: false,
                     account: None,
                     region: None,
                     bucket: "acme-s3central".into(),
@@ -1243,6 +1262,7 @@ mod tests {
                     enrollment: Enrollment::Organization,
                 },
                 sources: vec![Source {
+                    replicate_deletes: None,
                     account: "111111111111".parse().unwrap(),
                     bucket: "acme-data-111111111111".into(),
                     region: None,

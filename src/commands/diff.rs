@@ -95,9 +95,9 @@ struct TotalsLine {
 }
 
 /// Said under every table: what central cannot show of the account's own deletes.
-pub const SOURCE_DELETES_NOTE: &str = "note: delete markers are not replicated, so keys the \
-account deleted in its own bucket are not seen as deleted here: central still holds their last \
-version (a default restore brings them back)";
+pub const SOURCE_DELETES_NOTE: &str = "note: unless the account replicates deletes \
+(replicate_deletes), keys it deleted in its own bucket are not seen as deleted here: central \
+still holds their last version (a default restore brings them back)";
 
 /// Runs `diff`; input is validated before the first AWS call.
 pub async fn run(ctx: &mut Context, args: DiffArgs) -> Result<u8> {

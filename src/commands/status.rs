@@ -23,6 +23,9 @@ struct StatusRow {
     bucket: String,
     /// Resources that differ from the desired state (empty when converged).
     drift: Vec<String>,
+    /// Whether the account's rule replicates delete markers (as configured; a rule that says
+    /// otherwise is drift); `None` for central.
+    replicate_deletes: Option<bool>,
     /// Replication status of the most recent objects, by status.
     replication: BTreeMap<String, usize>,
     /// The newest backfill (S3 Batch Replication) job of the account's bucket, if any.
@@ -37,6 +40,7 @@ impl Row for StatusRow {
             Column::left("KIND", 7),
             Column::left("BUCKET", 32),
             Column::left("CONFIG", 24),
+            Column::left("DELETES", 14),
             Column::left("RECENT OBJECTS", 24),
             Column::left("BACKFILL", 0),
         ];
@@ -72,6 +76,12 @@ impl Row for StatusRow {
             self.kind.to_owned(),
             self.bucket.clone(),
             config,
+            match self.replicate_deletes {
+                Some(true) => "replicated",
+                Some(false) => "not replicated",
+                None => "-",
+            }
+            .to_owned(),
             replication,
             backfill,
         ]
@@ -101,6 +111,7 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
         kind: "central",
         bucket: r.config.central.bucket.clone(),
         drift: drift(&central_changes),
+        replicate_deletes: None,
         replication: BTreeMap::new(),
         backfill: None,
         error: None,
@@ -158,6 +169,7 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
                     kind: "source",
                     bucket: source.bucket.clone(),
                     drift,
+                    replicate_deletes: Some(source.replicate_deletes),
                     replication,
                     backfill,
                     error,

@@ -73,6 +73,8 @@ pub struct Central {
     /// With `enrollment = "listed"`: the accounts set up (listed and discovered), which central's
     /// policies then name; `None`: the whole organization.
     pub enrolled: Option<Vec<String>>,
+    /// The accounts set up whose rules replicate delete markers (`replicate_deletes`), sorted.
+    pub replicating_deletes: Vec<String>,
 }
 
 /// One source account to set up.
@@ -88,6 +90,8 @@ pub struct SourceAccount {
     pub kms_alias: String,
     /// Its own restore principals (`[[source]] restore_principals`), if the config names any.
     pub restore_principals: Option<Vec<String>>,
+    /// Whether its rule replicates delete markers (its `replicate_deletes`, else `[central]`'s).
+    pub replicate_deletes: bool,
 }
 
 /// Credentials acting in `account`: the caller's own, or the assumed `role` there.
@@ -126,6 +130,9 @@ pub async fn source_accounts(
                 .unwrap_or_else(|| central_region.to_owned()),
             kms_alias: s.kms_alias.clone(),
             restore_principals: s.restore_principals.clone(),
+            replicate_deletes: s
+                .replicate_deletes
+                .unwrap_or(config.central.replicate_deletes),
         })
         .collect();
     if let Some(discovery) = &config.discovery {
@@ -146,6 +153,7 @@ pub async fn source_accounts(
                 region: central_region.to_owned(),
                 kms_alias: crate::config::DEFAULT_SOURCE_KMS_ALIAS.to_owned(),
                 restore_principals: None,
+                replicate_deletes: config.central.replicate_deletes,
             });
         }
     }
@@ -215,6 +223,7 @@ pub fn central_specs(config: &Config, central: &Central, key_arn: &str) -> (KeyS
         key_arn,
         enrolled: central.enrolled.as_deref(),
         break_glass_role: central.break_glass_role.as_deref(),
+        replicating_deletes: &central.replicating_deletes,
     };
     (
         KeySpec {
@@ -337,6 +346,13 @@ pub async fn plan_central(
             .as_ref()
             .and_then(plan::oversized_bucket_policy),
     );
+    if bucket.is_some() && !central.replicating_deletes.is_empty() {
+        let rules = state::read_lifecycle(&s3, &bucket_spec.name).await?;
+        changes.extend(plan::expiring_deleted_data(
+            &rules,
+            &central.replicating_deletes,
+        ));
+    }
     let bucket_policy = bucket.as_ref().and_then(|b| b.policy.as_deref());
     let key_policy = key.as_ref().and_then(|k| k.policy.as_deref());
     let guarded =
@@ -514,6 +530,7 @@ pub fn source_specs(
         central_key_arn,
         source_region: &source.region,
         central_region: &central.region,
+        replicate_deletes: source.replicate_deletes,
     };
     let trusted = match &source.restore_principals {
         Some(own) if !own.is_empty() => own.clone(),
@@ -573,6 +590,7 @@ pub fn source_specs(
                 central_key_arn,
                 storage_class: &config.central.storage_class,
                 replication_time_control: config.central.replication_time_control,
+                replicate_deletes: source.replicate_deletes,
             }),
         },
     }

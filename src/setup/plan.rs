@@ -64,6 +64,8 @@ pub enum Resource {
     Backfill,
     /// Another replication rule of the source bucket whose destination is the central bucket.
     ForeignRule,
+    /// The central bucket's lifecycle rules (read, never written by s3central).
+    Lifecycle,
 }
 
 impl Resource {
@@ -95,6 +97,7 @@ impl Resource {
             Resource::Replication => "replication rule",
             Resource::Backfill => "backfill",
             Resource::ForeignRule => "other rule into central",
+            Resource::Lifecycle => "lifecycle",
         }
     }
 }
@@ -437,6 +440,59 @@ pub fn oversized_bucket_policy(policy: &Value) -> Option<Change> {
     })
 }
 
+/// An enabled lifecycle rule of central that expires noncurrent versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleRuleActual {
+    /// Its id.
+    pub id: String,
+    /// The key prefix it applies to (empty: the whole bucket, or a filter of tags or sizes only).
+    pub prefix: String,
+}
+
+/// Delete markers replicated into central make the version they cover noncurrent, so a rule
+/// that expires noncurrent versions would then destroy the data of every deleted key (an
+/// attacker's deletes included) after its days: refused while such a rule covers the prefix of
+/// an account that replicates deletes.
+pub fn expiring_deleted_data(
+    rules: &[LifecycleRuleActual],
+    replicating_deletes: &[String],
+) -> Option<Change> {
+    let hits: Vec<String> = rules
+        .iter()
+        .filter_map(|rule| {
+            let covered: Vec<&str> = replicating_deletes
+                .iter()
+                .map(String::as_str)
+                .filter(|account| {
+                    let own = format!("{account}/");
+                    own.starts_with(&rule.prefix) || rule.prefix.starts_with(&own)
+                })
+                .collect();
+            (!covered.is_empty()).then(|| {
+                let shown = if covered.len() > 3 {
+                    format!(
+                        "{}, ... ({} accounts)",
+                        covered[..3].join(", "),
+                        covered.len()
+                    )
+                } else {
+                    covered.join(", ")
+                };
+                format!("{:?} (prefix {:?}, covering {shown})", rule.id, rule.prefix)
+            })
+        })
+        .collect();
+    (!hits.is_empty()).then(|| {
+        Change::new(
+            Resource::Lifecycle,
+            Action::Refused(format!(
+                "central's lifecycle rule(s) {} expire noncurrent versions, and replicate_deletes would make every deleted key's data noncurrent (an attacker's deletes too), so it would be destroyed when the rule fires: remove NoncurrentVersionExpiration from those rules (or scope them away from those accounts), or set replicate_deletes = false",
+                hits.join("; ")
+            )),
+        )
+    })
+}
+
 /// Another rule of the source bucket that also replicates into central (issue 18, finding 4): a
 /// source admin can add one with its own replica key, prefix or storage settings, and its
 /// replicas land beside s3central's where version-id coverage cannot tell them apart. Setup never
@@ -606,6 +662,34 @@ fn update(fields: Vec<String>) -> Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn noncurrent_expiration_over_an_account_that_replicates_deletes_is_refused() {
+        let rule = |id: &str, prefix: &str| LifecycleRuleActual {
+            id: id.into(),
+            prefix: prefix.into(),
+        };
+        let deleting = vec!["111111111111".to_owned()];
+        // The whole bucket, the account's prefix, or a folder inside it: refused, named.
+        for prefix in ["", "1", "111111111111/", "111111111111/tmp/"] {
+            let change = expiring_deleted_data(&[rule("expire-old", prefix)], &deleting)
+                .unwrap_or_else(|| panic!("prefix {prefix:?} not refused"));
+            assert_eq!(change.resource, Resource::Lifecycle);
+            let Action::Refused(why) = change.action else {
+                panic!("not refused")
+            };
+            assert!(
+                why.contains("\"expire-old\"") && why.contains("111111111111"),
+                "{why}"
+            );
+        }
+        // Another account's prefix, or no account replicating deletes: nothing to say.
+        assert_eq!(
+            expiring_deleted_data(&[rule("b", "222222222222/")], &deleting),
+            None
+        );
+        assert_eq!(expiring_deleted_data(&[rule("all", "")], &[]), None);
+    }
 
     #[test]
     fn an_oversized_bucket_policy_is_refused() {

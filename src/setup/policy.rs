@@ -44,6 +44,9 @@ pub struct CentralInput<'a> {
     /// The break-glass role's ARN (`[central] break_glass_role`): when set, the only principal
     /// that may delete versions, change central's configuration or weaken its key.
     pub break_glass_role: Option<&'a str>,
+    /// The accounts whose replication roles may replicate delete markers into their own prefix
+    /// (`replicate_deletes`); empty: no account may.
+    pub replicating_deletes: &'a [String],
 }
 
 /// The Sid of the central bucket policy's Deny that keeps central's configuration and versions
@@ -250,6 +253,16 @@ pub fn central_key_policy(c: &CentralInput<'_>) -> Value {
     doc
 }
 
+/// [`CENTRAL_ONLY_ACTIONS`], without `s3:ReplicateDelete` when some accounts replicate delete
+/// markers (their own Allow and Deny statements then govern it).
+fn central_only_actions(c: &CentralInput<'_>) -> Vec<&'static str> {
+    CENTRAL_ONLY_ACTIONS
+        .iter()
+        .copied()
+        .filter(|a| c.replicating_deletes.is_empty() || *a != "s3:ReplicateDelete")
+        .collect()
+}
+
 /// A source key's policy: the account administers it (its IAM policies then grant the replication role).
 pub fn source_key_policy(account: &str) -> Value {
     json!({
@@ -356,7 +369,7 @@ pub fn central_bucket_policy(c: &CentralInput<'_>) -> Value {
                 "Sid": "DenyOtherAccountsAdministration",
                 "Effect": "Deny",
                 "Principal": "*",
-                "Action": CENTRAL_ONLY_ACTIONS,
+                "Action": central_only_actions(c),
                 "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
                 "Condition": {"StringNotEquals": {"aws:PrincipalAccount": c.account}}
             },
@@ -398,6 +411,34 @@ pub fn central_bucket_policy(c: &CentralInput<'_>) -> Value {
             }
         ]
     });
+    if let (false, Some(statements)) = (
+        c.replicating_deletes.is_empty(),
+        doc["Statement"].as_array_mut(),
+    ) {
+        // Delete markers only (S3 never replicates a versioned delete: "Replicating delete
+        // markers between buckets", Amazon S3 User Guide), only by the account's replication
+        // role, only into its own prefix, only for the accounts that opted in.
+        statements.push(json!({
+            "Sid": "ReplicateDeleteMarkersIntoOwnPrefix",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:ReplicateDelete",
+            "Resource": own_prefix_objects,
+            "Condition": {"StringEquals": {
+                "aws:PrincipalOrgID": c.org_id,
+                "aws:PrincipalArn": own_role_arn(REPLICATION_ROLE),
+                "aws:PrincipalAccount": c.replicating_deletes
+            }}
+        }));
+        statements.push(json!({
+            "Sid": "OnlyOptedInAccountsReplicateDeletes",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:ReplicateDelete",
+            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+            "Condition": {"StringNotEquals": {"aws:PrincipalAccount": with_central(c.account, c.replicating_deletes)}}
+        }));
+    }
     if let (Some(enrolled), Some(statements)) = (c.enrolled, doc["Statement"].as_array_mut()) {
         // Any organization account's roles named like s3central's could otherwise replicate
         // into their own prefix, read it, and start archive retrievals central pays for.
@@ -414,10 +455,9 @@ pub fn central_bucket_policy(c: &CentralInput<'_>) -> Value {
         }));
     }
     if let (Some(role), Some(statements)) = (c.break_glass_role, doc["Statement"].as_array_mut()) {
-        let actions: Vec<&str> = CENTRAL_ONLY_ACTIONS
-            .iter()
-            .chain(BUCKET_BREAK_GLASS_EXTRA)
-            .copied()
+        let actions: Vec<&str> = central_only_actions(c)
+            .into_iter()
+            .chain(BUCKET_BREAK_GLASS_EXTRA.iter().copied())
             .collect();
         statements.push(json!({
             "Sid": BUCKET_GUARD_SID,
@@ -427,6 +467,21 @@ pub fn central_bucket_policy(c: &CentralInput<'_>) -> Value {
             "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
             "Condition": {"ArnNotEquals": {"aws:PrincipalArn": role}}
         }));
+        if !c.replicating_deletes.is_empty() {
+            // The guard leaves ReplicateDelete to the opted-in accounts' roles; in the central
+            // account it stays the break-glass role's alone.
+            statements.push(json!({
+                "Sid": "OnlyBreakGlassReplicatesDeletesFromCentral",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:ReplicateDelete",
+                "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+                "Condition": {
+                    "ArnNotEquals": {"aws:PrincipalArn": role},
+                    "StringEquals": {"aws:PrincipalAccount": c.account}
+                }
+            }));
+        }
     }
     doc
 }
@@ -609,6 +664,9 @@ pub struct RolePolicyInput<'a> {
     pub source_region: &'a str,
     /// The central bucket's region.
     pub central_region: &'a str,
+    /// Whether the account's rule replicates delete markers (the role then needs
+    /// `s3:ReplicateDelete` into its own prefix).
+    pub replicate_deletes: bool,
 }
 
 /// The replication role's inline policy: read the account's prefix in the source, write it into central.
@@ -621,7 +679,16 @@ pub fn replication_role_policy(input: &RolePolicyInput<'_>) -> Value {
         central_key_arn,
         source_region,
         central_region,
+        replicate_deletes,
     } = *input;
+    let mut replicate_actions = vec![
+        "s3:ReplicateObject",
+        "s3:ReplicateTags",
+        "s3:ObjectOwnerOverrideToBucketOwner",
+    ];
+    if replicate_deletes {
+        replicate_actions.push("s3:ReplicateDelete");
+    }
     json!({
         "Version": POLICY_VERSION,
         "Statement": [
@@ -644,7 +711,7 @@ pub fn replication_role_policy(input: &RolePolicyInput<'_>) -> Value {
             {
                 "Sid": "ReplicateIntoCentral",
                 "Effect": "Allow",
-                "Action": ["s3:ReplicateObject", "s3:ReplicateTags", "s3:ObjectOwnerOverrideToBucketOwner"],
+                "Action": replicate_actions,
                 "Resource": format!("arn:aws:s3:::{central_bucket}/{account}/*")
             },
             {
@@ -818,7 +885,7 @@ pub struct ReplicationRule {
     pub priority: i32,
     /// Filter prefix, `<account>/`.
     pub prefix: String,
-    /// Whether delete markers are replicated (never).
+    /// Whether delete markers are replicated (`replicate_deletes`; off by default).
     pub delete_marker_replication: bool,
     /// Whether SSE-KMS encrypted objects are replicated.
     pub sse_kms_encrypted_objects: bool,
@@ -851,6 +918,8 @@ pub struct RuleInput<'a> {
     pub storage_class: &'a str,
     /// Whether to use Replication Time Control.
     pub replication_time_control: bool,
+    /// Whether delete markers are replicated (`replicate_deletes`).
+    pub replicate_deletes: bool,
 }
 
 /// Whether a text is a full KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`), as replication requires.
@@ -870,7 +939,7 @@ pub fn replication_rule(input: &RuleInput<'_>) -> ReplicationRule {
         id: format!("s3central-{}", input.account),
         priority: 1,
         prefix: format!("{}/", input.account),
-        delete_marker_replication: false,
+        delete_marker_replication: input.replicate_deletes,
         sse_kms_encrypted_objects: true,
         destination_bucket_arn: format!("arn:aws:s3:::{}", input.central_bucket),
         destination_account: input.central_account.to_owned(),
@@ -1025,6 +1094,7 @@ mod tests {
 
     fn role_input() -> RolePolicyInput<'static> {
         RolePolicyInput {
+            replicate_deletes: false,
             account: ACCOUNT,
             source_bucket: SOURCE_BUCKET,
             central_bucket: CENTRAL_BUCKET,
@@ -1037,6 +1107,7 @@ mod tests {
 
     fn central_input() -> CentralInput<'static> {
         CentralInput {
+            replicating_deletes: &[],
             account: CENTRAL_ACCOUNT,
             org_id: ORG,
             bucket: CENTRAL_BUCKET,
@@ -1049,6 +1120,7 @@ mod tests {
 
     fn rule_input() -> RuleInput<'static> {
         RuleInput {
+            replicate_deletes: false,
             account: ACCOUNT,
             central_bucket: CENTRAL_BUCKET,
             central_account: CENTRAL_ACCOUNT,
@@ -1105,6 +1177,47 @@ mod tests {
             include_str!("snapshots/central_bucket_policy_break_glass.json"),
             &central_bucket_policy(&guarded),
         );
+    }
+
+    #[test]
+    fn snapshot_documents_when_an_account_replicates_deletes() {
+        let deleting = [ACCOUNT.to_owned()];
+        let guarded = CentralInput {
+            break_glass_role: Some("arn:aws:iam::123456789012:role/s3central-break-glass"),
+            replicating_deletes: &deleting,
+            ..central_input()
+        };
+        check_snapshot(
+            "central_bucket_policy_replicating_deletes",
+            include_str!("snapshots/central_bucket_policy_replicating_deletes.json"),
+            &central_bucket_policy(&guarded),
+        );
+        let role = replication_role_policy(&RolePolicyInput {
+            replicate_deletes: true,
+            ..role_input()
+        });
+        let replicate = statements(&role)
+            .into_iter()
+            .find(|s| s["Sid"] == "ReplicateIntoCentral")
+            .unwrap();
+        assert!(actions(&replicate).contains(&"s3:ReplicateDelete".to_owned()));
+        assert_eq!(
+            replicate["Resource"],
+            json!(format!("arn:aws:s3:::{CENTRAL_BUCKET}/{ACCOUNT}/*"))
+        );
+        let rule = replication_rule(&RuleInput {
+            replicate_deletes: true,
+            ..rule_input()
+        });
+        assert!(rule.delete_marker_replication);
+        // No account opted in: the documents are the ones without the setting.
+        let off = CentralInput {
+            replicating_deletes: &[],
+            ..guarded
+        };
+        assert!(!central_bucket_policy(&off)
+            .to_string()
+            .contains("ReplicateDeleteMarkers"));
     }
 
     #[test]
@@ -1390,6 +1503,7 @@ mod tests {
         let source_key =
             format!("arn:aws:kms:eu-west-1:{account}:key/11111111-1111-1111-1111-111111111111");
         let c = CentralInput {
+            replicating_deletes: &[],
             account: central,
             org_id: org,
             bucket,
@@ -1406,6 +1520,7 @@ mod tests {
             ..c
         };
         let role = RolePolicyInput {
+            replicate_deletes: false,
             account,
             source_bucket: &source_bucket,
             central_bucket: bucket,
@@ -1442,7 +1557,7 @@ mod tests {
         ) {
             let break_glass = format!("arn:aws:iam::{central}:role/s3central-break-glass");
             let key = format!("arn:aws:kms:us-east-1:{central}:key/0123abcd-0000-0000-0000-000000000000");
-            let c = CentralInput { account: &central, org_id: &org, bucket: &bucket, region: "us-east-1", key_arn: &key, enrolled: None, break_glass_role: None };
+            let c = CentralInput { replicating_deletes: &[], account: &central, org_id: &org, bucket: &bucket, region: "us-east-1", key_arn: &key, enrolled: None, break_glass_role: None };
             let key_policy = central_key_policy(&c);
             let bucket_policy = central_bucket_policy(&c);
             let guarded = CentralInput { break_glass_role: Some(&break_glass), ..c };
@@ -1495,7 +1610,7 @@ mod tests {
                 }
             }
             let key = format!("arn:aws:kms:us-east-1:{central}:key/0123abcd-0000-0000-0000-000000000000");
-            let rule = replication_rule(&RuleInput {
+            let rule = replication_rule(&RuleInput { replicate_deletes: false,
                 account: &account,
                 central_bucket: &bucket,
                 central_account: &central,

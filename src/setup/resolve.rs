@@ -90,6 +90,11 @@ pub async fn resolve(aws_options: &AwsOptions, path: &std::path::Path) -> Result
     let sources = source_accounts(&caller, &config, &central_region).await?;
     let enrolled = (config.central.enrollment == crate::config::Enrollment::Listed)
         .then(|| sources.iter().map(|s| s.account.to_string()).collect());
+    let replicating_deletes = sources
+        .iter()
+        .filter(|s| s.replicate_deletes)
+        .map(|s| s.account.to_string())
+        .collect();
     Ok(Resolved {
         central: Central {
             account: central_account,
@@ -99,6 +104,7 @@ pub async fn resolve(aws_options: &AwsOptions, path: &std::path::Path) -> Result
             break_glass_role,
             acting_as_break_glass,
             enrolled,
+            replicating_deletes,
         },
         caller: (caller, caller_account),
         sources,

@@ -8,7 +8,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::config::LockMode;
 use crate::error::{Error, Result};
-use crate::setup::plan::{BucketActual, KeyActual, LockActual, ReplicationActual, RoleActual};
+use crate::setup::plan::{
+    BucketActual, KeyActual, LifecycleRuleActual, LockActual, ReplicationActual, RoleActual,
+};
 use crate::setup::policy::ReplicationRule;
 
 /// The tag setup puts on every key it creates, naming the alias it is meant to carry, so a run
@@ -253,6 +255,47 @@ pub async fn read_object_lock(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<O
         enabled: config.object_lock_enabled().map(|e| e.as_str()) == Some("Enabled"),
         retention,
     }))
+}
+
+/// The bucket's enabled lifecycle rules that expire noncurrent versions (none when it has no
+/// lifecycle configuration).
+pub async fn read_lifecycle(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<Vec<LifecycleRuleActual>> {
+    let out = match s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if matches!(e.code(), Some("NoSuchLifecycleConfiguration")) => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Error::from_sdk(
+                "GetBucketLifecycleConfiguration",
+                bucket.to_owned(),
+                e,
+            ))
+        }
+    };
+    Ok(out
+        .rules()
+        .iter()
+        .filter(|r| r.status().as_str() == "Enabled" && r.noncurrent_version_expiration().is_some())
+        .map(|r| {
+            let filter = r.filter();
+            #[allow(deprecated)]
+            let prefix = filter
+                .and_then(|f| f.prefix().or_else(|| f.and().and_then(|a| a.prefix())))
+                .or(r.prefix())
+                .unwrap_or_default();
+            LifecycleRuleActual {
+                id: r.id().unwrap_or_default().to_owned(),
+                prefix: prefix.to_owned(),
+            }
+        })
+        .collect())
 }
 
 /// A role's trust policy and named inline policy, or None when the role does not exist.

@@ -194,11 +194,11 @@ async fn added_changed_and_deleted_between_two_moments() {
          default, so deleted keys come back unless --respect-deletes"
             .to_owned(),
     );
-    // Central never sees the account's own deletes (markers are not replicated): said every time.
+    // Central does not see the account's own deletes unless it replicates them: said every time.
     lines.push(
-        "note: delete markers are not replicated, so keys the account deleted in its own bucket \
-         are not seen as deleted here: central still holds their last version (a default restore \
-         brings them back)"
+        "note: unless the account replicates deletes (replicate_deletes), keys it deleted in its \
+         own bucket are not seen as deleted here: central still holds their last version (a \
+         default restore brings them back)"
             .to_owned(),
     );
     let want_table = lines.join("\n") + "\n";

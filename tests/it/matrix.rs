@@ -98,6 +98,7 @@ const BREAK_GLASS: &str = "arn:aws:iam::123456789012:role/s3central-break-glass"
 /// docs recommend (the matrix evaluates the guarded documents).
 fn central_input() -> CentralInput<'static> {
     CentralInput {
+        replicating_deletes: &[],
         account: CENTRAL,
         org_id: ORG,
         bucket: CENTRAL_BUCKET,
@@ -862,6 +863,7 @@ fn restore_policy_for_batch(account: &str) -> Value {
 fn policy_for(account: &str, document: fn(&RolePolicyInput<'_>) -> Value) -> Value {
     let s = source(account);
     document(&RolePolicyInput {
+        replicate_deletes: false,
         account: s.account,
         source_bucket: &s.bucket,
         central_bucket: CENTRAL_BUCKET,
@@ -960,8 +962,68 @@ fn all_rows() -> Vec<Value> {
     rows.extend(setup_rows());
     rows.extend(central_admin_rows());
     rows.extend(listed_enrollment_rows());
+    rows.extend(replicate_deletes_rows());
     rows.extend(canary_rows());
     rows
+}
+
+/// `replicate_deletes` for A only (issue 20): A's replication role may replicate delete markers
+/// into A's own prefix and nowhere else; B (not opted in), A's other principals, outsiders and
+/// the central account's admins may not; nothing else is widened; the break-glass role still may.
+#[rustfmt::skip]
+fn replicate_deletes_rows() -> Vec<Value> {
+    let deleting = vec![A.to_owned()];
+    let input = CentralInput { replicating_deletes: &deleting, ..central_input() };
+    let bucket = Target {
+        policy: Some(("resourcePolicy", "central bucket policy (A replicates deletes)".into(), central_bucket_policy(&input))),
+        ..central_bucket()
+    };
+    let object = |key: &str| Target { arn: central_object_arn(key), ..bucket.clone() };
+    let a_role = {
+        let s = source(A);
+        let mut actor = replication_role(A);
+        actor.policies = vec![(format!("{REPLICATION_ROLE} (setup, replicate_deletes)"), replication_role_policy(&RolePolicyInput {
+            replicate_deletes: true,
+            account: s.account,
+            source_bucket: &s.bucket,
+            central_bucket: CENTRAL_BUCKET,
+            source_key_arn: &s.key_arn,
+            central_key_arn: CENTRAL_KEY,
+            source_region: s.region,
+            central_region: CENTRAL_REGION,
+        }))];
+        actor
+    };
+    let n = |what: &str| format!("[deletes] {what}");
+    let (a_obj, b_obj) = (format!("{A}/photos/cat.jpg"), format!("{B}/photos/cat.jpg"));
+    vec![
+        row(n(&format!("{A}'s replication role: s3:ReplicateDelete (a delete marker) into central/{A}/")), &a_role,
+            "s3:ReplicateDelete", object(&a_obj), no_ctx(), Allow),
+        row(n(&format!("{A}'s replication role: s3:ReplicateObject into central/{A}/ still")), &a_role,
+            "s3:ReplicateObject", object(&a_obj), no_ctx(), Allow),
+        row(n("break-glass: s3:ReplicateDelete on central"), &break_glass(),
+            "s3:ReplicateDelete", object(&a_obj), no_ctx(), Allow),
+        row(n(&format!("[never] {A}'s replication role: s3:ReplicateDelete into central/{B}/")), &a_role,
+            "s3:ReplicateDelete", object(&b_obj), no_ctx(), Deny),
+        row(n(&format!("[never] {A}'s widened replication role: s3:ReplicateDelete into central/{B}/")), &widened(a_role.clone()),
+            "s3:ReplicateDelete", object(&b_obj), no_ctx(), Deny),
+        row(n(&format!("[never] {A}'s widened replication role: s3:DeleteObjectVersion on central/{A}/")), &widened(a_role.clone()),
+            "s3:DeleteObjectVersion", object(&a_obj), no_ctx(), Deny),
+        row(n(&format!("[never] {A}'s widened replication role: s3:PutLifecycleConfiguration on central")), &widened(a_role.clone()),
+            "s3:PutLifecycleConfiguration", bucket.clone(), no_ctx(), Deny),
+        row(n(&format!("[never] {A}'s admin: s3:ReplicateDelete into central/{A}/")), &admin(A),
+            "s3:ReplicateDelete", object(&a_obj), no_ctx(), Deny),
+        row(n(&format!("[never] {B}'s replication role (not opted in): s3:ReplicateDelete into central/{B}/")), &replication_role(B),
+            "s3:ReplicateDelete", object(&b_obj), no_ctx(), Deny),
+        row(n(&format!("[never] {B}'s widened replication role (not opted in): s3:ReplicateDelete into central/{B}/")), &widened(replication_role(B)),
+            "s3:ReplicateDelete", object(&b_obj), no_ctx(), Deny),
+        row(n("[never] an outsider's role named like ours: s3:ReplicateDelete into central"), &outsider(),
+            "s3:ReplicateDelete", object(&format!("{OUTSIDER}/x")), no_ctx(), Deny),
+        row(n("[never] central admin: s3:ReplicateDelete on central"), &admin(CENTRAL),
+            "s3:ReplicateDelete", object(&a_obj), no_ctx(), Deny),
+        row(n("[never] central admin: s3:DeleteObjectVersion on central"), &admin(CENTRAL),
+            "s3:DeleteObjectVersion", object(&a_obj), no_ctx(), Deny),
+    ]
 }
 
 /// `enrollment = "listed"` with only A enrolled (issue 18, finding 5): B is in the organization

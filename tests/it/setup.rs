@@ -254,6 +254,7 @@ async fn assert_provisioned(w: &World) {
     assert!(same_policy(
         policy,
         &central_bucket_policy(&CentralInput {
+            replicating_deletes: &[],
             account: CENTRAL_ACCOUNT,
             org_id: &w.org_id,
             bucket: &w.central_bucket,
@@ -313,6 +314,7 @@ async fn assert_provisioned(w: &World) {
             .await
             .expect("role policy");
         let desired = replication_role_policy(&RolePolicyInput {
+            replicate_deletes: false,
             account,
             source_bucket: &bucket,
             central_bucket: &w.central_bucket,
@@ -778,6 +780,7 @@ async fn a_break_glass_role_guards_central_and_only_it_changes_it() {
     let cfg = s3central::config::load_config(config.path()).expect("config");
     let central_key = key_arn(&caller_config().await, &cfg.central.kms_alias).await;
     let desired = central_bucket_policy(&CentralInput {
+        replicating_deletes: &[],
         account: CENTRAL_ACCOUNT,
         org_id: cfg.central.org_id.as_deref().expect("org id"),
         bucket: &central,
@@ -1114,6 +1117,7 @@ async fn restore_runs_as_the_restore_role_setup_made() {
         .await
         .expect("restore role policy");
     let desired = s3central::setup::policy::restore_role_policy(&RolePolicyInput {
+        replicate_deletes: false,
         account: &account,
         source_bucket: &bucket,
         central_bucket: &central,
@@ -1905,5 +1909,169 @@ async fn a_failed_backfill_is_planned_again_and_finished() {
             .all(|p| p["resource"] != "backfill" || p["action"] == "unchanged"),
         "{}",
         plan.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicated_deletes_make_a_respecting_restore_the_accounts_own_state() {
+    let (account, bucket, central, config) =
+        one_account_world("deletes", "replicate_deletes = true").await;
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // The rule replicates delete markers, the role may, and status says so.
+    let cfg = account_config(&account).await;
+    let s3 = s3_for(&cfg);
+    let rules = s3
+        .get_bucket_replication()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("GetBucketReplication");
+    let rule = &rules
+        .replication_configuration()
+        .expect("configuration")
+        .rules()[0];
+    assert_eq!(
+        rule.delete_marker_replication()
+            .and_then(|d| d.status())
+            .map(|s| s.as_str()),
+        Some("Enabled")
+    );
+    let status = setup(&config, &["status"]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    let row = json_lines(&status.stdout)
+        .into_iter()
+        .find(|l| l["account"] == account.as_str())
+        .expect("the account's row");
+    assert_eq!(row["replicate_deletes"], true, "{row}");
+    // History: five files; one deleted by the account itself (legitimately), then the cut-off,
+    // then the attack: one file overwritten, one deleted, one added.
+    let _running = crate::common::replication_running().await;
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..5 {
+        let key = format!("{account}/docs/{i}.txt");
+        let body = format!("version one of {i}");
+        crate::common::put(&s3, &bucket, &key, body.as_bytes()).await;
+        expected.insert(key, body);
+    }
+    let legit = format!("{account}/docs/4.txt");
+    crate::common::delete(&s3, &bucket, &legit).await;
+    expected.remove(&legit);
+    crate::common::drain_replication(30);
+    let t = crate::common::cutoff().await;
+    crate::common::put(
+        &s3,
+        &bucket,
+        &format!("{account}/docs/0.txt"),
+        b"encrypted by an attacker",
+    )
+    .await;
+    crate::common::delete(&s3, &bucket, &format!("{account}/docs/1.txt")).await;
+    crate::common::put(&s3, &bucket, &format!("{account}/docs/ransom.txt"), b"pay").await;
+    crate::common::drain_replication(30);
+    // Central learnt of both deletes (markers), and still holds every version.
+    let central_s3 = s3_for(&caller_config().await);
+    let in_central =
+        crate::common::all_versions(&central_s3, &central, &format!("{account}/")).await;
+    let markers = in_central.iter().filter(|(_, _, m)| *m).count();
+    assert_eq!((in_central.len(), markers), (9, 2), "{in_central:?}");
+    // ls --at T respecting deletes shows the account's own state at T.
+    let base = ["--central-bucket", &central, "--output", "json"];
+    let ls = s3central(
+        &[
+            &base[..],
+            &["ls", "--account", &account, "--at", &t, "--respect-deletes"],
+        ]
+        .concat(),
+    );
+    let listed: std::collections::BTreeSet<String> = json_lines(ls.success())
+        .iter()
+        .filter_map(|l| l["key"].as_str().map(|k| format!("{account}/{k}")))
+        .collect();
+    assert_eq!(listed, expected.keys().cloned().collect());
+    // The restore at T, respecting deletes, into the account's bucket: exactly its state at T.
+    let path = config.path().to_str().expect("path");
+    let out = s3central(
+        &[
+            &base[..],
+            &[
+                "restore",
+                "--account",
+                &account,
+                "--at",
+                &t,
+                "--respect-deletes",
+                "--config",
+                path,
+            ],
+        ]
+        .concat(),
+    );
+    let summary = json_lines(out.success())
+        .into_iter()
+        .find(|l| l["record"] == "summary")
+        .expect("summary");
+    assert_eq!(summary["copied"], 2, "0.txt and 1.txt: {}", out.stdout);
+    assert_eq!(
+        summary["extra"], 1,
+        "ransom.txt, left alone: {}",
+        out.stdout
+    );
+    for (key, body) in &expected {
+        let got = s3
+            .get_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("restored object");
+        let bytes = got.body.collect().await.expect("body").into_bytes();
+        assert_eq!(bytes.as_ref(), body.as_bytes(), "{key}");
+    }
+    let head = s3.head_object().bucket(&bucket).key(&legit).send().await;
+    assert!(head.is_err(), "the legitimately deleted file stays deleted");
+    // A lifecycle rule on central that expires noncurrent versions would destroy what a
+    // replicated marker covers: setup refuses, names it, and writes nothing.
+    central_s3
+        .put_bucket_lifecycle_configuration()
+        .bucket(&central)
+        .lifecycle_configuration(
+            aws_sdk_s3::types::BucketLifecycleConfiguration::builder()
+                .rules(
+                    aws_sdk_s3::types::LifecycleRule::builder()
+                        .id("expire-noncurrent")
+                        .status(aws_sdk_s3::types::ExpirationStatus::Enabled)
+                        .filter(
+                            aws_sdk_s3::types::LifecycleRuleFilter::builder()
+                                .prefix("")
+                                .build(),
+                        )
+                        .noncurrent_version_expiration(
+                            aws_sdk_s3::types::NoncurrentVersionExpiration::builder()
+                                .noncurrent_days(30)
+                                .build(),
+                        )
+                        .build()
+                        .expect("rule"),
+                )
+                .build()
+                .expect("lifecycle"),
+        )
+        .send()
+        .await
+        .expect("PutBucketLifecycleConfiguration");
+    let refused = setup(&config, &["setup", "--yes"]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("\"expire-noncurrent\"")
+            && refused.stderr.contains("replicate_deletes"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        record(&refused.stdout, "summary")
+            .first()
+            .map(|s| s["writes"].clone()),
+        None
     );
 }
