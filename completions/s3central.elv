@@ -84,6 +84,7 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand --include 'Only keys matching this glob (relative to the account prefix). Repeatable'
             cand --exclude 'Leave out keys matching this glob. Repeatable'
             cand --concurrency 'Objects copied at once'
+            cand --verify 'Prove each copy equal to its central version: `checksum` (S3''s full-object checksums of both; the default) or `bytes` (also reads both where no checksum compares). A mismatch fails the key'
             cand --report 'Write one JSON line per key (key, version_id, target_key, bytes, outcome, error) to this file'
             cand --provenance 'Where to record which central version each restored object came from: `journal` (a local file, one CopyObject per object) or `metadata` (also in each object, as s3central-source-version-id, for people: HeadObject + CopyObject). A re-run never trusts that metadata: without the journal, only equal SHA-256 checksums prove a key in place'
             cand --journal 'The restore journal of the target bucket: every copy this machine made into it, read to skip what is in place and appended to [default: $S3CENTRAL_STATE_DIR or ~/.local/state/s3central, /journal/<bucket>.tsv]'

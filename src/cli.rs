@@ -312,6 +312,11 @@ pub struct RestoreArgs {
     /// Show what would be copied, unchanged and extra; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Prove each copy equal to its central version: `checksum` (S3's full-object checksums of
+    /// both; the default) or `bytes` (also reads both where no checksum compares). A mismatch
+    /// fails the key.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "checksum", value_name = "HOW", conflicts_with = "dry_run")]
+    pub verify: Option<crate::restore::verify::VerifyMode>,
     /// Write one JSON line per key (key, version_id, target_key, bytes, outcome, error) to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

@@ -206,6 +206,20 @@ pub fn print_summary(
             ),
         ]
     };
+    if args.verify.is_some() && !args.dry_run {
+        let verified = s.verified_by_checksum + s.verified_by_bytes;
+        let mut line = format!(
+            "  verified   {verified:>10}  ({} by checksum, {} by bytes)",
+            s.verified_by_checksum, s.verified_by_bytes
+        );
+        if s.unverified > 0 {
+            line.push_str(&format!(
+                "\n  UNVERIFIED {:>10}  (copied, but nothing could prove them equal: see --report, or --verify bytes)",
+                s.unverified
+            ));
+        }
+        lines.insert(lines.len().saturating_sub(1), line);
+    }
     if s.inventory_ties > 0 {
         lines.push(format!(
             "  tied       {:>10}  (keys with versions in one second of the inventory: listed, S3's order chose)",
@@ -461,6 +475,8 @@ mod tests {
             list.add(&KeyReport {
                 archive: None,
                 evidence: None,
+                verified: None,
+                unverified: None,
                 key: format!("k{i}"),
                 version_id: "v".into(),
                 target_key: format!("t/k{i}"),
@@ -473,6 +489,8 @@ mod tests {
         list.add(&KeyReport {
             archive: None,
             evidence: None,
+            verified: None,
+            unverified: None,
             key: "same".into(),
             version_id: "v".into(),
             target_key: "t/same".into(),

@@ -470,6 +470,8 @@ pub async fn read_report(
                 error: row.error,
                 archive: None,
                 evidence: None,
+                verified: None,
+                unverified: None,
             });
         }
     }

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use futures::StreamExt;
+
 use crate::cli::RestoreArgs;
 use crate::error::{Error, Result};
 use crate::progress::RestoreProgress;
@@ -202,7 +204,7 @@ pub async fn run(
             )));
         }
         let report_prefix = format!("{base}{request_id}/report");
-        for key in batch::read_report(
+        let reports = batch::read_report(
             writer,
             &manifest_bucket,
             &report_prefix,
@@ -210,11 +212,34 @@ pub async fn run(
             &source_prefix,
             &key_prefix,
         )
-        .await?
-        {
+        .await?;
+        // --verify: the job's report names no written version, so each key's current version
+        // is compared; a write by someone else since then shows as a mismatch, never as proof.
+        let verify = request.verify;
+        let copier = &copier;
+        let mut checked = futures::stream::iter(reports)
+            .map(|key| {
+                let source_prefix = &source_prefix;
+                async move {
+                    match verify {
+                        Some(mode) if key.outcome == KeyOutcome::Copied => {
+                            verify_copied(copier, key, source_prefix, mode).await
+                        }
+                        _ => key,
+                    }
+                }
+            })
+            .buffered(request.concurrency.max(1));
+        while let Some(key) = checked.next().await {
             match key.outcome {
                 KeyOutcome::Copied => summary.copied += 1,
                 _ => summary.failed += 1,
+            }
+            match (&key.verified, &key.unverified) {
+                (Some(how), _) if how.starts_with("bytes") => summary.verified_by_bytes += 1,
+                (Some(_), _) => summary.verified_by_checksum += 1,
+                (None, Some(_)) => summary.unverified += 1,
+                (None, None) => {}
             }
             events.key(&key)?;
         }
@@ -250,4 +275,34 @@ pub async fn run(
         summary,
         plan: None,
     })
+}
+
+/// `--verify` of one key a batch job copied: its current version in the target against the
+/// central version the manifest named.
+async fn verify_copied(
+    copier: &crate::restore::copy::Copier,
+    mut key: KeyReport,
+    source_prefix: &str,
+    mode: restore::verify::VerifyMode,
+) -> KeyReport {
+    let source = crate::version::ObjectVersion {
+        key: format!("{source_prefix}{}", key.key),
+        version_id: key.version_id.clone(),
+        last_modified: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+        size: key.bytes,
+        etag: None,
+        storage_class: None,
+        is_latest: false,
+        is_delete_marker: false,
+    };
+    match restore::verify::verify(copier, &source, &key.target_key, None, mode).await {
+        Ok(restore::verify::Verdict::Verified(how)) => key.verified = Some(how),
+        Ok(restore::verify::Verdict::Unverified(why)) => key.unverified = Some(why),
+        Ok(restore::verify::Verdict::Mismatch(why)) => {
+            key.outcome = KeyOutcome::Failed;
+            key.error = Some(why);
+        }
+        Err(e) => key.unverified = Some(format!("could not be read back: {}", copier.explain(e))),
+    }
+    key
 }

@@ -8,6 +8,7 @@ pub mod execute;
 pub mod journal;
 pub mod plan;
 pub mod prepare;
+pub mod verify;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -61,6 +62,8 @@ pub struct RestoreRequest {
     /// Central's versions from an S3 Inventory (`--inventory`) instead of ListObjectVersions; the
     /// target is listed either way.
     pub inventory: Option<std::sync::Arc<crate::inventory_source::Inventory>>,
+    /// Prove every copy equal to its central version after writing it (`--verify`).
+    pub verify: Option<verify::VerifyMode>,
 }
 
 /// What a caller sees of a restore as it runs, whichever engine copies: the per-key report, and
@@ -97,6 +100,13 @@ pub struct KeyReport {
     /// What proved an unchanged key in place (`version_id`, `journal` or `sha256`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
+    /// `--verify`: how the written version was proven equal to central's (`checksum CRC32`,
+    /// `bytes SHA-256`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<String>,
+    /// `--verify`: why the written version could not be proven equal (nor different).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unverified: Option<String>,
 }
 
 /// Totals of a restore run.
@@ -130,6 +140,12 @@ pub struct Summary {
     pub objects_per_second: f64,
     /// S3 requests sent (retries included).
     pub requests: u64,
+    /// `--verify`: copies proven equal by full-object checksums.
+    pub verified_by_checksum: u64,
+    /// `--verify bytes`: copies proven equal by reading both versions.
+    pub verified_by_bytes: u64,
+    /// `--verify`: copies that could be proven neither equal nor different.
+    pub unverified: u64,
     /// Whether Ctrl-C stopped the run early.
     pub interrupted: bool,
     /// Who read and wrote, and how the bytes travelled.
@@ -456,6 +472,12 @@ where
             if decided == Decision::CompareChecksums && report.outcome != Outcome::Unchanged {
                 summary.unproven_same_size += 1;
             }
+            match (&report.verified, &report.unverified) {
+                (Some(how), _) if how.starts_with("bytes") => summary.verified_by_bytes += 1,
+                (Some(_), _) => summary.verified_by_checksum += 1,
+                (None, Some(_)) => summary.unverified += 1,
+                (None, None) => {}
+            }
             if report.archive.is_some() && report.outcome == Outcome::Copied {
                 summary.archive_copied += 1;
                 bump(&counters.archive_copied, 1);
@@ -510,6 +532,8 @@ async fn process(
                 error: None,
                 archive: None,
                 evidence: None,
+                verified: None,
+                unverified: None,
             }
         }
         Pair::Source { source, target } => (source, target),
@@ -525,6 +549,8 @@ async fn process(
         error: None,
         archive: None,
         evidence: None,
+        verified: None,
+        unverified: None,
     };
     let count = CountRequests::default();
     let archive = Archive { deadline, ready };
@@ -647,6 +673,24 @@ async fn decide_and_copy(
             }
             report.bytes = written.bytes;
             report.outcome = Outcome::Copied;
+            if let Some(mode) = request.verify {
+                let written = written.version_id.as_deref();
+                // Boxed, as the copy is: only verified keys pay for the verification's future.
+                let verdict =
+                    Box::pin(verify::verify(copier, &source, &target_key, written, mode)).await;
+                match verdict {
+                    Ok(verify::Verdict::Verified(how)) => report.verified = Some(how),
+                    Ok(verify::Verdict::Unverified(why)) => report.unverified = Some(why),
+                    Ok(verify::Verdict::Mismatch(why)) => {
+                        report.outcome = Outcome::Failed;
+                        report.error = Some(why);
+                    }
+                    Err(e) => {
+                        report.unverified =
+                            Some(format!("could not be read back: {}", copier.explain(e)))
+                    }
+                }
+            }
         }
         Err(e) => {
             report.outcome = Outcome::Failed;
@@ -771,6 +815,7 @@ mod tests {
                 path: String::new(),
                 list_concurrency: 4,
                 inventory: None,
+                verify: None,
             };
             let ready = AtomicU64::new(0);
             let pair = Pair::Source {
@@ -801,6 +846,8 @@ mod tests {
                 error: None,
                 archive: None,
                 evidence: None,
+                verified: None,
+                unverified: None,
             };
             let work = decide_and_copy(
                 &copier,

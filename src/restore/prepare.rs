@@ -285,6 +285,7 @@ pub async fn prepare(
         path: args.path.clone().unwrap_or_default(),
         list_concurrency: args.list_concurrency as usize,
         inventory: inventory.clone(),
+        verify: args.verify,
     };
     before_writes()?;
     let (provenance, journal) = provenance_and_journal(args, &target_bucket, versioned)?;

@@ -22,3 +22,4 @@ mod restore_ux;
 mod secrets;
 mod setup;
 mod trust;
+mod verify;

@@ -154,6 +154,10 @@ pub struct Plan {
     /// Every PUT whose path contains this text is refused with 403 AccessDenied, as a policy
     /// that denies the writer those keys would (the local server enforces no policy).
     pub deny_puts_containing: Option<String>,
+    /// Object reads (HEAD, GET) in this bucket are answered as a target that lies would: every
+    /// `x-amz-checksum-*` value altered, and GetObject bodies with their first byte flipped and
+    /// no checksum header (so the client cannot notice on its own).
+    pub tamper_reads_in: Option<String>,
 }
 
 impl Plan {
@@ -166,6 +170,7 @@ impl Plan {
             cut_first_gets: 0,
             bucket_labels: BTreeMap::new(),
             deny_puts_containing: None,
+            tamper_reads_in: None,
         }
     }
 
@@ -426,6 +431,63 @@ impl fmt::Display for DropConnection {
 
 impl std::error::Error for DropConnection {}
 
+/// A response as a lying target gives it: checksums altered (each base64 digit shifted, so the
+/// value stays well-formed), and a GetObject body with its first byte flipped and no checksum.
+async fn tamper(response: Response<ProxyBody>, head: bool) -> Response<ProxyBody> {
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let names: Vec<HeaderName> = parts
+        .headers
+        .keys()
+        .filter(|n| {
+            n.as_str().starts_with("x-amz-checksum-") && n.as_str() != "x-amz-checksum-type"
+        })
+        .cloned()
+        .collect();
+    for name in names {
+        if !head {
+            parts.headers.remove(&name);
+            continue;
+        }
+        let Some(value) = parts.headers.get(&name).and_then(|v| v.to_str().ok()) else {
+            continue;
+        };
+        let shifted: String = value
+            .chars()
+            .map(|c| match c {
+                'A'..='Y' | 'a'..='y' | '0'..='8' => (c as u8 + 1) as char,
+                'Z' => 'a',
+                'z' => '0',
+                '9' => 'A',
+                other => other,
+            })
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&shifted) {
+            parts.headers.insert(name, v);
+        }
+    }
+    if head {
+        return Response::from_parts(parts, body);
+    }
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut flipped = bytes.to_vec();
+    if let Some(first) = flipped.first_mut() {
+        *first ^= 0x01;
+    }
+    Response::from_parts(
+        parts,
+        Full::new(Bytes::from(flipped))
+            .map_err(|e| match e {})
+            .boxed(),
+    )
+}
+
 /// State shared by every connection.
 struct Shared {
     upstream: Uri,
@@ -487,6 +549,19 @@ impl Shared {
                     "AccessDenied",
                     "denied by the test proxy",
                 ));
+            }
+        }
+        if let Some(bucket) = &self.plan.tamper_reads_in {
+            let object_read = (req.method() == Method::HEAD || req.method() == Method::GET)
+                && req
+                    .uri()
+                    .path()
+                    .strip_prefix(&format!("/{bucket}/"))
+                    .is_some_and(|key| !key.is_empty())
+                && !req.uri().query().unwrap_or_default().contains("tagging");
+            if object_read {
+                let head = req.method() == Method::HEAD;
+                return Ok(tamper(self.forward(req).await, head).await);
             }
         }
         let decision = if class.eligible() {

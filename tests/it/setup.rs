@@ -1237,6 +1237,7 @@ async fn restore_runs_as_the_restore_role_setup_made() {
         path,
         "--engine",
         "batch",
+        "--verify",
     ]);
     let stdout = out.success();
     let summary = json_lines(stdout)
@@ -1244,6 +1245,8 @@ async fn restore_runs_as_the_restore_role_setup_made() {
         .find(|l| l["record"] == "summary")
         .expect("summary");
     assert_eq!(summary["copied"], 1, "{stdout}");
+    // --verify: the job's copy proven equal to central's version by its checksum.
+    assert_eq!(summary["verified_by_checksum"], 1, "{stdout}");
     let identity = summary["identity"].as_str().expect("identity");
     assert!(identity.contains("S3 Batch Operations job"), "{identity}");
     assert!(identity.contains("s3central-batch-restore"), "{identity}");
