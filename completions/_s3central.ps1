@@ -82,6 +82,7 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
         's3central;restore' {
             [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to restore (12 digits): its prefix in the central bucket')
             [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'The moment to restore to (RFC 3339, date, ''now'', or a duration ago like 36h)')
+            [CompletionResult]::new('--undo', '--undo', [CompletionResultType]::ParameterName, 'Undo the restore whose --report is REPORT: each key it copied whose current version is still the one it wrote gets the version it replaced back as current (a copy of it; a key that did not exist gets a delete marker; no version is ever deleted); every other key is reported and left alone. Acts as the global credentials, or --restore-role ARN')
             [CompletionResult]::new('--to-bucket', '--to-bucket', [CompletionResultType]::ParameterName, 'Bucket to write to (never the central bucket); must be versioned [default: the account''s bucket in --config]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The setup config, read only to find the account''s bucket when --to-bucket is not given')
             [CompletionResult]::new('--to-prefix', '--to-prefix', [CompletionResultType]::ParameterName, 'Put restored keys under this prefix instead of their central key, e.g. `restored/`')

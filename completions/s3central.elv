@@ -77,6 +77,7 @@ set edit:completion:arg-completer[s3central] = {|@words|
         &'s3central;restore'= {
             cand --account 'Account to restore (12 digits): its prefix in the central bucket'
             cand --at 'The moment to restore to (RFC 3339, date, ''now'', or a duration ago like 36h)'
+            cand --undo 'Undo the restore whose --report is REPORT: each key it copied whose current version is still the one it wrote gets the version it replaced back as current (a copy of it; a key that did not exist gets a delete marker; no version is ever deleted); every other key is reported and left alone. Acts as the global credentials, or --restore-role ARN'
             cand --to-bucket 'Bucket to write to (never the central bucket); must be versioned [default: the account''s bucket in --config]'
             cand --config 'The setup config, read only to find the account''s bucket when --to-bucket is not given'
             cand --to-prefix 'Put restored keys under this prefix instead of their central key, e.g. `restored/`'

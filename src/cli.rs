@@ -260,6 +260,31 @@ pub enum CopyModeArg {
     Stream,
 }
 
+/// `restore --verify HOW`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyArg {
+    /// Compare the full-object checksums S3 keeps for both versions.
+    Checksum,
+    /// As `checksum`, and read both versions where no checksum compares.
+    Bytes,
+}
+
+impl RestoreArgs {
+    /// `--account`, which clap requires unless `--undo` is given.
+    pub fn account(&self) -> Result<&AccountId, crate::error::Error> {
+        self.account.as_ref().ok_or_else(|| {
+            crate::error::Error::Invalid("--account ID is required (or --undo REPORT)".into())
+        })
+    }
+
+    /// `--at`, which clap requires unless `--undo` is given.
+    pub fn at(&self) -> Result<&str, crate::error::Error> {
+        self.at.as_deref().ok_or_else(|| {
+            crate::error::Error::Invalid("--at TIME is required (or --undo REPORT)".into())
+        })
+    }
+}
+
 /// Arguments of `restore`.
 #[derive(Debug, Args)]
 #[command(
@@ -272,14 +297,25 @@ s3central restore --account 111111111111 db/ --at '36h ago' --to-bucket prod-dat
 )]
 pub struct RestoreArgs {
     /// Account to restore (12 digits): its prefix in the central bucket.
-    #[arg(long, value_name = "ID", value_parser = parse_account)]
-    pub account: AccountId,
+    #[arg(long, value_name = "ID", value_parser = parse_account, required_unless_present = "undo")]
+    pub account: Option<AccountId>,
     /// Only keys under this path (relative to the account prefix), e.g. `db/`; only it is listed.
     #[arg(value_name = "PATH")]
     pub path: Option<String>,
     /// The moment to restore to (RFC 3339, date, 'now', or a duration ago like 36h).
-    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
-    pub at: String,
+    #[arg(
+        long,
+        value_name = "TIME",
+        allow_hyphen_values = true,
+        required_unless_present = "undo"
+    )]
+    pub at: Option<String>,
+    /// Undo the restore whose --report is REPORT: each key it copied whose current version is
+    /// still the one it wrote gets the version it replaced back as current (a copy of it; a key
+    /// that did not exist gets a delete marker; no version is ever deleted); every other key is
+    /// reported and left alone. Acts as the global credentials, or --restore-role ARN.
+    #[arg(long, value_name = "REPORT", conflicts_with_all = ["account", "at", "path", "dry_run", "verify", "inventory"])]
+    pub undo: Option<PathBuf>,
     /// Bucket to write to (never the central bucket); must be versioned [default: the account's bucket in --config].
     #[arg(long, value_name = "BUCKET")]
     pub to_bucket: Option<String>,
@@ -316,7 +352,7 @@ pub struct RestoreArgs {
     /// both; the default) or `bytes` (also reads both where no checksum compares). A mismatch
     /// fails the key.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "checksum", value_name = "HOW", conflicts_with = "dry_run")]
-    pub verify: Option<crate::restore::verify::VerifyMode>,
+    pub verify: Option<VerifyArg>,
     /// Write one JSON line per key (key, version_id, target_key, bytes, outcome, error) to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod ls;
 pub mod restore;
 pub mod restore_report;
+pub mod restore_undo;
 pub mod setup;
 pub mod status;
 

@@ -19,6 +19,9 @@ use serde::Serialize;
 /// ([`prepare`]) and runs the chosen engine ([`execute`]); this shows what happens: progress,
 /// the per-key report, the dry-run list or job, and the summary.
 pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
+    if let Some(report) = &args.undo {
+        return crate::commands::restore_undo::run(ctx, report, &args).await;
+    }
     let central = ctx.central_bucket()?;
     let quiet = ctx.global.quiet;
     let mut report = None;
@@ -77,6 +80,7 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     };
     let mut shown = Shown {
         report,
+        target_bucket: target.clone(),
         out: &mut ctx.out,
         json_keys,
         dry_list: (args.dry_run && !json_keys && !batch).then(DryRunList::default),
@@ -127,6 +131,8 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
 /// dry-run list, the engine's notices on stderr, and the batch job's bar.
 struct Shown<'a> {
     report: Option<BufWriter<File>>,
+    /// The bucket written, on every report line (what `restore --undo` acts on).
+    target_bucket: String,
     out: &'a mut crate::output::Output,
     json_keys: bool,
     dry_list: Option<DryRunList>,
@@ -136,7 +142,7 @@ struct Shown<'a> {
 
 impl restore::Events for Shown<'_> {
     fn key(&mut self, key: &KeyReport) -> Result<()> {
-        write_report_line(&mut self.report, key)?;
+        write_report_line(&mut self.report, key, &self.target_bucket)?;
         if self.json_keys {
             self.out.json(&KeyLine { record: "key", key })?;
         }
@@ -164,9 +170,20 @@ impl restore::Events for Shown<'_> {
 }
 
 /// Appends one key's line to the --report file.
-fn write_report_line(report: &mut Option<BufWriter<File>>, key: &KeyReport) -> Result<()> {
+fn write_report_line(
+    report: &mut Option<BufWriter<File>>,
+    key: &KeyReport,
+    target_bucket: &str,
+) -> Result<()> {
+    /// A report line: the key's fate and the bucket it was written to.
+    #[derive(Serialize)]
+    struct ReportLine<'a> {
+        #[serde(flatten)]
+        key: &'a KeyReport,
+        target_bucket: &'a str,
+    }
     if let Some(file) = report.as_mut() {
-        serde_json::to_writer(&mut *file, key)
+        serde_json::to_writer(&mut *file, &ReportLine { key, target_bucket })
             .map_err(std::io::Error::from)
             .and_then(|_| file.write_all(b"\n"))
             .map_err(|source| Error::Io {

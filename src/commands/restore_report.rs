@@ -130,7 +130,7 @@ pub fn print_summary(
         return Ok(());
     }
     let path = args.path.as_deref().unwrap_or("");
-    let source = format!("s3://{}/{}{path}", facts.central, args.account.prefix());
+    let source = format!("s3://{}/{}{path}", facts.central, args.account()?.prefix());
     let nothing = s.copied + s.unchanged + s.would_copy + s.failed == 0;
     if nothing && !s.interrupted {
         let filtered = if args.include.is_empty() && args.exclude.is_empty() {
@@ -477,6 +477,8 @@ mod tests {
                 evidence: None,
                 verified: None,
                 unverified: None,
+                replaced_version_id: None,
+                written_version_id: None,
                 key: format!("k{i}"),
                 version_id: "v".into(),
                 target_key: format!("t/k{i}"),
@@ -491,6 +493,8 @@ mod tests {
             evidence: None,
             verified: None,
             unverified: None,
+            replaced_version_id: None,
+            written_version_id: None,
             key: "same".into(),
             version_id: "v".into(),
             target_key: "t/same".into(),

@@ -472,6 +472,8 @@ pub async fn read_report(
                 evidence: None,
                 verified: None,
                 unverified: None,
+                replaced_version_id: None,
+                written_version_id: None,
             });
         }
     }

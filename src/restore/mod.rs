@@ -8,6 +8,7 @@ pub mod execute;
 pub mod journal;
 pub mod plan;
 pub mod prepare;
+pub mod undo;
 pub mod verify;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -107,6 +108,13 @@ pub struct KeyReport {
     /// `--verify`: why the written version could not be proven equal (nor different).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unverified: Option<String>,
+    /// The target's current version the copy replaced (absent: the key did not exist there):
+    /// what `restore --undo` puts back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced_version_id: Option<String>,
+    /// The version the copy wrote: `restore --undo` acts only while it is still current.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_version_id: Option<String>,
 }
 
 /// Totals of a restore run.
@@ -534,6 +542,8 @@ async fn process(
                 evidence: None,
                 verified: None,
                 unverified: None,
+                replaced_version_id: None,
+                written_version_id: None,
             }
         }
         Pair::Source { source, target } => (source, target),
@@ -551,6 +561,8 @@ async fn process(
         evidence: None,
         verified: None,
         unverified: None,
+        replaced_version_id: None,
+        written_version_id: None,
     };
     let count = CountRequests::default();
     let archive = Archive { deadline, ready };
@@ -673,6 +685,8 @@ async fn decide_and_copy(
             }
             report.bytes = written.bytes;
             report.outcome = Outcome::Copied;
+            report.replaced_version_id = target.as_ref().map(|t| t.version_id.clone());
+            report.written_version_id = written.version_id.clone();
             if let Some(mode) = request.verify {
                 let written = written.version_id.as_deref();
                 // Boxed, as the copy is: only verified keys pay for the verification's future.
@@ -848,6 +862,8 @@ mod tests {
                 evidence: None,
                 verified: None,
                 unverified: None,
+                replaced_version_id: None,
+                written_version_id: None,
             };
             let work = decide_and_copy(
                 &copier,

@@ -92,7 +92,7 @@ pub async fn prepare(
     on_inventory: impl FnOnce(&Inventory, &str),
     before_writes: impl FnOnce() -> Result<()>,
 ) -> Result<Prepared> {
-    let at = parse_time(&args.at, Utc::now())?;
+    let at = parse_time(args.at()?, Utc::now())?;
     let filter = KeyFilter::new(&args.include, &args.exclude)?;
     let to_prefix = args
         .to_prefix
@@ -104,7 +104,7 @@ pub async fn prepare(
     if args.inventory.is_none() {
         // A mistyped account is said before anything else, the config's view of it included.
         let in_region = crate::region::for_bucket(&caller, &central).await;
-        match crate::central::require_account(&in_region.s3(), &central, &args.account).await {
+        match crate::central::require_account(&in_region.s3(), &central, args.account()?).await {
             Ok(()) => {}
             Err(e @ (Error::Refused(_) | Error::Unreachable { .. } | Error::NoCredentials)) => {
                 return Err(e)
@@ -115,7 +115,7 @@ pub async fn prepare(
     }
     let target_bucket = match args.to_bucket.as_deref().filter(|b| !b.trim().is_empty()) {
         Some(bucket) => plan::bucket_argument(bucket).map_err(Error::Invalid)?,
-        None => bucket_from_config(&args.config, &args.account)?,
+        None => bucket_from_config(&args.config, args.account()?)?,
     };
     if target_bucket == central {
         return Err(Error::Refused(format!(
@@ -161,7 +161,7 @@ pub async fn prepare(
             let assumed = caller.assume_role(role).await?;
             // The restore role reads central only where setup granted it; probe before relying on it.
             let in_central_region = crate::region::for_bucket(&assumed, &central).await;
-            match crate::central::holds_account(&in_central_region.s3(), &central, &args.account)
+            match crate::central::holds_account(&in_central_region.s3(), &central, args.account()?)
                 .await
             {
                 Ok(_) => (
@@ -237,7 +237,7 @@ pub async fn prepare(
                 central: central.clone(),
                 prefix: format!(
                     "{}{}",
-                    args.account.prefix(),
+                    args.account()?.prefix(),
                     args.path.as_deref().unwrap_or("")
                 ),
                 at,
@@ -263,7 +263,7 @@ pub async fn prepare(
             CopyMode::Server => MAX_SINGLE_COPY,
             CopyMode::Stream => STREAM_THRESHOLD,
         });
-    let source_prefix = args.account.prefix();
+    let source_prefix = args.account()?.prefix();
     let mut request = RestoreRequest {
         at,
         delete_mode: if args.respect_deletes {
@@ -285,7 +285,10 @@ pub async fn prepare(
         path: args.path.clone().unwrap_or_default(),
         list_concurrency: args.list_concurrency as usize,
         inventory: inventory.clone(),
-        verify: args.verify,
+        verify: args.verify.map(|how| match how {
+            crate::cli::VerifyArg::Checksum => crate::restore::verify::VerifyMode::Checksum,
+            crate::cli::VerifyArg::Bytes => crate::restore::verify::VerifyMode::Bytes,
+        }),
     };
     before_writes()?;
     let (provenance, journal) = provenance_and_journal(args, &target_bucket, versioned)?;
@@ -316,7 +319,7 @@ pub async fn prepare(
             .transpose()?;
         let manifest_bucket = manifest.as_ref().map(|(bucket, _)| bucket.as_str());
         if args.batch_role == crate::setup::policy::BATCH_RESTORE_ROLE {
-            let account_bucket = account_bucket_in_config(&args.config, &args.account);
+            let account_bucket = account_bucket_in_config(&args.config, args.account()?);
             let account_key = match &args.kms_key {
                 Some(_) => match kms::bucket_default_key(&copier.writer, &target_bucket).await? {
                     Some(key) => Some(kms::resolve_key(&writer.kms(), &key).await?),
@@ -519,7 +522,7 @@ fn restore_role_arn(args: &RestoreArgs) -> Result<Option<String>> {
     if args.no_restore_role || args.target_profile.is_some() || args.target_role_arn.is_some() {
         return Ok(None);
     }
-    let account = &args.account;
+    let account = args.account()?;
     if let Some(name) = &args.restore_role {
         return Ok(Some(if name.starts_with("arn:") {
             name.clone()
@@ -622,7 +625,7 @@ async fn expected_target_owner(args: &RestoreArgs, writer: &Aws) -> Result<Strin
         .is_none_or(|b| b.trim().is_empty());
     Ok(match (&args.expected_bucket_owner, from_config) {
         (Some(owner), _) => owner.to_string(),
-        (None, true) => args.account.to_string(),
+        (None, true) => args.account()?.to_string(),
         (None, false) => writer.account_id().await?,
     })
 }
@@ -706,13 +709,17 @@ pub async fn nothing_found(
     args: &RestoreArgs,
 ) -> Error {
     let path = args.path.as_deref().unwrap_or("");
+    let account = match args.account() {
+        Ok(account) => account,
+        Err(e) => return e,
+    };
     match inventory {
         Some(inventory) => Error::Refused(format!(
             "the inventory taken at {} holds nothing under s3://{central}/{}{path}: is the account id (or PATH) right, and does the inventory's prefix filter cover it?",
             crate::time::format_time(inventory.taken),
-            args.account.prefix(),
+            account.prefix(),
         )),
-        None => nothing_listed(caller, central, &args.account, path).await,
+        None => nothing_listed(caller, central, account, path).await,
     }
 }
 

@@ -12,7 +12,7 @@ use crate::restore::copy::Copier;
 use crate::version::ObjectVersion;
 
 /// How far `--verify` goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifyMode {
     /// Compare the full-object checksums S3 keeps for both versions; objects without one on both
     /// sides are reported as not verified.

@@ -22,4 +22,5 @@ mod restore_ux;
 mod secrets;
 mod setup;
 mod trust;
+mod undo;
 mod verify;
