@@ -233,7 +233,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__diff)
-            opts="-v -q -h --account --from --to --include --exclude --page-size --list-concurrency --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --from --to --live --respect-deletes --config --include --exclude --page-size --list-concurrency --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -248,6 +248,14 @@ _s3central() {
                     return 0
                     ;;
                 --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --live)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

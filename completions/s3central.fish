@@ -158,6 +158,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand activity" -s h -l he
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l account -d 'Account to compare (12 digits)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l from -d 'The earlier moment (TIME), e.g. the last quiet moment `activity` printed' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l to -d 'The later moment (TIME) [default: now]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l live -d 'Compare central at --from with what BUCKET holds now, by restore\'s own decision: the keys a restore at --from would copy (changed or deleted in the bucket) and leave (added) [default BUCKET: the account\'s bucket in --config]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l config -d 'The setup config, read with --live to find the account\'s bucket (and restore role)' -r -F
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l include -d 'Only keys matching this glob (relative to the account prefix). Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l exclude -d 'Leave out keys matching this glob. Repeatable' -r
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l page-size -d 'Entries per listing request (1-1000); for tests and tuning' -r
@@ -171,6 +173,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand diff" -l retry-mode 
 standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand diff" -l respect-deletes -d 'With --live: a key whose newest entry in central at --from is a delete marker counts as absent (as `restore --respect-deletes` does)'
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l allow-plain-http -d 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted'
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'

@@ -624,6 +624,23 @@ pub struct DiffArgs {
     /// The later moment (TIME) [default: now].
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub to: Option<String>,
+    /// Compare central at --from with what BUCKET holds now, by restore's own decision: the keys
+    /// a restore at --from would copy (changed or deleted in the bucket) and leave (added)
+    /// [default BUCKET: the account's bucket in --config].
+    #[arg(long, value_name = "BUCKET", num_args = 0..=1, default_missing_value = "", conflicts_with = "to")]
+    pub live: Option<String>,
+    /// With --live: a key whose newest entry in central at --from is a delete marker counts as
+    /// absent (as `restore --respect-deletes` does).
+    #[arg(long, requires = "live")]
+    pub respect_deletes: bool,
+    /// The setup config, read with --live to find the account's bucket (and restore role).
+    #[arg(
+        long,
+        env = "S3CENTRAL_CONFIG",
+        default_value = "s3central.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
     /// Only keys matching this glob (relative to the account prefix). Repeatable.
     #[arg(long, value_name = "GLOB")]
     pub include: Vec<String>,

@@ -101,6 +101,9 @@ still holds their last version (a default restore brings them back)";
 
 /// Runs `diff`; input is validated before the first AWS call.
 pub async fn run(ctx: &mut Context, args: DiffArgs) -> Result<u8> {
+    if args.live.is_some() {
+        return crate::commands::diff_live::run(ctx, &args).await;
+    }
     let bucket = ctx.central_bucket()?;
     let now = Utc::now();
     let from = parse_time(&args.from, now)?;

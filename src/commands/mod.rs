@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod completions;
 pub mod diff;
+pub mod diff_live;
 pub mod ls;
 pub mod restore;
 pub mod restore_report;

@@ -628,6 +628,7 @@ async fn decide_and_copy(
     }
     if request.dry_run {
         report.outcome = Outcome::WouldCopy;
+        report.replaced_version_id = target.as_ref().map(|t| t.version_id.clone());
         return report;
     }
     if is_archived(source.storage_class.as_deref()) {

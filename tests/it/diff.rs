@@ -2,7 +2,7 @@
 //! after a delete, writes after the second moment and in a neighbour account; the exact keys with
 //! their version ids, sizes and the totals, in JSON and in the table, with globs and a PATH.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 
@@ -268,4 +268,117 @@ async fn added_changed_and_deleted_between_two_moments() {
     let reversed = diff(&bucket, true, &["--from", &t2, "--to", &t1]);
     assert_eq!(reversed.code, 2, "{reversed:?}");
     assert_eq!(reversed.stderr.lines().count(), 1, "{reversed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn live_diff_shows_exactly_what_a_restore_would_copy() {
+    let s3 = crate::common::s3().await;
+    let central = crate::common::unique_bucket("live-central");
+    crate::common::versioned_bucket(&s3, &central).await;
+    let account = "222222222222";
+    for name in ["a", "b", "c", "d"] {
+        crate::common::put(
+            &s3,
+            &central,
+            &format!("{account}/docs/{name}.txt"),
+            format!("{name} one"),
+        )
+        .await;
+    }
+    let t = crate::common::cutoff().await;
+    let (alias, _) = crate::common::kms_key("live").await;
+    let target = crate::common::target_bucket(&s3, "live-target", &alias).await;
+    let restore = |dry: bool| {
+        let mut args = vec![
+            "--central-bucket",
+            &central,
+            "--output",
+            "json",
+            "restore",
+            "--account",
+            account,
+            "--at",
+            &t,
+            "--to-bucket",
+            &target,
+        ];
+        if dry {
+            args.push("--dry-run");
+        }
+        crate::common::s3central(&args)
+    };
+    restore(false).success();
+    // The attack, in the bucket itself (never replicated here): one key overwritten, one
+    // deleted, one added.
+    crate::common::put(&s3, &target, &format!("{account}/docs/a.txt"), "encrypted").await;
+    crate::common::delete(&s3, &target, &format!("{account}/docs/b.txt")).await;
+    crate::common::put(&s3, &target, &format!("{account}/RANSOM.txt"), "pay").await;
+    let live = crate::common::s3central(&[
+        "--central-bucket",
+        &central,
+        "--output",
+        "json",
+        "diff",
+        "--account",
+        account,
+        "--from",
+        &t,
+        "--live",
+        &target,
+    ]);
+    let lines = json_lines(live.success());
+    let rows: BTreeMap<String, String> = lines
+        .iter()
+        .filter(|l| l["change"].is_string())
+        .map(|l| {
+            (
+                l["key"].as_str().expect("key").to_owned(),
+                l["change"].as_str().expect("change").to_owned(),
+            )
+        })
+        .collect();
+    let want: BTreeMap<String, String> = [
+        ("docs/a.txt", "changed"),
+        ("docs/b.txt", "deleted"),
+        ("RANSOM.txt", "added"),
+    ]
+    .into_iter()
+    .map(|(k, c)| (k.to_owned(), c.to_owned()))
+    .collect();
+    assert_eq!(rows, want, "{}", live.stdout);
+    let totals = &lines.last().expect("summary")["totals"];
+    assert_eq!(totals["unchanged"], 2, "{totals}");
+    // Exactly what the restore's dry run would copy.
+    let plan: std::collections::BTreeSet<String> = json_lines(restore(true).success())
+        .into_iter()
+        .filter(|l| l["record"] == "key" && l["outcome"] == "would_copy")
+        .map(|l| l["key"].as_str().expect("key").to_owned())
+        .collect();
+    let copied: std::collections::BTreeSet<String> = rows
+        .iter()
+        .filter(|(_, c)| *c != "added")
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(plan, copied);
+    // After the restore, only the added key is left (a restore never deletes).
+    restore(false).success();
+    let after = crate::common::s3central(&[
+        "--central-bucket",
+        &central,
+        "--output",
+        "json",
+        "diff",
+        "--account",
+        account,
+        "--from",
+        &t,
+        "--live",
+        &target,
+    ]);
+    let changes: Vec<Value> = json_lines(after.success())
+        .into_iter()
+        .filter(|l| l["change"].is_string())
+        .collect();
+    assert_eq!(changes.len(), 1, "{}", after.stdout);
+    assert_eq!(changes[0]["change"], "added");
 }
