@@ -42,6 +42,7 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Restore an account''s objects to their state at a time, into a target bucket')
             [CompletionResult]::new('activity', 'activity', [CompletionResultType]::ParameterValue, 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'See the damage: keys added, changed and deleted between two moments')
+            [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Prove restores work: restore a sample into a scratch place, verify every copy, measure the replication lag, and write a report an auditor can read')
             [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Provision replication for every account from s3central.toml: plan, then apply the differences')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check every account against the desired state and the replication status of recent objects; with --coverage, prove every current object has its replica in central')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -189,6 +190,34 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        's3central;drill' {
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to drill (12 digits)')
+            [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'The moment to restore [default: now]')
+            [CompletionResult]::new('--sample', '--sample', [CompletionResultType]::ParameterName, 'Restore a random sample of this many keys [default: every key]')
+            [CompletionResult]::new('--to-bucket', '--to-bucket', [CompletionResultType]::ParameterName, 'The bucket to restore into (versioned; never central) [default: the account''s bucket in --config, where the account''s restore role may write, as on the worst day]')
+            [CompletionResult]::new('--to-prefix', '--to-prefix', [CompletionResultType]::ParameterName, 'Where in it, outside the account''s replicated prefix [default: s3central-drill/<time>/]')
+            [CompletionResult]::new('--kms-key', '--kms-key', [CompletionResultType]::ParameterName, 'KMS key for the restored objects [default: the scratch bucket''s default key]')
+            [CompletionResult]::new('--report-dir', '--report-dir', [CompletionResultType]::ParameterName, 'Where to write the report: drill-<account>-<time>.jsonl and .md')
+            [CompletionResult]::new('--canary-timeout', '--canary-timeout', [CompletionResultType]::ParameterName, 'How long to wait for the canary''s replica (the replication lag measured)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The setup config: the account''s bucket and the role to write the canary with')
+            [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (else from the profile, else us-east-1)')
+            [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style). http:// only to this machine (loopback) unless --allow-plain-http')
+            [CompletionResult]::new('--max-attempts', '--max-attempts', [CompletionResultType]::ParameterName, 'Attempts per AWS request, first try included (adaptive retry with backoff)')
+            [CompletionResult]::new('--retry-mode', '--retry-mode', [CompletionResultType]::ParameterName, 'How failed requests are retried: adaptive also slows the client down when S3 throttles')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format on stdout: aligned table for people, or one JSON object per line')
+            [CompletionResult]::new('--no-canary', '--no-canary', [CompletionResultType]::ParameterName, 'Do not write a canary in the account''s bucket (the lag is then not measured)')
+            [CompletionResult]::new('--allow-plain-http', '--allow-plain-http', [CompletionResultType]::ParameterName, 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, no summary')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         's3central;setup' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The desired state (every key: docs/configuration.md)')
             [CompletionResult]::new('--verify-timeout', '--verify-timeout', [CompletionResultType]::ParameterName, 'How long --verify waits for each replica')
@@ -266,6 +295,7 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Restore an account''s objects to their state at a time, into a target bucket')
             [CompletionResult]::new('activity', 'activity', [CompletionResultType]::ParameterValue, 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'See the damage: keys added, changed and deleted between two moments')
+            [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Prove restores work: restore a sample into a scratch place, verify every copy, measure the replication lag, and write a report an auditor can read')
             [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Provision replication for every account from s3central.toml: plan, then apply the differences')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check every account against the desired state and the replication status of recent objects; with --coverage, prove every current object has its replica in central')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -282,6 +312,9 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             break
         }
         's3central;help;diff' {
+            break
+        }
+        's3central;help;drill' {
             break
         }
         's3central;help;setup' {

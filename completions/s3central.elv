@@ -39,6 +39,7 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand restore 'Restore an account''s objects to their state at a time, into a target bucket'
             cand activity 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at'
             cand diff 'See the damage: keys added, changed and deleted between two moments'
+            cand drill 'Prove restores work: restore a sample into a scratch place, verify every copy, measure the replication lag, and write a report an auditor can read'
             cand setup 'Provision replication for every account from s3central.toml: plan, then apply the differences'
             cand status 'Check every account against the desired state and the replication status of recent objects; with --coverage, prove every current object has its replica in central'
             cand completions 'Print a shell completion script'
@@ -181,6 +182,33 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'s3central;drill'= {
+            cand --account 'Account to drill (12 digits)'
+            cand --at 'The moment to restore [default: now]'
+            cand --sample 'Restore a random sample of this many keys [default: every key]'
+            cand --to-bucket 'The bucket to restore into (versioned; never central) [default: the account''s bucket in --config, where the account''s restore role may write, as on the worst day]'
+            cand --to-prefix 'Where in it, outside the account''s replicated prefix [default: s3central-drill/<time>/]'
+            cand --kms-key 'KMS key for the restored objects [default: the scratch bucket''s default key]'
+            cand --report-dir 'Where to write the report: drill-<account>-<time>.jsonl and .md'
+            cand --canary-timeout 'How long to wait for the canary''s replica (the replication lag measured)'
+            cand --config 'The setup config: the account''s bucket and the role to write the canary with'
+            cand --central-bucket 'The central backup bucket'
+            cand --profile 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)'
+            cand --region 'AWS region (else from the profile, else us-east-1)'
+            cand --endpoint-url 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style). http:// only to this machine (loopback) unless --allow-plain-http'
+            cand --max-attempts 'Attempts per AWS request, first try included (adaptive retry with backoff)'
+            cand --retry-mode 'How failed requests are retried: adaptive also slows the client down when S3 throttles'
+            cand --output 'Output format on stdout: aligned table for people, or one JSON object per line'
+            cand --no-canary 'Do not write a canary in the account''s bucket (the lag is then not measured)'
+            cand --allow-plain-http 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted'
+            cand -v 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress, no summary'
+            cand --quiet 'Only errors on stderr; no progress, no summary'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'s3central;setup'= {
             cand --config 'The desired state (every key: docs/configuration.md)'
             cand --verify-timeout 'How long --verify waits for each replica'
@@ -255,6 +283,7 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand restore 'Restore an account''s objects to their state at a time, into a target bucket'
             cand activity 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at'
             cand diff 'See the damage: keys added, changed and deleted between two moments'
+            cand drill 'Prove restores work: restore a sample into a scratch place, verify every copy, measure the replication lag, and write a report an auditor can read'
             cand setup 'Provision replication for every account from s3central.toml: plan, then apply the differences'
             cand status 'Check every account against the desired state and the replication status of recent objects; with --coverage, prove every current object has its replica in central'
             cand completions 'Print a shell completion script'
@@ -267,6 +296,8 @@ set edit:completion:arg-completer[s3central] = {|@words|
         &'s3central;help;activity'= {
         }
         &'s3central;help;diff'= {
+        }
+        &'s3central;help;drill'= {
         }
         &'s3central;help;setup'= {
         }

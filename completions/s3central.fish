@@ -43,6 +43,7 @@ complete -c s3central -n "__fish_s3central_needs_command" -f -a "ls" -d 'Browse 
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "restore" -d 'Restore an account\'s objects to their state at a time, into a target bucket'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "activity" -d 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "diff" -d 'See the damage: keys added, changed and deleted between two moments'
+complete -c s3central -n "__fish_s3central_needs_command" -f -a "drill" -d 'Prove restores work: restore a sample into a scratch place, verify every copy, measure the replication lag, and write a report an auditor can read'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "setup" -d 'Provision replication for every account from s3central.toml: plan, then apply the differences'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "status" -d 'Check every account against the desired state and the replication status of recent objects; with --coverage, prove every current object has its replica in central'
 complete -c s3central -n "__fish_s3central_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -179,6 +180,30 @@ complete -c s3central -n "__fish_s3central_using_subcommand diff" -s v -l verbos
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c s3central -n "__fish_s3central_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l account -d 'Account to drill (12 digits)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l at -d 'The moment to restore [default: now]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l sample -d 'Restore a random sample of this many keys [default: every key]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l to-bucket -d 'The bucket to restore into (versioned; never central) [default: the account\'s bucket in --config, where the account\'s restore role may write, as on the worst day]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l to-prefix -d 'Where in it, outside the account\'s replicated prefix [default: s3central-drill/<time>/]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l kms-key -d 'KMS key for the restored objects [default: the scratch bucket\'s default key]' -r
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l report-dir -d 'Where to write the report: drill-<account>-<time>.jsonl and .md' -r -F
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l canary-timeout -d 'How long to wait for the canary\'s replica (the replication lag measured)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l config -d 'The setup config: the account\'s bucket and the role to write the canary with' -r -F
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l central-bucket -d 'The central backup bucket' -r
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l endpoint-url -d 'A custom S3/KMS/STS endpoint, e.g. a local test server (S3 is addressed path-style). http:// only to this machine (loopback) unless --allow-plain-http' -r
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l max-attempts -d 'Attempts per AWS request, first try included (adaptive retry with backoff)' -r
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l retry-mode -d 'How failed requests are retried: adaptive also slows the client down when S3 throttles' -r -f -a "adaptive\t'Exponential backoff with jitter, and a client-side rate limiter that backs off on throttling'
+standard\t'Exponential backoff with jitter only'"
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
+json\t'One JSON object per line, snake_case fields'"
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l no-canary -d 'Do not write a canary in the account\'s bucket (the lag is then not measured)'
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l allow-plain-http -d 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted'
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c s3central -n "__fish_s3central_using_subcommand drill" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l config -d 'The desired state (every key: docs/configuration.md)' -r -F
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l verify-timeout -d 'How long --verify waits for each replica' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l concurrency -d 'Accounts read or changed at once' -r
@@ -238,11 +263,12 @@ complete -c s3central -n "__fish_s3central_using_subcommand completions" -s v -l
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr; no progress, no summary'
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c s3central -n "__fish_s3central_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "ls" -d 'Browse the central bucket: accounts, keys as of any time, version history'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "restore" -d 'Restore an account\'s objects to their state at a time, into a target bucket'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "activity" -d 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "diff" -d 'See the damage: keys added, changed and deleted between two moments'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "setup" -d 'Provision replication for every account from s3central.toml: plan, then apply the differences'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "status" -d 'Check every account against the desired state and the replication status of recent objects; with --coverage, prove every current object has its replica in central'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff setup status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff drill setup status completions help" -f -a "ls" -d 'Browse the central bucket: accounts, keys as of any time, version history'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff drill setup status completions help" -f -a "restore" -d 'Restore an account\'s objects to their state at a time, into a target bucket'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff drill setup status completions help" -f -a "activity" -d 'Find the moment: writes and deletes per interval as a bar chart, bursts marked, a ready --at'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff drill setup status completions help" -f -a "diff" -d 'See the damage: keys added, changed and deleted between two moments'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff drill setup status completions help" -f -a "drill" -d 'Prove restores work: restore a sample into a scratch place, verify every copy, measure the replication lag, and write a report an auditor can read'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff drill setup status completions help" -f -a "setup" -d 'Provision replication for every account from s3central.toml: plan, then apply the differences'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff drill setup status completions help" -f -a "status" -d 'Check every account against the desired state and the replication status of recent objects; with --coverage, prove every current object has its replica in central'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff drill setup status completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c s3central -n "__fish_s3central_using_subcommand help; and not __fish_seen_subcommand_from ls restore activity diff drill setup status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod coverage;
 pub mod diff;
+pub mod drill;
 pub mod error;
 pub mod filter;
 pub mod inventory;

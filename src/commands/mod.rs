@@ -4,6 +4,7 @@ pub mod activity;
 pub mod completions;
 pub mod diff;
 pub mod diff_live;
+pub mod drill;
 pub mod ls;
 pub mod restore;
 pub mod restore_report;
@@ -68,6 +69,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Restore(args) => restore::run(&mut ctx, args).await,
         Command::Activity(args) => activity::run(&mut ctx, args).await,
         Command::Diff(args) => diff::run(&mut ctx, args).await,
+        Command::Drill(args) => drill::run(&mut ctx, args).await,
         Command::Setup(args) => setup::run(&mut ctx, args).await,
         Command::Status(args) => status::run(&mut ctx, args).await,
         Command::Completions(args) => completions::run(&mut ctx, args),

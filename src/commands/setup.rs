@@ -1,7 +1,7 @@
 //! `s3central setup`: read the config, plan every account, confirm, apply, summarise, verify.
 
 use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -375,56 +375,21 @@ async fn verify(
             let aws = aws
                 .as_ref()
                 .ok_or_else(|| Error::Invalid("no identity".into()))?;
-            let token = format!(
-                "{}",
-                chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-            );
-            let key = format!("{}.s3central/canary-{token}", source.account.prefix());
-            let put = aws
-                .s3()
-                .put_object()
-                .bucket(&source.bucket)
-                .key(&key)
-                .metadata("s3central-canary", &token)
-                .body(aws_sdk_s3::primitives::ByteStream::from(
-                    token.clone().into_bytes(),
-                ))
-                .send()
-                .await
-                .map_err(|e| {
-                    Error::from_sdk("PutObject", format!("s3://{}/{key}", source.bucket), e)
-                })?;
-            let version = put.version_id().unwrap_or_default().to_owned();
-            let started = Instant::now();
-            let replicated = loop {
-                // A replica keeps the source's version id and metadata; either proves it arrived.
-                let head = central_s3
-                    .head_object()
-                    .bucket(central_bucket)
-                    .key(&key)
-                    .send()
-                    .await;
-                if let Err(e) = &head {
-                    tracing::debug!(key = %key, error = %aws_smithy_types::error::display::DisplayErrorContext(e), "replica not there yet");
-                }
-                let arrived = head.is_ok_and(|h| {
-                    h.version_id() == Some(version.as_str())
-                        || h.metadata().and_then(|m| m.get("s3central-canary")) == Some(&token)
-                });
-                if arrived {
-                    break true;
-                }
-                if started.elapsed() >= timeout {
-                    break false;
-                }
-                tokio::time::sleep(Duration::from_millis(500).min(timeout)).await;
-            };
+            let c = crate::setup::canary::canary(
+                &aws.s3(),
+                &source.bucket,
+                &source.account.prefix(),
+                &central_s3,
+                central_bucket,
+                timeout,
+            )
+            .await?;
             Ok(VerifyRow {
                 record: "verify",
                 account: source.account.to_string(),
-                canary: key,
-                replicated,
-                seconds: started.elapsed().as_secs_f64(),
+                canary: c.key,
+                replicated: c.replicated,
+                seconds: c.seconds,
             })
         }
     })

@@ -65,6 +65,8 @@ pub struct RestoreRequest {
     pub inventory: Option<std::sync::Arc<crate::inventory_source::Inventory>>,
     /// Prove every copy equal to its central version after writing it (`--verify`).
     pub verify: Option<verify::VerifyMode>,
+    /// Only these central keys (a drill's sample); `None`: every key the filter keeps.
+    pub only_keys: Option<std::sync::Arc<std::collections::BTreeSet<String>>>,
 }
 
 /// What a caller sees of a restore as it runs, whichever engine copies: the per-key report, and
@@ -236,10 +238,13 @@ fn selected(
         .boxed(),
     };
     let ineligible_only = request.batch_ineligible_only;
+    let only = request.only_keys.clone();
     resolved.try_filter(move |v| {
         let eligible = v.size <= batch::MAX_COPY_BYTES && !is_archived(v.storage_class.as_deref());
         futures::future::ready(
-            filter.matches_noting(map.relative(&v.key)) && !(ineligible_only && eligible),
+            filter.matches_noting(map.relative(&v.key))
+                && !(ineligible_only && eligible)
+                && only.as_ref().is_none_or(|keys| keys.contains(&v.key)),
         )
     })
 }
@@ -354,6 +359,23 @@ pub async fn scan_archived(
         }
     }
     Ok(scan)
+}
+
+/// The central keys a restore would select at TIME, fed to `keep` one by one (a drill samples
+/// them); returns how many there were. Memory is what `keep` holds.
+pub async fn for_each_selected(
+    copier: &Copier,
+    request: &RestoreRequest,
+    mut keep: impl FnMut(&crate::version::ObjectVersion),
+) -> Result<u64> {
+    let keys = selected(copier, request, || {}, || {});
+    futures::pin_mut!(keys);
+    let mut n = 0;
+    while let Some(v) = keys.try_next().await? {
+        keep(&v);
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Pairs (keys with what is known of them on both sides) the listings may run ahead of the copies
@@ -831,6 +853,7 @@ mod tests {
                 list_concurrency: 4,
                 inventory: None,
                 verify: None,
+                only_keys: None,
             };
             let ready = AtomicU64::new(0);
             let pair = Pair::Source {

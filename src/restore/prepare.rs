@@ -289,6 +289,7 @@ pub async fn prepare(
             crate::cli::VerifyArg::Checksum => crate::restore::verify::VerifyMode::Checksum,
             crate::cli::VerifyArg::Bytes => crate::restore::verify::VerifyMode::Bytes,
         }),
+        only_keys: None,
     };
     before_writes()?;
     let (provenance, journal) = provenance_and_journal(args, &target_bucket, versioned)?;

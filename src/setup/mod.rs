@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod backfill;
+pub mod canary;
 pub mod plan;
 pub mod policy;
 pub mod resolve;

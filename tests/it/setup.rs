@@ -2078,3 +2078,111 @@ async fn replicated_deletes_make_a_respecting_restore_the_accounts_own_state() {
         None
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drill_restores_a_verified_sample_and_measures_the_replication_lag() {
+    let (account, bucket, central, config) = one_account_world("drill", "").await;
+    let out = setup(&config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let s3 = s3_for(&account_config(&account).await);
+    let control = crate::common::replication_running().await;
+    let mut written = std::collections::BTreeMap::new();
+    for i in 0..6 {
+        let key = format!("docs/{i}.txt");
+        let body = format!("drill body {i}").into_bytes();
+        crate::common::put(&s3, &bucket, &format!("{account}/{key}"), &body).await;
+        written.insert(key, body);
+    }
+    crate::common::drain_replication(30);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let drill = |extra: &[&str]| {
+        let mut args = vec![
+            "--central-bucket",
+            central.as_str(),
+            "--output",
+            "json",
+            "drill",
+            "--account",
+            account.as_str(),
+            "--sample",
+            "3",
+            "--config",
+            config.path().to_str().expect("path"),
+            "--report-dir",
+            dir.path().to_str().expect("path"),
+        ];
+        args.extend(extra);
+        s3central(&args)
+    };
+    let out = drill(&["--canary-timeout", "30s"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let result = json_lines(&out.stdout).pop().expect("result");
+    assert_eq!(result["verdict"], "PASS", "{result}");
+    assert_eq!(
+        (
+            &result["keys_at_time"],
+            &result["sampled"],
+            &result["copied"],
+            &result["verified"]
+        ),
+        (&6.into(), &3.into(), &3.into(), &3.into()),
+        "{result}"
+    );
+    assert!(
+        result["replication_lag_seconds"].as_f64().is_some(),
+        "{result}"
+    );
+    // The report: a line per key, the result last; the sample restored outside the account's
+    // prefix, byte for byte what the account wrote.
+    let jsonl = std::fs::read_dir(dir.path())
+        .expect("report dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("jsonl report");
+    let lines = json_lines(&std::fs::read_to_string(&jsonl).expect("report"));
+    let keys: Vec<&serde_json::Value> = lines.iter().filter(|l| l["record"] == "key").collect();
+    assert_eq!(keys.len(), 3);
+    for k in keys {
+        let target_key = k["target_key"].as_str().expect("target key");
+        assert!(target_key.starts_with("s3central-drill/"), "{target_key}");
+        assert!(k["verified"].is_string(), "{k}");
+        let got = s3
+            .get_object()
+            .bucket(&bucket)
+            .key(target_key)
+            .send()
+            .await
+            .expect("restored sample")
+            .body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes();
+        assert_eq!(&got[..], &written[k["key"].as_str().expect("key")][..]);
+    }
+    assert_eq!(lines.last().expect("result")["record"], "drill");
+    let md = jsonl.with_extension("md");
+    let text = std::fs::read_to_string(&md).expect("markdown");
+    assert!(
+        text.starts_with(&format!("# Restore drill: account {account}: PASS")),
+        "{text}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&md).expect("md").permissions().mode() & 0o777,
+        0o600
+    );
+    // Replication stopped: the canary never arrives, and the drill fails, saying so.
+    control.pause();
+    let out = drill(&["--canary-timeout", "2s"]);
+    control.resume();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let result = json_lines(&out.stdout).pop().expect("result");
+    assert_eq!(result["verdict"], "FAIL");
+    assert!(
+        result["replication_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("no replica in central")),
+        "{result}"
+    );
+}
