@@ -5,9 +5,9 @@
 use indicatif::HumanBytes;
 use serde::Serialize;
 
-use crate::cli::{Cli, Command, DiffArgs, OutputFormat};
+use crate::cli::{DiffArgs, OutputFormat};
 use crate::commands::Context;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output::{printable, Column, Row};
 use crate::progress::RestoreProgress;
 use crate::restore::execute::execute;
@@ -139,23 +139,7 @@ pub async fn run(ctx: &mut Context, args: &DiffArgs) -> Result<u8> {
     if args.respect_deletes {
         argv.push("--respect-deletes");
     }
-    let restore = match <Cli as clap::Parser>::try_parse_from(&argv) {
-        Ok(Cli {
-            command: Command::Restore(restore),
-            ..
-        }) => restore,
-        Ok(_) => return Err(Error::Invalid("diff --live: not a restore".into())),
-        Err(e) => {
-            let text = e.to_string();
-            return Err(Error::Invalid(format!(
-                "diff --live: {}",
-                text.lines()
-                    .next()
-                    .unwrap_or_default()
-                    .trim_start_matches("error: ")
-            )));
-        }
-    };
+    let restore = crate::commands::restore::parse_restore("diff --live", &argv)?;
     let prepared = prepare(&ctx.aws, central.clone(), &restore, |_, _| {}, || Ok(())).await?;
     let target = prepared.target_bucket.clone();
     let at = prepared.at;

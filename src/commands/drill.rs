@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::cli::{Cli, Command, DrillArgs, OutputFormat};
+use crate::cli::{DrillArgs, OutputFormat};
 use crate::commands::Context;
 use crate::drill::{DrillResult, Sampler};
 use crate::error::{Error, Result};
@@ -73,23 +73,7 @@ pub async fn run(ctx: &mut Context, args: DrillArgs) -> Result<u8> {
     if let Some(key) = &args.kms_key {
         argv.extend(["--kms-key", key]);
     }
-    let restore = match <Cli as clap::Parser>::try_parse_from(&argv) {
-        Ok(Cli {
-            command: Command::Restore(restore),
-            ..
-        }) => restore,
-        Ok(_) => return Err(Error::Invalid("drill: not a restore".into())),
-        Err(e) => {
-            let text = e.to_string();
-            return Err(Error::Invalid(format!(
-                "drill: {}",
-                text.lines()
-                    .next()
-                    .unwrap_or_default()
-                    .trim_start_matches("error: ")
-            )));
-        }
-    };
+    let restore = crate::commands::restore::parse_restore("drill", &argv)?;
     crate::localfile::private_dir(&args.report_dir).map_err(|source| Error::Io {
         what: format!("the report directory {}", args.report_dir.display()),
         source,

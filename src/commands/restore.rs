@@ -127,6 +127,28 @@ pub async fn run(ctx: &mut Context, args: RestoreArgs) -> Result<u8> {
     })
 }
 
+/// The restore another command stands for (`diff --live`, `drill`), parsed from `argv` as the
+/// command line would be, so it gets every default and check `restore` has; errors name `what`.
+pub fn parse_restore(what: &str, argv: &[&str]) -> Result<RestoreArgs> {
+    match <crate::cli::Cli as clap::Parser>::try_parse_from(argv) {
+        Ok(crate::cli::Cli {
+            command: crate::cli::Command::Restore(restore),
+            ..
+        }) => Ok(restore),
+        Ok(_) => Err(Error::Invalid(format!("{what}: not a restore"))),
+        Err(e) => {
+            let text = e.to_string();
+            Err(Error::Invalid(format!(
+                "{what}: {}",
+                text.lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ")
+            )))
+        }
+    }
+}
+
 /// What the command shows as a restore runs: report lines, JSON key lines of a dry run, the
 /// dry-run list, the engine's notices on stderr, and the batch job's bar.
 struct Shown<'a> {

@@ -235,12 +235,7 @@ pub async fn run(
                 KeyOutcome::Copied => summary.copied += 1,
                 _ => summary.failed += 1,
             }
-            match (&key.verified, &key.unverified) {
-                (Some(how), _) if how.starts_with("bytes") => summary.verified_by_bytes += 1,
-                (Some(_), _) => summary.verified_by_checksum += 1,
-                (None, Some(_)) => summary.unverified += 1,
-                (None, None) => {}
-            }
+            summary.count_verification(&key);
             events.key(&key)?;
         }
         summary.identity = format!("S3 Batch Operations job {job_id} as {role_arn}");
@@ -295,14 +290,7 @@ async fn verify_copied(
         is_latest: false,
         is_delete_marker: false,
     };
-    match restore::verify::verify(copier, &source, &key.target_key, None, mode).await {
-        Ok(restore::verify::Verdict::Verified(how)) => key.verified = Some(how),
-        Ok(restore::verify::Verdict::Unverified(why)) => key.unverified = Some(why),
-        Ok(restore::verify::Verdict::Mismatch(why)) => {
-            key.outcome = KeyOutcome::Failed;
-            key.error = Some(why);
-        }
-        Err(e) => key.unverified = Some(format!("could not be read back: {}", copier.explain(e))),
-    }
+    let verdict = restore::verify::verify(copier, &source, &key.target_key, None, mode).await;
+    restore::verify::record(&mut key, verdict, copier);
     key
 }

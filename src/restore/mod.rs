@@ -190,6 +190,18 @@ pub struct ArchiveScan {
     pub ready: u64,
 }
 
+impl Summary {
+    /// Counts one key's `--verify` outcome (either engine).
+    pub fn count_verification(&mut self, key: &KeyReport) {
+        match (&key.verified, &key.unverified) {
+            (Some(how), _) if how == verify::BY_BYTES => self.verified_by_bytes += 1,
+            (Some(_), _) => self.verified_by_checksum += 1,
+            (None, Some(_)) => self.unverified += 1,
+            (None, None) => {}
+        }
+    }
+}
+
 impl ArchiveScan {
     /// Archived versions the restore must copy.
     pub fn total(&self) -> u64 {
@@ -502,12 +514,7 @@ where
             if decided == Decision::CompareChecksums && report.outcome != Outcome::Unchanged {
                 summary.unproven_same_size += 1;
             }
-            match (&report.verified, &report.unverified) {
-                (Some(how), _) if how.starts_with("bytes") => summary.verified_by_bytes += 1,
-                (Some(_), _) => summary.verified_by_checksum += 1,
-                (None, Some(_)) => summary.unverified += 1,
-                (None, None) => {}
-            }
+            summary.count_verification(&report);
             if report.archive.is_some() && report.outcome == Outcome::Copied {
                 summary.archive_copied += 1;
                 bump(&counters.archive_copied, 1);
@@ -715,18 +722,7 @@ async fn decide_and_copy(
                 // Boxed, as the copy is: only verified keys pay for the verification's future.
                 let verdict =
                     Box::pin(verify::verify(copier, &source, &target_key, written, mode)).await;
-                match verdict {
-                    Ok(verify::Verdict::Verified(how)) => report.verified = Some(how),
-                    Ok(verify::Verdict::Unverified(why)) => report.unverified = Some(why),
-                    Ok(verify::Verdict::Mismatch(why)) => {
-                        report.outcome = Outcome::Failed;
-                        report.error = Some(why);
-                    }
-                    Err(e) => {
-                        report.unverified =
-                            Some(format!("could not be read back: {}", copier.explain(e)))
-                    }
-                }
+                verify::record(&mut report, verdict, copier);
             }
         }
         Err(e) => {

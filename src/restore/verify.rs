@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::restore::copy::Copier;
+use crate::restore::plan::Outcome;
+use crate::restore::KeyReport;
 use crate::version::ObjectVersion;
 
 /// How far `--verify` goes.
@@ -106,6 +108,25 @@ pub enum Verdict {
     Mismatch(String),
 }
 
+/// How a copy proven by reading both versions is reported (`verified`).
+pub const BY_BYTES: &str = "bytes SHA-256";
+
+/// Writes a verification into the key's report, for either engine: how it was proven, why it
+/// could not be, or a failure when the versions differ.
+pub fn record(report: &mut KeyReport, verdict: Result<Verdict>, copier: &Copier) {
+    match verdict {
+        Ok(Verdict::Verified(how)) => report.verified = Some(how),
+        Ok(Verdict::Unverified(why)) => report.unverified = Some(why),
+        Ok(Verdict::Mismatch(why)) => {
+            report.outcome = Outcome::Failed;
+            report.error = Some(why);
+        }
+        Err(e) => {
+            report.unverified = Some(format!("could not be read back: {}", copier.explain(e)))
+        }
+    }
+}
+
 /// Verifies the version `written` of `target_key` (the copy just made) against `source`.
 pub async fn verify(
     copier: &Copier,
@@ -166,7 +187,7 @@ pub async fn verify(
     )
     .await?;
     Ok(if central == target {
-        Verdict::Verified("bytes SHA-256".into())
+        Verdict::Verified(BY_BYTES.into())
     } else {
         Verdict::Mismatch(format!(
             "verification failed: the written version's bytes have SHA-256 {}, central's {}",
