@@ -235,6 +235,17 @@ def cmd_proxy(a):
     lock = threading.Lock()
     hop = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
+    def operation(headers, body):
+        """ ' Target' (JSON APIs: KMS, Organizations) or ' Action' (query APIs: IAM, STS), so the
+        log tells which operation each POST / was."""
+        target = headers.get("X-Amz-Target")
+        if target:
+            return " " + target.split(".")[-1]
+        for part in body.split(b"&"):
+            if part.startswith(b"Action="):
+                return " " + part[7:].decode("ascii", "replace")
+        return ""
+
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -278,7 +289,7 @@ def cmd_proxy(a):
             if self.command != "HEAD":
                 self.wfile.write(data)
             with lock:
-                log.write(f"{self.command} {self.path}\n")
+                log.write(f"{self.command} {self.path}{operation(self.headers, body)}\n")
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
 

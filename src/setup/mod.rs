@@ -557,7 +557,7 @@ pub fn source_specs(
         role: RoleSpec {
             kind: RoleKind::Replication,
             name: REPLICATION_ROLE.to_owned(),
-            trust: replication_trust_policy(),
+            trust: replication_trust_policy(account),
             policy_name: ROLE_POLICY_NAME.to_owned(),
             policy: replication_role_policy(&role_input),
         },
@@ -571,14 +571,14 @@ pub fn source_specs(
         batch_role: RoleSpec {
             kind: RoleKind::BatchReplication,
             name: BATCH_REPLICATION_ROLE.to_owned(),
-            trust: batch_replication_trust_policy(),
+            trust: batch_replication_trust_policy(account),
             policy_name: BATCH_POLICY_NAME.to_owned(),
             policy: batch_replication_role_policy(account, &source.bucket),
         },
         batch_restore_role: RoleSpec {
             kind: RoleKind::BatchRestore,
             name: BATCH_RESTORE_ROLE.to_owned(),
-            trust: batch_replication_trust_policy(),
+            trust: batch_replication_trust_policy(account),
             policy_name: BATCH_RESTORE_POLICY_NAME.to_owned(),
             policy: batch_restore_role_policy(&role_input),
         },

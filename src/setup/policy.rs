@@ -486,15 +486,22 @@ pub fn central_bucket_policy(c: &CentralInput<'_>) -> Value {
     doc
 }
 
-/// The replication role's trust policy: S3 may assume it.
-pub fn replication_trust_policy() -> Value {
+/// The replication role's trust policy: S3 may assume it, for this account's buckets only.
+///
+/// The confused-deputy guard is `StringEqualsIfExists` on `aws:SourceAccount`: AWS's pages for
+/// this role ("Setting up permissions for live replication") show no condition and do not say that
+/// S3 sends the key when it assumes the role, so the guard refuses a request naming another
+/// account and never one that names none (a plain `StringEquals` on an absent key would stop every
+/// replication).
+pub fn replication_trust_policy(account: &str) -> Value {
     json!({
         "Version": POLICY_VERSION,
         "Statement": [{
             "Sid": "S3AssumesReplicationRole",
             "Effect": "Allow",
             "Principal": {"Service": "s3.amazonaws.com"},
-            "Action": "sts:AssumeRole"
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": account}}
         }]
     })
 }
@@ -531,15 +538,18 @@ pub fn foreign_restore_principal<'a>(trusted: &'a [String], central: &str) -> Op
         .map(String::as_str)
 }
 
-/// The batch replication role's trust policy: S3 Batch Operations may assume it.
-pub fn batch_replication_trust_policy() -> Value {
+/// The trust policy of the account's two Batch Operations roles: S3 Batch Operations may assume
+/// them, for this account's jobs only (the same `IfExists` guard as [`replication_trust_policy`],
+/// for the same reason: "Granting permissions for Batch Operations" shows no condition).
+pub fn batch_replication_trust_policy(account: &str) -> Value {
     json!({
         "Version": POLICY_VERSION,
         "Statement": [{
             "Sid": "BatchOperationsAssumesRole",
             "Effect": "Allow",
             "Principal": {"Service": "batchoperations.s3.amazonaws.com"},
-            "Action": "sts:AssumeRole"
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": account}}
         }]
     })
 }
@@ -1243,7 +1253,7 @@ mod tests {
         check_snapshot(
             "replication_trust_policy",
             include_str!("snapshots/replication_trust_policy.json"),
-            &replication_trust_policy(),
+            &replication_trust_policy(ACCOUNT),
         );
     }
 
@@ -1418,8 +1428,8 @@ mod tests {
 
     #[test]
     fn same_policy_against_aws_forms() {
-        let desired = replication_trust_policy();
-        let aws = r#"{"Version":"2012-10-17","Statement":{"Sid":"S3AssumesReplicationRole","Effect":"Allow","Principal":{"Service":["s3.amazonaws.com"]},"Action":["sts:AssumeRole"]}}"#;
+        let desired = replication_trust_policy("111122223333");
+        let aws = r#"{"Version":"2012-10-17","Statement":{"Sid":"S3AssumesReplicationRole","Effect":"Allow","Principal":{"Service":["s3.amazonaws.com"]},"Action":["sts:AssumeRole"],"Condition":{"StringEqualsIfExists":{"aws:SourceAccount":["111122223333"]}}}}"#;
         assert!(same_policy(aws, &desired));
         let encoded =
             percent_encoding::utf8_percent_encode(aws, percent_encoding::NON_ALPHANUMERIC)
@@ -1535,11 +1545,11 @@ mod tests {
             source_key_policy(account),
             central_bucket_policy(&c),
             central_bucket_policy(&guarded),
-            replication_trust_policy(),
+            replication_trust_policy(account),
             replication_role_policy(&role),
             restore_trust_policy(&[format!("arn:aws:iam::{central}:root")], org),
             restore_role_policy(&role),
-            batch_replication_trust_policy(),
+            batch_replication_trust_policy(account),
             batch_replication_role_policy(account, &source_bucket),
             batch_restore_role_policy(&role),
         ]

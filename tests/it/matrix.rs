@@ -297,7 +297,7 @@ fn replication_role_resource(account: &str) -> Target {
         policy: Some((
             "resourcePolicy",
             "replication role trust policy".into(),
-            replication_trust_policy(),
+            replication_trust_policy(account),
         )),
     }
 }
@@ -418,6 +418,13 @@ fn replication_rows(account: &str) -> Vec<Value> {
         row(n("s3.amazonaws.com: sts:AssumeRole on the replication role"), &s3_service(),
             "sts:AssumeRole", replication_role_resource(account),
             vec![("aws:SourceAccount", json!(account)), ("aws:SourceArn", json!(src_bucket_arn))], Allow),
+        // AWS does not document that S3 sends aws:SourceAccount here: without it, still allowed.
+        row(n("s3.amazonaws.com: sts:AssumeRole on the replication role, no aws:SourceAccount sent"), &s3_service(),
+            "sts:AssumeRole", replication_role_resource(account), no_ctx(), Allow),
+        // Confused deputy: S3 acting for a bucket of another account (issue 18, finding 10).
+        row(n("[never] s3.amazonaws.com for another account's bucket: sts:AssumeRole on the replication role"), &s3_service(),
+            "sts:AssumeRole", replication_role_resource(account),
+            vec![("aws:SourceAccount", json!(OUTSIDER)), ("aws:SourceArn", json!("arn:aws:s3:::attacker-bucket"))], Deny),
         // Source side (same account).
         row(n("s3:GetReplicationConfiguration on the source bucket"), &role,
             "s3:GetReplicationConfiguration", source_bucket(account), no_ctx(), Allow),
@@ -783,7 +790,7 @@ fn backfill_rows(account: &str) -> Vec<Value> {
     let role_resource = Target {
         arn: format!("arn:aws:iam::{account}:role/{BATCH_REPLICATION_ROLE}"),
         account: account.into(),
-        policy: Some(("resourcePolicy", "batch role trust policy".into(), batch_replication_trust_policy())),
+        policy: Some(("resourcePolicy", "batch role trust policy".into(), batch_replication_trust_policy(account))),
     };
     let batch_service = Actor { principal: "batchoperations.s3.amazonaws.com".into(), ..s3_service() };
     let obj = format!("{account}/photos/cat.jpg");
@@ -791,7 +798,14 @@ fn backfill_rows(account: &str) -> Vec<Value> {
     let n = |what: &str| format!("[backfill {account}] {what}");
     vec![
         row(n("batchoperations.s3.amazonaws.com: sts:AssumeRole on the batch role"), &batch_service,
-            "sts:AssumeRole", role_resource, vec![("aws:SourceAccount", json!(account))], Allow),
+            "sts:AssumeRole", role_resource.clone(), vec![("aws:SourceAccount", json!(account))], Allow),
+        row(n("batchoperations.s3.amazonaws.com: sts:AssumeRole on the batch role, no aws:SourceAccount sent"), &batch_service,
+            "sts:AssumeRole", role_resource.clone(), no_ctx(), Allow),
+        // Confused deputy: a job of another account (issue 18, finding 10).
+        row(n("[never] batchoperations.s3.amazonaws.com for another account's job: sts:AssumeRole on the batch role"), &batch_service,
+            "sts:AssumeRole", role_resource,
+            vec![("aws:SourceAccount", json!(OUTSIDER)),
+                 ("aws:SourceArn", json!(format!("arn:aws:s3:us-east-1:{OUTSIDER}:job/attacker")))], Deny),
         row(n("s3:GetReplicationConfiguration on its bucket"), &batch,
             "s3:GetReplicationConfiguration", source_bucket(account), no_ctx(), Allow),
         row(n("s3:PutInventoryConfiguration on its bucket (manifest generator)"), &batch,

@@ -305,7 +305,10 @@ async fn assert_provisioned(w: &World) {
             .role()
             .and_then(|r| r.assume_role_policy_document())
             .expect("trust");
-        assert!(same_policy(trust, &replication_trust_policy()), "{trust}");
+        assert!(
+            same_policy(trust, &replication_trust_policy(account)),
+            "{trust}"
+        );
         let inline = iam
             .get_role_policy()
             .role_name(REPLICATION_ROLE)
