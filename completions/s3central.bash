@@ -613,7 +613,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__restore)
-            opts="-v -q -h --account --at --undo --to-bucket --config --to-prefix --kms-key --include --exclude --respect-deletes --concurrency --dry-run --verify --report --provenance --journal --copy-mode --target-profile --target-role-arn --restore-role --no-restore-role --expected-bucket-owner --allow-caller-read --engine --batch-role --manifest-location --manifest-out --multipart-threshold --part-size --allow-unversioned --page-size --archive-restore --archive-days --archive-wait --list-concurrency --inventory --inventory-memory --inventory-owner --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --account --at --undo --to-bucket --config --to-prefix --kms-key --include --exclude --respect-deletes --concurrency --dry-run --verify --report --provenance --journal --copy-mode --target-profile --target-role-arn --restore-role --no-restore-role --expected-bucket-owner --central-owner --allow-caller-read --engine --batch-role --manifest-location --manifest-out --multipart-threshold --part-size --allow-unversioned --page-size --archive-restore --archive-days --archive-wait --list-concurrency --inventory --inventory-memory --inventory-owner --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -692,6 +692,10 @@ _s3central() {
                     return 0
                     ;;
                 --expected-bucket-owner)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --central-owner)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -95,6 +95,7 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand --target-role-arn 'Write the target as this IAM role, assumed from the global credentials'
             cand --restore-role 'Act as this role in the account (the one setup makes); used by default when --config lists the account. It reads only the account''s prefix in central and writes the account''s bucket, so the copy is server-side. When it cannot read central the restore stops, unless --allow-caller-read'
             cand --expected-bucket-owner 'The account that must own the target bucket; every write says so and S3 refuses it otherwise [default: the account restored when the bucket comes from --config, else the writing identity''s account]'
+            cand --central-owner 'The account that must own the central bucket; every read of central says so and S3 refuses it otherwise [default: `[central] account` of --config, else, reading as the restore role, the account of the credentials that assume it]'
             cand --engine 'Who copies: `local` (this machine) or `batch` (an S3 Batch Operations job in the target account; objects above 5 GiB and archived versions are still copied locally)'
             cand --batch-role 'With --engine batch: the role the job runs as (name in the target account, or ARN)'
             cand --manifest-location 'With --engine batch: where the manifest and the completion report go [default: s3://<target bucket>/<target prefix>.s3central/batch/]'

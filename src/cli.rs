@@ -393,6 +393,11 @@ pub struct RestoreArgs {
     /// writing identity's account].
     #[arg(long, value_name = "ACCOUNT")]
     pub expected_bucket_owner: Option<AccountId>,
+    /// The account that must own the central bucket; every read of central says so and S3
+    /// refuses it otherwise [default: `[central] account` of --config, else, reading as the
+    /// restore role, the account of the credentials that assume it].
+    #[arg(long, value_name = "ACCOUNT")]
+    pub central_owner: Option<AccountId>,
     /// When the restore role cannot read central, read it with the global credentials (the role
     /// still writes; bytes stream through this machine) instead of stopping.
     #[arg(long, conflicts_with = "no_restore_role")]

@@ -5,14 +5,17 @@ use aws_sdk_s3::types::ChecksumMode;
 
 use crate::error::{Error, Result};
 
-/// HeadObject of one version, the SDK's future boxed (a copy's future stays small); errors name the key.
+/// HeadObject of one version, the SDK's future boxed (a copy's future stays small); errors name
+/// the key. With `owner`, S3 answers only if that account owns the bucket
+/// (`x-amz-expected-bucket-owner`).
 pub async fn head_version(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     version_id: &str,
+    owner: Option<&str>,
 ) -> Result<HeadObjectOutput> {
-    head(s3, bucket, key, version_id, None).await
+    head(s3, bucket, key, Some(version_id), owner, None).await
 }
 
 /// The SHA-256 checksum S3 keeps for one version (HeadObject with ChecksumMode; for an SSE-KMS
@@ -23,24 +26,36 @@ pub async fn sha256_of(
     bucket: &str,
     key: &str,
     version_id: &str,
+    owner: Option<&str>,
 ) -> Result<Option<String>> {
-    let out = head(s3, bucket, key, version_id, Some(ChecksumMode::Enabled)).await?;
+    let out = head(
+        s3,
+        bucket,
+        key,
+        Some(version_id),
+        owner,
+        Some(ChecksumMode::Enabled),
+    )
+    .await?;
     Ok(out.checksum_sha256().map(str::to_owned))
 }
 
-/// HeadObject of one version, with or without its checksums.
-async fn head(
+/// HeadObject of one version (the current one when `version_id` is `None`), with or without its
+/// checksums, and with the bucket owner it must have when `owner` is given.
+pub async fn head(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-    version_id: &str,
+    version_id: Option<&str>,
+    owner: Option<&str>,
     checksum_mode: Option<ChecksumMode>,
 ) -> Result<HeadObjectOutput> {
     Box::pin(
         s3.head_object()
             .bucket(bucket)
             .key(key)
-            .version_id(version_id)
+            .set_version_id(version_id.map(str::to_owned))
+            .set_expected_bucket_owner(owner.map(str::to_owned))
             .set_checksum_mode(checksum_mode)
             .send(),
     )

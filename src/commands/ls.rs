@@ -368,7 +368,7 @@ async fn list_keys(
         // Only archived versions cost a request: HeadObject's x-amz-restore.
         let v = &entry.version;
         let restore = if !v.is_delete_marker && is_archived(v.storage_class.as_deref()) {
-            Some(archive::state(&s3, bucket, v).await?)
+            Some(archive::state(&s3, bucket, None, v).await?)
         } else {
             None
         };

@@ -113,7 +113,8 @@ pub async fn account_coverage(
                         return Ok((j.source, None));
                     }
                     let head =
-                        head_version(&s3, &bucket, &j.source.key, &j.source.version_id).await?;
+                        head_version(&s3, &bucket, &j.source.key, &j.source.version_id, None)
+                            .await?;
                     let gap = Gap::from_status(head.replication_status().map(|s| s.as_str()));
                     Ok::<_, Error>((j.source, Some(gap)))
                 }

@@ -81,9 +81,10 @@ impl RestoreState {
 pub async fn state(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
+    owner: Option<&str>,
     version: &ObjectVersion,
 ) -> Result<RestoreState> {
-    let head = head_version(s3, bucket, &version.key, &version.version_id).await?;
+    let head = head_version(s3, bucket, &version.key, &version.version_id, owner).await?;
     Ok(RestoreState::parse(head.restore()))
 }
 
@@ -103,10 +104,11 @@ pub enum Requested {
 pub async fn request(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
+    owner: Option<&str>,
     version: &ObjectVersion,
     options: &ArchiveOptions,
 ) -> Result<Requested> {
-    match state(s3, bucket, version).await? {
+    match state(s3, bucket, owner, version).await? {
         RestoreState::InProgress => return Ok(Requested::InProgress),
         RestoreState::Restored(_) => return Ok(Requested::Ready),
         RestoreState::Archived => {}
@@ -119,6 +121,7 @@ pub async fn request(
     let sent = Box::pin(
         s3.restore_object()
             .bucket(bucket)
+            .set_expected_bucket_owner(owner.map(str::to_owned))
             .key(&version.key)
             .version_id(&version.version_id)
             .restore_request(
@@ -143,13 +146,14 @@ pub async fn request(
 pub async fn wait_ready(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
+    owner: Option<&str>,
     version: &ObjectVersion,
     options: &ArchiveOptions,
     deadline: Instant,
 ) -> Result<bool> {
     let mut pause = FIRST_POLL;
     loop {
-        match request(s3, bucket, version, options).await? {
+        match request(s3, bucket, owner, version, options).await? {
             Requested::Ready => return Ok(true),
             Requested::Started | Requested::InProgress => {}
         }

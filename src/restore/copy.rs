@@ -94,6 +94,10 @@ pub struct Copier {
     pub provenance: Provenance,
     /// The restore journal of the target bucket, if one is kept.
     pub journal: Option<std::sync::Arc<crate::restore::journal::Journal>>,
+    /// The account that must own central, sent with every read of a central version
+    /// (`x-amz-expected-bucket-owner`, and `x-amz-source-expected-bucket-owner` on copies): S3
+    /// refuses the read if the name now belongs to another account. `None` when not known.
+    pub source_owner: Option<String>,
     /// The account that must own the target bucket, sent with every write
     /// (`x-amz-expected-bucket-owner`): S3 refuses the write if another account owns it.
     pub target_owner: Option<String>,
@@ -183,6 +187,7 @@ impl Copier {
             &self.source_bucket,
             &source.key,
             &source.version_id,
+            self.source_owner.as_deref(),
         )
         .await?;
         let size = head.content_length().unwrap_or(0).max(0) as u64;
@@ -229,6 +234,7 @@ impl Copier {
             .set_expected_bucket_owner(self.target_owner.clone())
             .key(target_key)
             .copy_source(self.copy_source(source))
+            .set_expected_source_bucket_owner(self.source_owner.clone())
             .tagging_directive(TaggingDirective::Copy)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_key_id(&self.kms_key_arn);
@@ -262,6 +268,7 @@ impl Copier {
             .reader
             .get_object()
             .bucket(&self.source_bucket)
+            .set_expected_bucket_owner(self.source_owner.clone())
             .key(&source.key)
             .version_id(&source.version_id)
             .send()
@@ -364,6 +371,7 @@ impl Copier {
             .reader
             .get_object_tagging()
             .bucket(&self.source_bucket)
+            .set_expected_bucket_owner(self.source_owner.clone())
             .key(&source.key)
             .version_id(&source.version_id)
             .send()
@@ -480,6 +488,7 @@ impl Copier {
                         .upload_id(upload_id)
                         .part_number(number)
                         .copy_source(copy_source)
+                        .set_expected_source_bucket_owner(self.source_owner.clone())
                         .copy_source_range(format!("bytes={first}-{last}"))
                         .send()
                         .await

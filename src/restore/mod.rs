@@ -345,9 +345,16 @@ pub async fn scan_archived(
                 return Ok(None);
             }
             let requested = match options {
-                Some(o) if !request.dry_run => {
-                    Some(archive::request(&copier.reader, &copier.source_bucket, &source, o).await?)
-                }
+                Some(o) if !request.dry_run => Some(
+                    archive::request(
+                        &copier.reader,
+                        &copier.source_bucket,
+                        copier.source_owner.as_deref(),
+                        &source,
+                        o,
+                    )
+                    .await?,
+                ),
                 _ => None,
             };
             Ok::<_, Error>(Some((source.storage_class, requested)))
@@ -673,6 +680,7 @@ async fn decide_and_copy(
         match archive::wait_ready(
             &copier.reader,
             &copier.source_bucket,
+            copier.source_owner.as_deref(),
             &source,
             options,
             archive.deadline,
@@ -772,6 +780,7 @@ async fn proven_same(
         &copier.source_bucket,
         &source.key,
         &source.version_id,
+        copier.source_owner.as_deref(),
     )
     .await?;
     if central.is_none() {
@@ -782,6 +791,7 @@ async fn proven_same(
         &copier.target_bucket,
         &target.key,
         &target.version_id,
+        copier.target_owner.as_deref(),
     )
     .await?;
     Ok(same_content(central.as_deref(), current.as_deref()).then_some(Evidence::Sha256))
@@ -828,6 +838,7 @@ mod tests {
                 part_size: 8 << 20,
                 provenance,
                 journal: None,
+                source_owner: Some("123456789012".into()),
                 target_owner: Some("111111111111".into()),
                 acting_as: None,
             };

@@ -225,6 +225,7 @@ pub async fn prepare(
         Ok(checked) => checked,
         Err(e) => return Err(name_the_writer(e, &identity, args, &writer).await),
     };
+    let source_owner = expected_central_owner(args, &caller, &identity).await?;
     let reader_s3 = reader.s3();
     let writer_s3 = writer.s3();
     // Every check on the target is done; an inventory is read (and refused, if it must be) before
@@ -304,6 +305,7 @@ pub async fn prepare(
         part_size: args.part_size.as_u64(),
         provenance,
         journal,
+        source_owner,
         target_owner: Some(target_owner),
         acting_as: Some(Arc::new(acting_as(&identity, args, None))),
     };
@@ -631,6 +633,59 @@ async fn expected_target_owner(args: &RestoreArgs, writer: &Aws) -> Result<Strin
     })
 }
 
+/// Where the account that must own central comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CentralOwner {
+    /// `--central-owner`, or the config's `[central] account`.
+    Given(String),
+    /// The account of the credentials that assumed the restore role: setup's restore roles trust
+    /// principals of the central account only.
+    Caller,
+    /// Nothing says: central's reads name no owner.
+    Unknown,
+}
+
+/// `--central-owner`, else the config's `[central] account`, else the caller's account when the
+/// restore role reads central, else unknown.
+fn central_owner(
+    flag: Option<&crate::account::AccountId>,
+    in_config: Option<&crate::account::AccountId>,
+    identity: &Identity,
+) -> CentralOwner {
+    match (flag.or(in_config), identity) {
+        (Some(account), _) => CentralOwner::Given(account.to_string()),
+        (None, Identity::RestoreRole(_) | Identity::RestoreRoleStreamed(_)) => CentralOwner::Caller,
+        (None, Identity::One | Identity::Two) => CentralOwner::Unknown,
+    }
+}
+
+/// The account that must own central (see [`central_owner`]), resolved.
+async fn expected_central_owner(
+    args: &RestoreArgs,
+    caller: &Aws,
+    identity: &Identity,
+) -> Result<Option<String>> {
+    // Only a hint here: a config that does not load is said where it is needed (the target
+    // bucket), not here.
+    let in_config = match args.config.exists() {
+        true => match crate::config::load_config(&args.config) {
+            Ok(config) => config.central.account,
+            Err(e) => {
+                tracing::debug!(error = %e, "central's owner not read from the config");
+                None
+            }
+        },
+        false => None,
+    };
+    Ok(
+        match central_owner(args.central_owner.as_ref(), in_config.as_ref(), identity) {
+            CentralOwner::Given(account) => Some(account),
+            CentralOwner::Caller => Some(caller.account_id().await?),
+            CentralOwner::Unknown => None,
+        },
+    )
+}
+
 /// Before any write: HeadBucket with `x-amz-expected-bucket-owner`, which S3 answers 403 when
 /// another account owns the bucket (the same HeadBucket without it has already succeeded).
 async fn check_target_owner(s3: &aws_sdk_s3::Client, bucket: &str, owner: &str) -> Result<()> {
@@ -760,6 +815,36 @@ mod tests {
             "{e}"
         );
         assert!(reader_when_role_cannot_read("r", "central", true).is_ok());
+    }
+
+    #[test]
+    fn central_owner_is_the_flag_then_the_config_then_the_restore_roles_caller() {
+        let id = |s: &str| s.parse::<crate::account::AccountId>().expect("account id");
+        let (flag, config) = (id("111111111111"), id("222222222222"));
+        let role = Identity::RestoreRole("arn:aws:iam::333333333333:role/s3central-restore".into());
+        let given = |s: &str| CentralOwner::Given(s.to_owned());
+        assert_eq!(
+            central_owner(Some(&flag), Some(&config), &role),
+            given("111111111111")
+        );
+        assert_eq!(
+            central_owner(None, Some(&config), &Identity::One),
+            given("222222222222")
+        );
+        assert_eq!(central_owner(None, None, &role), CentralOwner::Caller);
+        assert_eq!(
+            central_owner(None, None, &Identity::RestoreRoleStreamed("r".into())),
+            CentralOwner::Caller
+        );
+        // The global credentials (or another writer) read: their account says nothing of central.
+        assert_eq!(
+            central_owner(None, None, &Identity::One),
+            CentralOwner::Unknown
+        );
+        assert_eq!(
+            central_owner(None, None, &Identity::Two),
+            CentralOwner::Unknown
+        );
     }
 
     #[test]

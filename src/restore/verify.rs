@@ -140,7 +140,7 @@ pub async fn verify(
         &copier.source_bucket,
         &source.key,
         Some(&source.version_id),
-        None,
+        copier.source_owner.as_deref(),
     )
     .await?;
     let target = head(
@@ -175,7 +175,7 @@ pub async fn verify(
         &copier.source_bucket,
         &source.key,
         Some(&source.version_id),
-        None,
+        copier.source_owner.as_deref(),
     )
     .await?;
     let target = digest(
@@ -205,17 +205,15 @@ async fn head(
     version_id: Option<&str>,
     owner: Option<&str>,
 ) -> Result<HeadObjectOutput> {
-    Box::pin(
-        s3.head_object()
-            .bucket(bucket)
-            .key(key)
-            .set_version_id(version_id.map(str::to_owned))
-            .set_expected_bucket_owner(owner.map(str::to_owned))
-            .checksum_mode(ChecksumMode::Enabled)
-            .send(),
+    crate::objects::head(
+        s3,
+        bucket,
+        key,
+        version_id,
+        owner,
+        Some(ChecksumMode::Enabled),
     )
     .await
-    .map_err(|e| Error::from_sdk("HeadObject", key.to_owned(), e))
 }
 
 /// The SHA-256 of one version's bytes, read as a stream (memory does not grow with the size).

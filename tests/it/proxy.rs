@@ -280,7 +280,13 @@ pub struct Stats {
     /// Requests received, by S3 operation and the `x-amz-expected-bucket-owner` they carried
     /// ("" when none).
     owners: Mutex<BTreeMap<(&'static str, String), u64>>,
+    /// Requests received, by S3 operation, bucket (the first path segment), and the
+    /// `x-amz-expected-bucket-owner` and `x-amz-source-expected-bucket-owner` they carried.
+    owners_by_bucket: Mutex<BTreeMap<OwnerKey, u64>>,
 }
+
+/// (operation, bucket, expected owner, expected source owner), "" for a header not sent.
+type OwnerKey = (&'static str, String, String, String);
 
 impl Stats {
     /// Faults of one kind injected so far.
@@ -311,6 +317,29 @@ impl Stats {
             .filter(|((op, _), _)| *op == name)
             .map(|((_, owner), n)| (owner.clone(), *n))
             .collect()
+    }
+
+    /// Requests of one operation on one bucket, by the (expected owner, expected source owner)
+    /// they carried ("" for a header not sent).
+    pub fn owners_on(&self, name: &str, bucket: &str) -> BTreeMap<(String, String), u64> {
+        let owners = self.owners_by_bucket.lock().expect("owner counters");
+        owners
+            .iter()
+            .filter(|((op, b, _, _), _)| *op == name && b == bucket)
+            .map(|((_, _, owner, source), n)| ((owner.clone(), source.clone()), *n))
+            .collect()
+    }
+
+    /// The buckets one operation was sent to.
+    pub fn buckets_of(&self, name: &str) -> Vec<String> {
+        let owners = self.owners_by_bucket.lock().expect("owner counters");
+        let mut buckets: Vec<String> = owners
+            .keys()
+            .filter(|(op, ..)| *op == name)
+            .map(|(_, b, ..)| b.clone())
+            .collect();
+        buckets.dedup();
+        buckets
     }
 
     fn count(&self, kind: Fault) {
@@ -536,7 +565,34 @@ impl Shared {
             .owners
             .lock()
             .expect("owner counters")
-            .entry((operation(&req), owner))
+            .entry((operation(&req), owner.clone()))
+            .or_default() += 1;
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let bucket = req
+            .uri()
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        *self
+            .stats
+            .owners_by_bucket
+            .lock()
+            .expect("owner counters")
+            .entry((
+                operation(&req),
+                bucket,
+                owner,
+                header("x-amz-source-expected-bucket-owner"),
+            ))
             .or_default() += 1;
         if class != Class::NotS3 {
             self.stats.s3_requests.fetch_add(1, Ordering::Relaxed);

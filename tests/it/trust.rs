@@ -600,10 +600,14 @@ async fn invisible_characters_in_keys_and_errors_are_escaped_for_people() {
     assert!(refused.stderr.contains("\\u{202e}"), "{refused:?}");
 }
 
+/// The account `every_write_names_the_target_buckets_owner` gives as central's owner.
+const CENTRAL_OWNER: &str = "210987654321";
+
 /// Finding 7: every write of a restore says which account must own the target bucket
 /// (`x-amz-expected-bucket-owner`), in both copy modes and on the multipart path, so S3 refuses
 /// the write if the bucket name now belongs to someone else (the local server ignores the header:
-/// that refusal is AWS's, not shown here). Seen on the wire through the test proxy.
+/// that refusal is AWS's, not shown here), and every read of central, the copies' included, says
+/// which account must own central. Seen on the wire through the test proxy.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_write_names_the_target_buckets_owner() {
     use crate::proxy::{Plan, Proxy};
@@ -637,6 +641,8 @@ async fn every_write_names_the_target_buckets_owner() {
             report.to_str().expect("utf-8"),
         ));
         args.extend([
+            "--central-owner",
+            CENTRAL_OWNER,
             "--copy-mode",
             mode,
             "--multipart-threshold",
@@ -673,4 +679,33 @@ async fn every_write_names_the_target_buckets_owner() {
         stats.expected_owners("HeadBucket").contains_key(owner),
         "{stats}"
     );
+    // Every read of a central version names central's owner (--central-owner), copies as their
+    // source's owner (x-amz-source-expected-bucket-owner).
+    let mut central_reads = 0;
+    for op in ["GetObject", "HeadObject", "GetObjectTagging"] {
+        for ((got, _), n) in stats.owners_on(op, &central) {
+            assert_eq!(
+                got, CENTRAL_OWNER,
+                "{op} on central: {n} request(s) with owner {got:?}"
+            );
+            central_reads += n;
+        }
+    }
+    assert!(
+        central_reads >= 2,
+        "reads of central seen: {central_reads} ({stats})"
+    );
+    let mut copies = 0;
+    for op in ["CopyObject", "UploadPartCopy"] {
+        for bucket in stats.buckets_of(op) {
+            for ((_, source), n) in stats.owners_on(op, &bucket) {
+                assert_eq!(
+                    source, CENTRAL_OWNER,
+                    "{op}: {n} request(s) naming source owner {source:?}"
+                );
+                copies += n;
+            }
+        }
+    }
+    assert!(copies >= 4, "server-side copies seen: {copies} ({stats})");
 }
