@@ -845,7 +845,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__status)
-            opts="-v -q -h --config --recent --concurrency --coverage --gaps --ignore-outside-prefix --page-size --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-v -q -h --config --recent --concurrency --coverage --skip-key-check --gaps --ignore-outside-prefix --page-size --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

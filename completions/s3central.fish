@@ -242,7 +242,8 @@ complete -c s3central -n "__fish_s3central_using_subcommand status" -l retry-mod
 standard\t'Exponential backoff with jitter only'"
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l output -d 'Output format on stdout: aligned table for people, or one JSON object per line' -r -f -a "table\t'Aligned columns for people'
 json\t'One JSON object per line, snake_case fields'"
-complete -c s3central -n "__fish_s3central_using_subcommand status" -l coverage -d 'Prove every current object under each account\'s prefix has its replica in central (same version id): count replicated, pending, failed, missing and objects outside the prefix; exit 1 when anything is unprotected'
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l coverage -d 'Prove every current object under each account\'s prefix has its replica in central (same version id) under central\'s KMS key: count replicated, pending, failed, missing, under a foreign key, and objects outside the prefix; exit 1 when anything is unprotected'
+complete -c s3central -n "__fish_s3central_using_subcommand status" -l skip-key-check -d 'With --coverage: do not read each replica\'s encryption (one HeadObject per replica), so a replica under another key than central\'s is not found'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l ignore-outside-prefix -d 'With --coverage: objects outside the account prefix are reported but do not make the exit code 1'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -l allow-plain-http -d 'Allow an http:// endpoint off this machine: credentials and data then cross the network unencrypted'
 complete -c s3central -n "__fish_s3central_using_subcommand status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv debug including the AWS SDK); RUST_LOG overrides'

@@ -228,10 +228,14 @@ pub struct StatusArgs {
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
     /// Prove every current object under each account's prefix has its replica in central (same
-    /// version id): count replicated, pending, failed, missing and objects outside the prefix;
-    /// exit 1 when anything is unprotected.
+    /// version id) under central's KMS key: count replicated, pending, failed, missing, under a
+    /// foreign key, and objects outside the prefix; exit 1 when anything is unprotected.
     #[arg(long)]
     pub coverage: bool,
+    /// With --coverage: do not read each replica's encryption (one HeadObject per replica), so a
+    /// replica under another key than central's is not found.
+    #[arg(long, requires = "coverage")]
+    pub skip_key_check: bool,
     /// With --coverage: unprotected versions listed per account (the counts are always complete).
     #[arg(long, default_value_t = 20, value_name = "N", requires = "coverage")]
     pub gaps: usize,

@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use crate::cli::StatusArgs;
 use crate::commands::Context;
-use crate::coverage::scan::{account_coverage, recent_replication, AccountCoverage};
+use crate::coverage::scan::{
+    account_coverage, recent_replication, AccountCoverage, CoverageOptions,
+};
 use crate::coverage::{Counts, Gap};
 use crate::error::{Error, Result};
 use crate::output::{Column, Row};
@@ -216,6 +218,7 @@ impl Row for CoverageRow {
             Column::right("PENDING", 7),
             Column::right("FAILED", 6),
             Column::right("MISSING", 7),
+            Column::right("FOREIGN_KEY", 11),
             Column::right("OUTSIDE", 7),
             Column::left("VERDICT", 0),
         ];
@@ -236,6 +239,7 @@ impl Row for CoverageRow {
                     (c.pending, "pending"),
                     (c.failed, "failed"),
                     (c.missing, "missing"),
+                    (c.foreign_key, "under a foreign key"),
                     (c.outside_prefix, "outside the prefix"),
                 ] {
                     if n > 0 {
@@ -260,6 +264,7 @@ impl Row for CoverageRow {
             n(c.pending),
             n(c.failed),
             n(c.missing),
+            n(c.foreign_key),
             n(c.outside_prefix),
             verdict,
         ]
@@ -307,6 +312,19 @@ async fn coverage(ctx: &mut Context, args: &StatusArgs, r: &Resolved) -> Result<
     let central_s3 = r.central.aws.s3();
     let central_bucket = r.config.central.bucket.clone();
     let caller = &r.caller;
+    let options = &CoverageOptions {
+        page_size: args.page_size,
+        max_gaps: args.gaps,
+        central_key_arn: match args.skip_key_check {
+            true => None,
+            false => {
+                crate::setup::state::read_key(&r.central.aws.kms(), &r.config.central.kms_alias)
+                    .await?
+                    .map(|k| k.arn)
+            }
+        },
+        check_keys: !args.skip_key_check,
+    };
     let bar = crate::progress::counter(ctx.progress, r.sources.len() as u64, "accounts checked");
     let results: Vec<(SourceAccount, Result<AccountCoverage>)> =
         futures::stream::iter(r.sources.iter().cloned())
@@ -329,8 +347,7 @@ async fn coverage(ctx: &mut Context, args: &StatusArgs, r: &Resolved) -> Result<
                             &central_bucket,
                             &source.bucket,
                             &source.account.prefix(),
-                            args.page_size,
-                            args.gaps,
+                            options,
                         )
                         .await
                     }
@@ -379,6 +396,7 @@ async fn coverage(ctx: &mut Context, args: &StatusArgs, r: &Resolved) -> Result<
             (&mut totals.pending, counts.pending),
             (&mut totals.failed, counts.failed),
             (&mut totals.missing, counts.missing),
+            (&mut totals.foreign_key, counts.foreign_key),
             (&mut totals.outside_prefix, counts.outside_prefix),
         ] {
             *total += n;
@@ -412,12 +430,13 @@ async fn coverage(ctx: &mut Context, args: &StatusArgs, r: &Resolved) -> Result<
         }))?;
     } else if table && !ctx.global.quiet {
         ctx.out.text(&format!(
-            "coverage: {} of {} current object(s) replicated, {} pending, {} failed, {} missing, {} outside the prefix; {}",
+            "coverage: {} of {} current object(s) replicated, {} pending, {} failed, {} missing, {} under a foreign key, {} outside the prefix; {}",
             totals.replicated,
             totals.current,
             totals.pending,
             totals.failed,
             totals.missing,
+            totals.foreign_key,
             totals.outside_prefix,
             if unprotected == 0 {
                 format!("all {} account(s) protected", r.sources.len())

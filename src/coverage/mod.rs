@@ -34,6 +34,9 @@ pub enum Gap {
     Failed,
     /// No status (written before the rule, or not eligible) or a status that contradicts central.
     Missing,
+    /// A replica is in central, but under a KMS key that is not central's (or a customer-provided
+    /// key): central cannot count on reading it.
+    ForeignKey,
 }
 
 impl Gap {
@@ -52,6 +55,7 @@ impl Gap {
             Gap::Pending => "pending",
             Gap::Failed => "failed",
             Gap::Missing => "missing",
+            Gap::ForeignKey => "foreign_key",
         }
     }
 }
@@ -69,6 +73,8 @@ pub struct Counts {
     pub failed: u64,
     /// Without a replica and without a status that explains it (e.g. written before the rule).
     pub missing: u64,
+    /// With a replica under a key that is not central's (not counted as replicated).
+    pub foreign_key: u64,
     /// Current objects in the source bucket OUTSIDE the account prefix: never replicated.
     pub outside_prefix: u64,
 }
@@ -80,17 +86,46 @@ impl Counts {
             Gap::Pending => self.pending += 1,
             Gap::Failed => self.failed += 1,
             Gap::Missing => self.missing += 1,
+            Gap::ForeignKey => self.foreign_key += 1,
         }
     }
 
-    /// Current versions under the prefix without a replica.
+    /// Current versions under the prefix without a replica central can read.
     pub fn unreplicated(&self) -> u64 {
-        self.pending + self.failed + self.missing
+        self.pending + self.failed + self.missing + self.foreign_key
     }
 
     /// Whether anything is unprotected (`outside` says whether objects outside the prefix count).
     pub fn unprotected(&self, outside: bool) -> bool {
         self.unreplicated() > 0 || (outside && self.outside_prefix > 0)
+    }
+}
+
+/// Whether central can read a replica, by the encryption HeadObject reports for it: none or
+/// SSE-S3 (`AES256`), or SSE-KMS / DSSE-KMS under the central key (its ARN, or its bare id as
+/// central's bucket policy also accepts). Any other key, or a customer-provided key (which
+/// HeadObject reports as `sse_customer`), is foreign. No central key known: every KMS key is.
+pub fn readable_by_central(
+    sse: Option<&str>,
+    kms_key_id: Option<&str>,
+    sse_customer: bool,
+    central_key_arn: Option<&str>,
+) -> bool {
+    if sse_customer {
+        return false;
+    }
+    match sse {
+        None | Some("AES256") => true,
+        Some("aws:kms" | "aws:kms:dsse") => match (kms_key_id, central_key_arn) {
+            (Some(id), Some(central)) => {
+                id == central
+                    || central
+                        .rsplit_once(":key/")
+                        .is_some_and(|(_, bare)| bare == id)
+            }
+            _ => false,
+        },
+        Some(_) => false,
     }
 }
 
@@ -191,6 +226,49 @@ mod tests {
             .into_iter()
             .map(|j| (j.source.key, j.replicated))
             .collect()
+    }
+
+    #[test]
+    fn only_central_keys_and_s3_managed_keys_are_readable_by_central() {
+        let central = "arn:aws:kms:us-east-1:123456789012:key/0c3a1b2c-0000-4000-8000-00000000c0de";
+        let c = Some(central);
+        assert!(readable_by_central(
+            Some("aws:kms"),
+            Some(central),
+            false,
+            c
+        ));
+        assert!(readable_by_central(
+            Some("aws:kms"),
+            Some("0c3a1b2c-0000-4000-8000-00000000c0de"),
+            false,
+            c
+        ));
+        assert!(readable_by_central(
+            Some("aws:kms:dsse"),
+            Some(central),
+            false,
+            c
+        ));
+        assert!(readable_by_central(Some("AES256"), None, false, c));
+        assert!(readable_by_central(None, None, false, c));
+        let attacker =
+            "arn:aws:kms:us-east-1:111111111111:key/0c3a1b2c-0000-4000-8000-00000000c0de";
+        assert!(!readable_by_central(
+            Some("aws:kms"),
+            Some(attacker),
+            false,
+            c
+        ));
+        assert!(!readable_by_central(Some("aws:kms"), None, false, c));
+        assert!(!readable_by_central(
+            Some("aws:kms"),
+            Some(central),
+            false,
+            None
+        ));
+        assert!(!readable_by_central(Some("AES256"), None, true, c));
+        assert!(!readable_by_central(Some("aws:fsx"), None, false, c));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::coverage::{is_current_object, join, Counts, Gap};
+use crate::coverage::{is_current_object, join, readable_by_central, Counts, Gap};
 use crate::error::{Error, Result};
 use crate::listing::{list_versions, ListRequest};
 use crate::objects::head_version;
@@ -53,6 +53,19 @@ pub async fn recent_replication(
 /// HeadObject requests in flight per account while classifying gaps.
 const GAP_HEADS: usize = 16;
 
+/// How coverage reads the listings and central's replicas.
+#[derive(Debug, Clone)]
+pub struct CoverageOptions {
+    /// Entries per listing request.
+    pub page_size: i32,
+    /// Unprotected versions kept per account (the counts are always complete).
+    pub max_gaps: usize,
+    /// The central key's ARN (`None`: central has no key, so no KMS replica is central's).
+    pub central_key_arn: Option<String>,
+    /// Whether each replica's encryption is read (one HeadObject per replica).
+    pub check_keys: bool,
+}
+
 /// One account's coverage: counts and the first `max_gaps` unprotected versions with their gap.
 #[derive(Debug)]
 pub struct AccountCoverage {
@@ -70,9 +83,9 @@ pub async fn account_coverage(
     central_bucket: &str,
     source_bucket: &str,
     prefix: &str,
-    page_size: i32,
-    max_gaps: usize,
+    options: &CoverageOptions,
 ) -> Result<AccountCoverage> {
+    let (page_size, max_gaps) = (options.page_size, options.max_gaps);
     let prefix = prefix.to_owned();
     let last_key = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
     let source_entries = {
@@ -94,7 +107,7 @@ pub async fn account_coverage(
         .try_filter(|v| futures::future::ready(is_current_object(v)))
     };
     let central_entries = list_versions(
-        central_s3,
+        central_s3.clone(),
         ListRequest {
             bucket: central_bucket.to_owned(),
             prefix: prefix.clone(),
@@ -107,10 +120,30 @@ pub async fn account_coverage(
             .map(|j| {
                 let s3 = source_s3.clone();
                 let bucket = source_bucket.to_owned();
+                let central_s3 = central_s3.clone();
+                let central_bucket = central_bucket.to_owned();
+                let check = options.clone();
                 async move {
                     let j = j?;
-                    if j.replicated {
+                    if j.replicated && !check.check_keys {
                         return Ok((j.source, None));
+                    }
+                    if j.replicated {
+                        let replica = head_version(
+                            &central_s3,
+                            &central_bucket,
+                            &j.source.key,
+                            &j.source.version_id,
+                            None,
+                        )
+                        .await?;
+                        let readable = readable_by_central(
+                            replica.server_side_encryption().map(|s| s.as_str()),
+                            replica.ssekms_key_id(),
+                            replica.sse_customer_algorithm().is_some(),
+                            check.central_key_arn.as_deref(),
+                        );
+                        return Ok((j.source, (!readable).then_some(Gap::ForeignKey)));
                     }
                     let head =
                         head_version(&s3, &bucket, &j.source.key, &j.source.version_id, None)

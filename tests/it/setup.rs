@@ -895,7 +895,17 @@ async fn another_rule_into_central_is_reported_by_setup_and_status() {
     let (account, bucket, central, config) = one_account_world("foreign-rule", "").await;
     let out = setup(&config, &["setup", "--yes"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let s3 = s3_for(&account_config(&account).await);
+    let account_cfg = account_config(&account).await;
+    let s3 = s3_for(&account_cfg);
+    // The account admin's own key, for the replicas of its own rule.
+    let attacker_key = aws_sdk_kms::Client::new(&account_cfg)
+        .create_key()
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata()
+        .map(|m| m.arn().expect("arn").to_owned())
+        .expect("metadata");
     let found = s3
         .get_bucket_replication()
         .bucket(&bucket)
@@ -922,11 +932,21 @@ async fn another_rule_into_central_is_reported_by_setup_and_status() {
                 .bucket(format!("arn:aws:s3:::{central}"))
                 .encryption_configuration(
                     aws_sdk_s3::types::EncryptionConfiguration::builder()
-                        .replica_kms_key_id(format!("arn:aws:kms:us-east-1:{account}:key/attacker"))
+                        .replica_kms_key_id(&attacker_key)
                         .build(),
                 )
                 .build()
                 .expect("destination"),
+        )
+        .source_selection_criteria(
+            aws_sdk_s3::types::SourceSelectionCriteria::builder()
+                .sse_kms_encrypted_objects(
+                    aws_sdk_s3::types::SseKmsEncryptedObjects::builder()
+                        .status(aws_sdk_s3::types::SseKmsEncryptedObjectsStatus::Enabled)
+                        .build()
+                        .expect("sse-kms criteria"),
+                )
+                .build(),
         )
         .build()
         .expect("rule");
@@ -959,6 +979,80 @@ async fn another_rule_into_central_is_reported_by_setup_and_status() {
         .expect("the account's row");
     assert!(
         row["drift"].to_string().contains("other rule into central"),
+        "{row}"
+    );
+    // Finding 4: what that rule replicates lands in central under the attacker's key (its
+    // priority wins over s3central's rule in the test server's replication, as in S3's), and
+    // coverage finds each such replica; without the key check they pass as replicated.
+    let _running = crate::common::replication_running().await;
+    for key in ["a.txt", "b.txt"] {
+        crate::common::put(&s3, &bucket, &format!("{account}/{key}"), key).await;
+    }
+    crate::common::drain_replication(30);
+    let path = config.path().to_str().expect("utf-8");
+    let covered =
+        crate::common::s3central(&["--output", "json", "status", "--coverage", "--config", path]);
+    assert_eq!(covered.code, 1, "{}{}", covered.stdout, covered.stderr);
+    let lines = json_lines(&covered.stdout);
+    let row = lines
+        .iter()
+        .find(|l| l["record"] == "coverage")
+        .expect("coverage line");
+    assert_eq!(
+        (
+            &row["current"],
+            &row["replicated"],
+            &row["foreign_key"],
+            &row["protected"]
+        ),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(0),
+            &serde_json::json!(2),
+            &serde_json::json!(false)
+        ),
+        "{row}"
+    );
+    let gaps: Vec<_> = lines
+        .iter()
+        .filter(|l| l["record"] == "gap")
+        .map(|l| {
+            (
+                l["key"].as_str().unwrap_or_default(),
+                l["status"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        gaps,
+        [
+            (format!("{account}/a.txt").as_str(), "foreign_key"),
+            (format!("{account}/b.txt").as_str(), "foreign_key")
+        ],
+        "{}",
+        covered.stdout
+    );
+    let unchecked = crate::common::s3central(&[
+        "--output",
+        "json",
+        "status",
+        "--coverage",
+        "--skip-key-check",
+        "--config",
+        path,
+    ]);
+    assert_eq!(
+        unchecked.code, 0,
+        "{}{}",
+        unchecked.stdout, unchecked.stderr
+    );
+    let row = json_lines(&unchecked.stdout)
+        .into_iter()
+        .find(|l| l["record"] == "coverage")
+        .expect("coverage line");
+    assert_eq!(
+        (&row["replicated"], &row["foreign_key"]),
+        (&serde_json::json!(2), &serde_json::json!(0)),
         "{row}"
     );
 }
