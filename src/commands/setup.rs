@@ -99,6 +99,10 @@ impl Row for ResultRow {
     }
 }
 
+/// Said on every run of a config without `[central] break_glass_role` (goal 2 of
+/// docs/security.md holds only with one).
+pub const UNGUARDED_WARNING: &str = "warning: central is NOT guarded: any admin of the central account can delete its versions or disable its key; set [central] break_glass_role (docs/security.md)";
+
 /// Runs `setup`.
 pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
     let r = resolve(&ctx.aws, &args.config).await?;
@@ -200,6 +204,9 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
             plans.len(),
             if failed_plans > 0 { format!(", {failed_plans} account(s) could not be read") } else { String::new() }
         ))?;
+    }
+    if r.config.central.break_glass_role.is_none() && !ctx.global.quiet {
+        eprintln!("{UNGUARDED_WARNING}");
     }
     let refused: Vec<&String> = central_changes
         .iter()

@@ -449,6 +449,14 @@ async fn provisions_an_organization_and_converges() {
     let w = world("org").await;
     let first = setup(&w.config, &["setup", "--yes"]);
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    // No break-glass role in this config: every run says central is not guarded.
+    assert!(
+        first
+            .stderr
+            .contains(s3central::commands::setup::UNGUARDED_WARNING),
+        "{}",
+        first.stderr
+    );
     let results = record(&first.stdout, "result");
     let accounts: Vec<&str> = results
         .iter()
@@ -780,6 +788,11 @@ async fn a_break_glass_role_guards_central_and_only_it_changes_it() {
         .expect("CreateRole");
     let out = setup(&config, &["setup", "--yes"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        !out.stderr.contains("NOT guarded"),
+        "a guarded config is not warned about: {}",
+        out.stderr
+    );
     let cfg = s3central::config::load_config(config.path()).expect("config");
     let central_key = key_arn(&caller_config().await, &cfg.central.kms_alias).await;
     let desired = central_bucket_policy(&CentralInput {
