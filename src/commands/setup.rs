@@ -205,9 +205,12 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
             if failed_plans > 0 { format!(", {failed_plans} account(s) could not be read") } else { String::new() }
         ))?;
     }
-    if r.config.central.break_glass_role.is_none() && !ctx.global.quiet {
-        eprintln!("{UNGUARDED_WARNING}");
-    }
+    // Said once the run is going ahead (a refusal or an error stays the one line it is).
+    let warn_unguarded = || {
+        if r.config.central.break_glass_role.is_none() && !ctx.global.quiet {
+            eprintln!("{UNGUARDED_WARNING}");
+        }
+    };
     let refused: Vec<&String> = central_changes
         .iter()
         .filter_map(|c| match &c.action {
@@ -222,6 +225,7 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
         return Ok(1);
     }
     if args.dry_run {
+        warn_unguarded();
         return Ok(if args.detailed_exitcode && pending > 0 {
             3
         } else if failed_plans > 0 {
@@ -242,6 +246,7 @@ pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
         _ => apply_central(&r.config, &r.central, &writes).await?,
     };
     check_replica_key(&r.central, &central_key_arn).await?;
+    warn_unguarded();
 
     let bar = crate::progress::counter(ctx.progress, plans.len() as u64, "accounts applied");
     let results: Vec<(SourceAccount, Option<Aws>, Result<usize>)> = futures::stream::iter(plans)
