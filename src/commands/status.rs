@@ -13,6 +13,7 @@ use crate::coverage::scan::{
 use crate::coverage::{Counts, Gap};
 use crate::error::{Error, Result};
 use crate::output::{Column, Row};
+use crate::setup::onboarding::{not_protected_because, Found, NotProtected, Onboarding};
 use crate::setup::plan::{Change, PENDING_CENTRAL_KEY};
 use crate::setup::resolve::{resolve, Resolved};
 use crate::setup::{identity_in, plan_central, plan_source, SourceAccount};
@@ -32,6 +33,10 @@ struct StatusRow {
     replication: BTreeMap<String, usize>,
     /// The newest backfill (S3 Batch Replication) job of the account's bucket, if any.
     backfill: Option<crate::setup::backfill::Job>,
+    /// Whether it was discovered in the configured OUs; `None` for central.
+    discovered: Option<bool>,
+    /// Why the account is not protected yet (empty when it is; see `setup::onboarding`).
+    not_protected_because: Vec<String>,
     error: Option<String>,
 }
 
@@ -116,6 +121,8 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
         replicate_deletes: None,
         replication: BTreeMap::new(),
         backfill: None,
+        discovered: None,
+        not_protected_because: Vec::new(),
         error: None,
     };
     unhealthy += usize::from(!central_row.drift.is_empty());
@@ -127,9 +134,11 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
         ctx.out.text(&protection.describe())?;
     }
     let caller = &r.caller;
+    let central_s3 = r.central.aws.s3();
     let mut rows = futures::stream::iter(r.sources.iter().cloned())
         .map(|source| {
             let (config, central, key) = (&r.config, &r.central, key.as_str());
+            let central_s3 = central_s3.clone();
             async move {
                 let checked = async {
                     let aws = identity_in(
@@ -149,13 +158,21 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
                         crate::setup::Consent::default(),
                     )
                     .await?;
-                    let replication = recent_replication(
+                    // A bucket not made yet (an account that joined after setup ran) holds
+                    // nothing: its drift says what is missing.
+                    let replication = match recent_replication(
                         &aws.s3(),
                         &source.bucket,
                         &source.account.prefix(),
                         args.recent,
                     )
-                    .await?;
+                    .await
+                    {
+                        Err(e) if e.is_no_such_bucket() => {
+                            return Ok((drift(&changes), BTreeMap::new(), None))
+                        }
+                        other => other?,
+                    };
                     let jobs =
                         crate::setup::backfill::jobs(&aws, source.account.as_str(), &source.bucket)
                             .await?;
@@ -166,6 +183,30 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
                     Ok((d, r, b)) => (d, r, b, None),
                     Err(e) => (Vec::new(), BTreeMap::new(), None, Some(e.to_string())),
                 };
+                // Objects in the bucket, none in central: the account was never replicated.
+                let has_objects = !replication.is_empty();
+                let central_holds = match (&error, has_objects) {
+                    (None, true) => Some(
+                        crate::central::holds_account(
+                            &central_s3,
+                            &config.central.bucket,
+                            &source.account,
+                        )
+                        .await,
+                    ),
+                    _ => None,
+                };
+                let (central_holds, error) = match central_holds {
+                    Some(Ok(holds)) => (Some(holds), error),
+                    Some(Err(e)) => (None, Some(format!("central: {e}"))),
+                    None => (None, error),
+                };
+                let not_protected_because = not_protected_because(Found {
+                    error: error.as_deref(),
+                    drift: &drift,
+                    has_objects,
+                    central_holds,
+                });
                 StatusRow {
                     account: source.account.to_string(),
                     kind: "source",
@@ -174,20 +215,47 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
                     replicate_deletes: Some(source.replicate_deletes),
                     replication,
                     backfill,
+                    discovered: Some(source.discovered),
+                    not_protected_because,
                     error,
                 }
             }
         })
         .buffered(args.concurrency as usize);
+    let mut onboarding = Onboarding {
+        accounts: r.sources.len(),
+        discovered: r.sources.iter().filter(|s| s.discovered).count(),
+        not_protected: Vec::new(),
+        excluded: r.excluded.iter().map(ToString::to_string).collect(),
+    };
     while let Some(row) = rows.next().await {
         let failed_replication = row.replication.keys().any(|s| s == "FAILED")
             || row
                 .backfill
                 .as_ref()
                 .is_some_and(|j| j.status == "Failed" || j.failed > 0);
-        unhealthy +=
-            usize::from(!row.drift.is_empty() || row.error.is_some() || failed_replication);
+        unhealthy += usize::from(
+            !row.drift.is_empty()
+                || row.error.is_some()
+                || failed_replication
+                || !row.not_protected_because.is_empty(),
+        );
+        if !row.not_protected_because.is_empty() {
+            onboarding.not_protected.push(NotProtected {
+                account: row.account.clone(),
+                discovered: row.discovered.unwrap_or(false),
+                because: row.not_protected_because.clone(),
+            });
+        }
         ctx.out.row(&row)?;
+    }
+    if ctx.out.format() == crate::cli::OutputFormat::Json {
+        let mut line = serde_json::to_value(&onboarding)
+            .map_err(|e| Error::Invalid(format!("cannot write the onboarding line: {e}")))?;
+        line["record"] = serde_json::json!("onboarding");
+        ctx.out.json(&line)?;
+    } else if !ctx.global.quiet {
+        ctx.out.text(&onboarding.line())?;
     }
     Ok(u8::from(unhealthy > 0))
 }

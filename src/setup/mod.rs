@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod backfill;
 pub mod canary;
+pub mod onboarding;
 pub mod plan;
 pub mod policy;
 pub mod resolve;
@@ -93,6 +94,17 @@ pub struct SourceAccount {
     pub restore_principals: Option<Vec<String>>,
     /// Whether its rule replicates delete markers (its `replicate_deletes`, else `[central]`'s).
     pub replicate_deletes: bool,
+    /// Whether it was found in the configured OUs rather than listed.
+    pub discovered: bool,
+}
+
+/// The accounts setup and status act on, and those of the configured OUs they leave out.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Listed and discovered, sorted, without duplicates or exclusions.
+    pub accounts: Vec<SourceAccount>,
+    /// Accounts of the configured OUs that `exclude_accounts` leaves out: never protected.
+    pub excluded: Vec<AccountId>,
 }
 
 /// Credentials acting in `account`: the caller's own, or the assumed `role` there.
@@ -118,7 +130,8 @@ pub async fn source_accounts(
     caller: &Aws,
     config: &Config,
     central_region: &str,
-) -> Result<Vec<SourceAccount>> {
+) -> Result<Sources> {
+    let mut excluded_found = Vec::new();
     let mut accounts: Vec<SourceAccount> = config
         .sources
         .iter()
@@ -134,6 +147,7 @@ pub async fn source_accounts(
             replicate_deletes: s
                 .replicate_deletes
                 .unwrap_or(config.central.replicate_deletes),
+            discovered: false,
         })
         .collect();
     if let Some(discovery) = &config.discovery {
@@ -145,7 +159,11 @@ pub async fn source_accounts(
             let Ok(account) = id.parse::<AccountId>() else {
                 continue;
             };
-            if listed.contains(&account) || excluded.contains(&account) {
+            if excluded.contains(&account) {
+                excluded_found.push(account);
+                continue;
+            }
+            if listed.contains(&account) {
                 continue;
             }
             accounts.push(SourceAccount {
@@ -155,12 +173,18 @@ pub async fn source_accounts(
                 kms_alias: crate::config::DEFAULT_SOURCE_KMS_ALIAS.to_owned(),
                 restore_principals: None,
                 replicate_deletes: config.central.replicate_deletes,
+                discovered: true,
             });
         }
     }
     accounts.sort_by(|a, b| a.account.cmp(&b.account));
     accounts.dedup_by(|a, b| a.account == b.account);
-    Ok(accounts)
+    excluded_found.sort();
+    excluded_found.dedup();
+    Ok(Sources {
+        accounts,
+        excluded: excluded_found,
+    })
 }
 
 /// Active accounts under the OUs, nested OUs included, following every page.

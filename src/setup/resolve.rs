@@ -16,6 +16,8 @@ pub struct Resolved {
     pub caller: (Aws, String),
     /// The source accounts.
     pub sources: Vec<SourceAccount>,
+    /// Accounts of the configured OUs that the config excludes (never protected).
+    pub excluded: Vec<crate::account::AccountId>,
 }
 
 /// Loads the config (before any AWS call), then resolves the central account, org id and sources.
@@ -87,7 +89,10 @@ pub async fn resolve(aws_options: &AwsOptions, path: &std::path::Path) -> Result
         Some(role) => crate::setup::policy::is_session_of(&central_aws.caller_arn().await?, role),
         None => false,
     };
-    let sources = source_accounts(&caller, &config, &central_region).await?;
+    let crate::setup::Sources {
+        accounts: sources,
+        excluded,
+    } = source_accounts(&caller, &config, &central_region).await?;
     let enrolled = (config.central.enrollment == crate::config::Enrollment::Listed)
         .then(|| sources.iter().map(|s| s.account.to_string()).collect());
     let replicating_deletes = sources
@@ -108,6 +113,7 @@ pub async fn resolve(aws_options: &AwsOptions, path: &std::path::Path) -> Result
         },
         caller: (caller, caller_account),
         sources,
+        excluded,
         config,
     })
 }

@@ -444,6 +444,123 @@ async fn assert_bucket(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) {
     );
 }
 
+/// Issue 22, item 3: `status` names every account of the configured OUs that is not protected
+/// yet: one that joined the OU after setup ran (its stack missing), one whose objects never
+/// reached central, and one the config excludes; the others are protected.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_names_the_accounts_of_the_ous_not_protected_yet() {
+    let w = world("onboarding").await;
+    let out = setup(&w.config, &["setup", "--yes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let config = s3central::config::load_config(w.config.path()).expect("config");
+    let discovery = config.discovery.as_ref().expect("discovery");
+    let ou = discovery.organizational_units[0].clone();
+    // Two accounts join the OU after setup ran; the config excludes one of them.
+    let org = aws_sdk_organizations::Client::new(&caller_config().await);
+    let (_, root) = organization().await;
+    let mut joined = Vec::new();
+    for _ in 0..2 {
+        let name = unique_bucket("late");
+        let id = org
+            .create_account()
+            .email(format!("{name}@example.com"))
+            .account_name(&name)
+            .send()
+            .await
+            .expect("CreateAccount")
+            .create_account_status()
+            .and_then(|s| s.account_id())
+            .expect("account id")
+            .to_owned();
+        org.move_account()
+            .account_id(&id)
+            .source_parent_id(root.as_str())
+            .destination_parent_id(&ou)
+            .send()
+            .await
+            .expect("MoveAccount");
+        joined.push(id);
+    }
+    let (late, excluded) = (&joined[0], &joined[1]);
+    let text = std::fs::read_to_string(w.config.path()).expect("config");
+    let excluding = config_file(&text.replace(
+        "[discovery]\n",
+        &format!("[discovery]\nexclude_accounts = [\"{excluded}\"]\n"),
+    ));
+    // A protected account's object that never reaches central (replication paused).
+    let quiet = &w.accounts[1];
+    let control = crate::common::replication_paused().await;
+    let bucket = discovery.bucket_for(&quiet.parse().expect("account id"));
+    crate::common::put(
+        &s3_for(&account_config(quiet).await),
+        &bucket,
+        &format!("{quiet}/a.txt"),
+        "never replicated",
+    )
+    .await;
+    let status = setup(&excluding, &["status"]);
+    assert_eq!(status.code, 1, "{}{}", status.stdout, status.stderr);
+    let onboarding = record(&status.stdout, "onboarding");
+    assert_eq!(onboarding.len(), 1, "{}", status.stdout);
+    let onboarding = &onboarding[0];
+    assert_eq!(onboarding["accounts"], 4, "{onboarding}");
+    assert_eq!(onboarding["discovered"], 3, "{onboarding}");
+    assert_eq!(
+        onboarding["excluded"],
+        serde_json::json!([excluded]),
+        "{onboarding}"
+    );
+    let not_protected: Vec<(String, String)> = onboarding["not_protected"]
+        .as_array()
+        .expect("not_protected")
+        .iter()
+        .map(|n| {
+            (
+                n["account"].as_str().unwrap_or_default().to_owned(),
+                n["because"].to_string(),
+            )
+        })
+        .collect();
+    let mut expected_accounts = vec![late.clone(), quiet.clone()];
+    expected_accounts.sort();
+    assert_eq!(
+        not_protected
+            .iter()
+            .map(|(a, _)| a.clone())
+            .collect::<Vec<_>>(),
+        expected_accounts,
+        "{onboarding}"
+    );
+    for (account, because) in &not_protected {
+        if account == quiet {
+            assert_eq!(because, r#"["no replica in central"]"#, "{onboarding}");
+        } else {
+            assert!(because.contains("not as setup makes it"), "{onboarding}");
+        }
+    }
+    // The table says the same in one line.
+    let table = s3central(&[
+        "status",
+        "--config",
+        excluding.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(table.code, 1, "{}{}", table.stdout, table.stderr);
+    let line = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("onboarding:"))
+        .unwrap_or_else(|| panic!("no onboarding line: {}", table.stdout));
+    assert!(
+        line.contains("2 of 4 account(s) NOT protected yet")
+            && line.contains(late.as_str())
+            && line.contains(&format!(
+                "excluded by the config, never protected: {excluded}"
+            )),
+        "{line}"
+    );
+    drop(control);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn provisions_an_organization_and_converges() {
     let w = world("org").await;
@@ -483,7 +600,14 @@ async fn provisions_an_organization_and_converges() {
     assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
     // A row per account and central, and what protects central: here no break-glass role and
     // no Object Lock, said as such.
-    assert_eq!(json_lines(&status.stdout).len(), 2 + w.accounts.len());
+    // (and the onboarding line: every account protected).
+    assert_eq!(json_lines(&status.stdout).len(), 3 + w.accounts.len());
+    let onboarding = &record(&status.stdout, "onboarding")[0];
+    assert_eq!(
+        onboarding["not_protected"],
+        serde_json::json!([]),
+        "{onboarding}"
+    );
     let protection = &record(&status.stdout, "protection")[0]["protection"];
     assert_eq!(
         protection["guarded_by"],
