@@ -371,10 +371,13 @@ pub async fn plan_central(
             .as_ref()
             .and_then(plan::oversized_bucket_policy),
     );
-    if bucket.is_some() && !central.replicating_deletes.is_empty() {
-        let rules = state::read_lifecycle(&s3, &bucket_spec.name).await?;
+    let lifecycle = match bucket {
+        Some(_) => state::read_lifecycle(&s3, &bucket_spec.name).await?,
+        None => Vec::new(),
+    };
+    if !central.replicating_deletes.is_empty() {
         changes.extend(plan::expiring_deleted_data(
-            &rules,
+            &lifecycle,
             &central.replicating_deletes,
         ));
     }
@@ -382,7 +385,7 @@ pub async fn plan_central(
     let key_policy = key.as_ref().and_then(|k| k.policy.as_deref());
     let guarded =
         has_statement(bucket_policy, BUCKET_GUARD_SID) || has_statement(key_policy, KEY_GUARD_SID);
-    let protection = Protection::found(bucket_policy, key_policy, lock.as_ref());
+    let protection = Protection::found(bucket_policy, key_policy, lock.as_ref(), &lifecycle);
     Ok((
         plan::gate_central(changes, guarded, central.acting_as_break_glass),
         key_arn,
@@ -401,6 +404,19 @@ pub struct Protection {
     pub object_lock_mode: Option<&'static str>,
     /// Days of default retention every new version gets.
     pub object_lock_days: Option<u32>,
+    /// The enabled lifecycle rule of central that expires noncurrent versions soonest, and its
+    /// days: an overwrite in a source account makes the version it replaced noncurrent, so that
+    /// is how long a restore has before the good version is gone.
+    pub noncurrent_expiry: Option<NoncurrentExpiry>,
+}
+
+/// A lifecycle rule of central that expires noncurrent versions.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NoncurrentExpiry {
+    /// The rule's id.
+    pub rule: String,
+    /// Its `NoncurrentDays`.
+    pub days: i32,
 }
 
 impl Protection {
@@ -410,6 +426,7 @@ impl Protection {
         bucket_policy: Option<&str>,
         key_policy: Option<&str>,
         lock: Option<&plan::LockActual>,
+        lifecycle: &[plan::LifecycleRuleActual],
     ) -> Protection {
         let key_guard = guard_role(key_policy, KEY_GUARD_SID);
         let retention = lock.and_then(|l| l.retention);
@@ -418,6 +435,15 @@ impl Protection {
                 .filter(|b| key_guard.as_deref() == Some(b.as_str())),
             object_lock_mode: retention.map(|(mode, _)| mode.as_str()),
             object_lock_days: retention.map(|(_, days)| days),
+            noncurrent_expiry: lifecycle
+                .iter()
+                .filter_map(|r| {
+                    Some(NoncurrentExpiry {
+                        rule: r.id.clone(),
+                        days: r.noncurrent_days?,
+                    })
+                })
+                .min_by_key(|e| e.days),
         }
     }
 
@@ -432,7 +458,11 @@ impl Protection {
             (Some(mode), Some(days)) => format!("every version retained {days} days (Object Lock {mode}: s3:BypassGovernanceRetention can shorten it)"),
             _ => "no Object Lock (versions are kept by the policies above only)".to_owned(),
         };
-        format!("central protection: {guard}; {lock}")
+        let expiry = match &self.noncurrent_expiry {
+            Some(NoncurrentExpiry { rule, days }) => format!("; noncurrent versions EXPIRE after {days} days (lifecycle rule {rule:?}): an overwrite or delete in an account starts that clock for the version it replaced, so restore within {days} days"),
+            None => String::new(),
+        };
+        format!("central protection: {guard}; {lock}{expiry}")
     }
 }
 
@@ -901,6 +931,7 @@ mod tests {
             guarded_by: None,
             object_lock_mode: None,
             object_lock_days: None,
+            noncurrent_expiry: None,
         };
         assert!(
             none.describe().contains("NOT guarded"),
@@ -912,8 +943,39 @@ mod tests {
             guarded_by: Some("arn:aws:iam::123456789012:role/bg".into()),
             object_lock_mode: Some("COMPLIANCE"),
             object_lock_days: Some(30),
+            noncurrent_expiry: None,
         };
         let text = full.describe();
+        assert!(!text.contains("EXPIRE"), "{text}");
+        let rule = |id: &str, days: Option<i32>| super::plan::LifecycleRuleActual {
+            id: id.into(),
+            prefix: String::new(),
+            noncurrent_days: days,
+        };
+        let expiring = Protection::found(
+            None,
+            None,
+            None,
+            &[
+                rule("slow", Some(90)),
+                rule("fast", Some(7)),
+                rule("other", None),
+            ],
+        );
+        assert_eq!(
+            expiring.noncurrent_expiry,
+            Some(super::NoncurrentExpiry {
+                rule: "fast".into(),
+                days: 7
+            })
+        );
+        assert!(
+            expiring
+                .describe()
+                .contains("noncurrent versions EXPIRE after 7 days (lifecycle rule \"fast\")"),
+            "{}",
+            expiring.describe()
+        );
         assert!(
             text.contains("only by the break-glass role arn:aws:iam::123456789012:role/bg"),
             "{text}"

@@ -447,6 +447,8 @@ pub struct LifecycleRuleActual {
     pub id: String,
     /// The key prefix it applies to (empty: the whole bucket, or a filter of tags or sizes only).
     pub prefix: String,
+    /// Days after which a version that became noncurrent is expired (`NoncurrentDays`).
+    pub noncurrent_days: Option<i32>,
 }
 
 /// Delete markers replicated into central make the version they cover noncurrent, so a rule
@@ -668,6 +670,7 @@ mod tests {
         let rule = |id: &str, prefix: &str| LifecycleRuleActual {
             id: id.into(),
             prefix: prefix.into(),
+            noncurrent_days: Some(30),
         };
         let deleting = vec!["111111111111".to_owned()];
         // The whole bucket, the account's prefix, or a folder inside it: refused, named.

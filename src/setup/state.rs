@@ -293,6 +293,9 @@ pub async fn read_lifecycle(
             LifecycleRuleActual {
                 id: r.id().unwrap_or_default().to_owned(),
                 prefix: prefix.to_owned(),
+                noncurrent_days: r
+                    .noncurrent_version_expiration()
+                    .and_then(|e| e.noncurrent_days()),
             }
         })
         .collect())

@@ -2311,6 +2311,14 @@ async fn replicated_deletes_make_a_respecting_restore_the_accounts_own_state() {
             .map(|s| s["writes"].clone()),
         None
     );
+    // status says how long a replaced version lives in central.
+    let status = setup(&config, &["status"]);
+    let protection = &record(&status.stdout, "protection")[0]["protection"];
+    assert_eq!(
+        protection["noncurrent_expiry"],
+        serde_json::json!({"rule": "expire-noncurrent", "days": 30}),
+        "{protection}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
