@@ -78,6 +78,34 @@ pub(crate) async fn organization() -> &'static (String, String) {
     .await
 }
 
+/// A new organization account named after `label`, moved from the root into `parent` if given.
+async fn new_account(label: &str, parent: Option<&str>) -> String {
+    let (_, root) = organization().await;
+    let org = aws_sdk_organizations::Client::new(&caller_config().await);
+    let name = unique_bucket(label);
+    let id = org
+        .create_account()
+        .email(format!("{name}@example.com"))
+        .account_name(&name)
+        .send()
+        .await
+        .expect("CreateAccount")
+        .create_account_status()
+        .and_then(|s| s.account_id())
+        .expect("account id")
+        .to_owned();
+    if let Some(parent) = parent {
+        org.move_account()
+            .account_id(&id)
+            .source_parent_id(root.as_str())
+            .destination_parent_id(parent)
+            .send()
+            .await
+            .expect("MoveAccount");
+    }
+    id
+}
+
 /// A fresh OU tree: `top` holding one account and a nested OU holding two; gives (top OU, accounts).
 async fn ou_tree(label: &str) -> (String, Vec<String>) {
     let (_, root) = organization().await;
@@ -101,27 +129,7 @@ async fn ou_tree(label: &str) -> (String, Vec<String>) {
     let nested = ou(top.clone(), unique_bucket("nested")).await;
     let mut accounts = Vec::new();
     for parent in [&top, &nested, &nested] {
-        let name = unique_bucket(label);
-        let status = org
-            .create_account()
-            .email(format!("{name}@example.com"))
-            .account_name(&name)
-            .send()
-            .await
-            .expect("CreateAccount");
-        let id = status
-            .create_account_status()
-            .and_then(|s| s.account_id())
-            .expect("account id")
-            .to_owned();
-        org.move_account()
-            .account_id(&id)
-            .source_parent_id(root.as_str())
-            .destination_parent_id(parent.as_str())
-            .send()
-            .await
-            .expect("MoveAccount");
-        accounts.push(id);
+        accounts.push(new_account(label, Some(parent)).await);
     }
     accounts.sort();
     (top, accounts)
@@ -456,30 +464,9 @@ async fn status_names_the_accounts_of_the_ous_not_protected_yet() {
     let discovery = config.discovery.as_ref().expect("discovery");
     let ou = discovery.organizational_units[0].clone();
     // Two accounts join the OU after setup ran; the config excludes one of them.
-    let org = aws_sdk_organizations::Client::new(&caller_config().await);
-    let (_, root) = organization().await;
     let mut joined = Vec::new();
     for _ in 0..2 {
-        let name = unique_bucket("late");
-        let id = org
-            .create_account()
-            .email(format!("{name}@example.com"))
-            .account_name(&name)
-            .send()
-            .await
-            .expect("CreateAccount")
-            .create_account_status()
-            .and_then(|s| s.account_id())
-            .expect("account id")
-            .to_owned();
-        org.move_account()
-            .account_id(&id)
-            .source_parent_id(root.as_str())
-            .destination_parent_id(&ou)
-            .send()
-            .await
-            .expect("MoveAccount");
-        joined.push(id);
+        joined.push(new_account("late", Some(&ou)).await);
     }
     let (late, excluded) = (&joined[0], &joined[1]);
     let text = std::fs::read_to_string(w.config.path()).expect("config");
@@ -843,19 +830,7 @@ pub(crate) async fn one_account_world(
     extra_central: &str,
 ) -> (String, String, String, tempfile::NamedTempFile) {
     let (org_id, _) = organization().await.clone();
-    let org = aws_sdk_organizations::Client::new(&caller_config().await);
-    let name = unique_bucket(label);
-    let account = org
-        .create_account()
-        .email(format!("{name}@example.com"))
-        .account_name(&name)
-        .send()
-        .await
-        .expect("CreateAccount")
-        .create_account_status()
-        .and_then(|s| s.account_id())
-        .expect("account id")
-        .to_owned();
+    let account = new_account(label, None).await;
     let central = unique_bucket("central");
     let bucket = unique_bucket("src");
     let alias = format!("alias/{}", unique_bucket("s3c"));
