@@ -208,7 +208,7 @@ pub struct SetupArgs {
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit codes:\n  0    every account matches the desired state (and, with --coverage, every current object has its replica)\n  \
-1    drift, a failed replication, an account that could not be read, or (--coverage) an unprotected object\n  \
+1    drift, a failed replication, an account not protected yet or that could not be read, or (--coverage) an unprotected object\n  \
 2    bad config or credentials\n\n\
 Examples:\n  s3central status\n  s3central status --coverage --gaps 50"
 )]
