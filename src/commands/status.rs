@@ -160,7 +160,7 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
                     .await?;
                     // A bucket not made yet (an account that joined after setup ran) holds
                     // nothing: its drift says what is missing.
-                    let replication = match recent_replication(
+                    let (has_objects, replication) = match recent_replication(
                         &aws.s3(),
                         &source.bucket,
                         &source.account.prefix(),
@@ -169,22 +169,32 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
                     .await
                     {
                         Err(e) if e.is_no_such_bucket() => {
-                            return Ok((drift(&changes), BTreeMap::new(), None))
+                            return Ok((drift(&changes), false, BTreeMap::new(), None))
                         }
                         other => other?,
                     };
                     let jobs =
                         crate::setup::backfill::jobs(&aws, source.account.as_str(), &source.bucket)
                             .await?;
-                    Ok::<_, Error>((drift(&changes), replication, jobs.into_iter().last()))
+                    Ok::<_, Error>((
+                        drift(&changes),
+                        has_objects,
+                        replication,
+                        jobs.into_iter().last(),
+                    ))
                 }
                 .await;
-                let (drift, replication, backfill, error) = match checked {
-                    Ok((d, r, b)) => (d, r, b, None),
-                    Err(e) => (Vec::new(), BTreeMap::new(), None, Some(e.to_string())),
+                let (drift, has_objects, replication, backfill, error) = match checked {
+                    Ok((d, o, r, b)) => (d, o, r, b, None),
+                    Err(e) => (
+                        Vec::new(),
+                        false,
+                        BTreeMap::new(),
+                        None,
+                        Some(e.to_string()),
+                    ),
                 };
                 // Objects in the bucket, none in central: the account was never replicated.
-                let has_objects = !replication.is_empty();
                 let central_holds = match (&error, has_objects) {
                     (None, true) => Some(
                         crate::central::holds_account(

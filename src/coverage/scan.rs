@@ -12,13 +12,14 @@ use crate::listing::{list_versions, ListRequest};
 use crate::objects::head_version;
 use crate::version::ObjectVersion;
 
-/// Counts the replication status (HeadObject `x-amz-replication-status`) of the newest objects.
+/// Whether the bucket holds any object under the prefix, and the replication status
+/// (HeadObject `x-amz-replication-status`) of the newest `recent` of them, counted.
 pub async fn recent_replication(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
     recent: usize,
-) -> Result<BTreeMap<String, usize>> {
+) -> Result<(bool, BTreeMap<String, usize>)> {
     let page = s3
         .list_objects_v2()
         .bucket(bucket)
@@ -32,6 +33,7 @@ pub async fn recent_replication(
         .filter_map(|o| Some((o.last_modified()?.secs(), o.key()?.to_owned())))
         .collect();
     objects.sort_by(|a, b| b.cmp(a));
+    let any_object = !page.contents().is_empty();
     let mut counts = BTreeMap::new();
     for (_, key) in objects.into_iter().take(recent) {
         let head = s3
@@ -47,7 +49,7 @@ pub async fn recent_replication(
             .unwrap_or_else(|| "NO-STATUS".to_owned());
         *counts.entry(status).or_insert(0) += 1;
     }
-    Ok(counts)
+    Ok((any_object, counts))
 }
 
 /// HeadObject requests in flight per account while classifying gaps.

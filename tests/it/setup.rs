@@ -525,6 +525,13 @@ async fn status_names_the_accounts_of_the_ous_not_protected_yet() {
             assert!(because.contains("not as setup makes it"), "{onboarding}");
         }
     }
+    // Whether the bucket holds objects does not depend on how many recent ones are read.
+    let none_recent = setup(&excluding, &["status", "--recent", "0"]);
+    let again = &record(&none_recent.stdout, "onboarding")[0];
+    assert_eq!(
+        again["not_protected"], onboarding["not_protected"],
+        "{again}"
+    );
     // The table says the same in one line.
     let table = s3central(&[
         "status",
