@@ -163,10 +163,11 @@ fn setup_until(
     }
 }
 
-/// A guard against a hung setup of 200 accounts, not a performance bound: each run makes about
-/// 12,000 requests; alone on the test server the first apply took 75 s and the converged re-run
-/// 71 s here, and with the 2,000-key fault restores on the same server the first apply went past
-/// the usual 120 s.
+/// A guard against a hung setup of 200 accounts, not a performance bound: the first apply makes
+/// about 7,600 requests and the converged re-run about 4,200; alone on the test server they took
+/// 57.5 s and 23.4 s here (before each assumed role kept its own identity cache: 75 s and 71 s),
+/// and with the 2,000-key fault restores on the same server the first apply went past the usual
+/// 120 s.
 const TWO_HUNDRED_DEADLINE: Duration = Duration::from_secs(600);
 
 /// The JSON line with `record == kind`.
