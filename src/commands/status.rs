@@ -95,6 +95,14 @@ impl Row for StatusRow {
     }
 }
 
+/// The JSON line of [`Onboarding`].
+#[derive(Serialize)]
+struct OnboardingLine<'a> {
+    record: &'static str,
+    #[serde(flatten)]
+    onboarding: &'a Onboarding,
+}
+
 /// The resources of a plan that are not as desired.
 fn drift(changes: &[Change]) -> Vec<String> {
     changes
@@ -195,21 +203,18 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
                     ),
                 };
                 // Objects in the bucket, none in central: the account was never replicated.
-                let central_holds = match (&error, has_objects) {
-                    (None, true) => Some(
-                        crate::central::holds_account(
-                            &central_s3,
-                            &config.central.bucket,
-                            &source.account,
-                        )
-                        .await,
-                    ),
-                    _ => None,
-                };
-                let (central_holds, error) = match central_holds {
-                    Some(Ok(holds)) => (Some(holds), error),
-                    Some(Err(e)) => (None, Some(format!("central: {e}"))),
-                    None => (None, error),
+                let (central_holds, error) = match (error, has_objects) {
+                    (None, true) => match crate::central::holds_account(
+                        &central_s3,
+                        &config.central.bucket,
+                        &source.account,
+                    )
+                    .await
+                    {
+                        Ok(holds) => (Some(holds), None),
+                        Err(e) => (None, Some(format!("central: {e}"))),
+                    },
+                    (error, _) => (None, error),
                 };
                 let not_protected_because = not_protected_because(Found {
                     error: error.as_deref(),
@@ -244,12 +249,8 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
                 .backfill
                 .as_ref()
                 .is_some_and(|j| j.status == "Failed" || j.failed > 0);
-        unhealthy += usize::from(
-            !row.drift.is_empty()
-                || row.error.is_some()
-                || failed_replication
-                || !row.not_protected_because.is_empty(),
-        );
+        // Drift and read errors are among the reasons an account is not protected.
+        unhealthy += usize::from(failed_replication || !row.not_protected_because.is_empty());
         if !row.not_protected_because.is_empty() {
             onboarding.not_protected.push(NotProtected {
                 account: row.account.clone(),
@@ -260,10 +261,10 @@ pub async fn run(ctx: &mut Context, args: StatusArgs) -> Result<u8> {
         ctx.out.row(&row)?;
     }
     if ctx.out.format() == crate::cli::OutputFormat::Json {
-        let mut line = serde_json::to_value(&onboarding)
-            .map_err(|e| Error::Invalid(format!("cannot write the onboarding line: {e}")))?;
-        line["record"] = serde_json::json!("onboarding");
-        ctx.out.json(&line)?;
+        ctx.out.json(&OnboardingLine {
+            record: "onboarding",
+            onboarding: &onboarding,
+        })?;
     } else if !ctx.global.quiet {
         ctx.out.text(&onboarding.line())?;
     }

@@ -122,36 +122,45 @@ pub async fn account_coverage(
             .map(|j| {
                 let s3 = source_s3.clone();
                 let bucket = source_bucket.to_owned();
-                let central_s3 = central_s3.clone();
-                let central_bucket = central_bucket.to_owned();
-                let check = options.clone();
+                let central_s3 = &central_s3;
                 async move {
                     let j = j?;
-                    if j.replicated && !check.check_keys {
-                        return Ok((j.source, None));
-                    }
-                    if j.replicated {
-                        let replica = head_version(
-                            &central_s3,
-                            &central_bucket,
-                            &j.source.key,
-                            &j.source.version_id,
-                            None,
-                        )
-                        .await?;
-                        let readable = readable_by_central(
-                            replica.server_side_encryption().map(|s| s.as_str()),
-                            replica.ssekms_key_id(),
-                            replica.sse_customer_algorithm().is_some(),
-                            check.central_key_arn.as_deref(),
-                        );
-                        return Ok((j.source, (!readable).then_some(Gap::ForeignKey)));
-                    }
-                    let head =
-                        head_version(&s3, &bucket, &j.source.key, &j.source.version_id, None)
+                    let gap = match (j.replicated, options.check_keys) {
+                        (true, false) => None,
+                        // The replica is there: is it under central's key?
+                        (true, true) => {
+                            let replica = head_version(
+                                central_s3,
+                                central_bucket,
+                                &j.source.key,
+                                &j.source.version_id,
+                                None,
+                            )
                             .await?;
-                    let gap = Gap::from_status(head.replication_status().map(|s| s.as_str()));
-                    Ok::<_, Error>((j.source, Some(gap)))
+                            let readable = readable_by_central(
+                                replica.server_side_encryption().map(|s| s.as_str()),
+                                replica.ssekms_key_id(),
+                                replica.sse_customer_algorithm().is_some(),
+                                options.central_key_arn.as_deref(),
+                            );
+                            (!readable).then_some(Gap::ForeignKey)
+                        }
+                        // No replica: why not, by the source version's replication status.
+                        (false, _) => {
+                            let head = head_version(
+                                &s3,
+                                &bucket,
+                                &j.source.key,
+                                &j.source.version_id,
+                                None,
+                            )
+                            .await?;
+                            Some(Gap::from_status(
+                                head.replication_status().map(|s| s.as_str()),
+                            ))
+                        }
+                    };
+                    Ok::<_, Error>((j.source, gap))
                 }
             })
             .buffered(GAP_HEADS),
