@@ -313,19 +313,23 @@ async fn live_diff_shows_exactly_what_a_restore_would_copy() {
     crate::common::put(&s3, &target, &format!("{account}/docs/a.txt"), "encrypted").await;
     crate::common::delete(&s3, &target, &format!("{account}/docs/b.txt")).await;
     crate::common::put(&s3, &target, &format!("{account}/RANSOM.txt"), "pay").await;
-    let live = crate::common::s3central(&[
-        "--central-bucket",
-        &central,
-        "--output",
-        "json",
-        "diff",
-        "--account",
-        account,
-        "--from",
-        &t,
-        "--live",
-        &target,
-    ]);
+    // `diff --live` of the bucket against central at t.
+    let live_diff = || {
+        crate::common::s3central(&[
+            "--central-bucket",
+            &central,
+            "--output",
+            "json",
+            "diff",
+            "--account",
+            account,
+            "--from",
+            &t,
+            "--live",
+            &target,
+        ])
+    };
+    let live = live_diff();
     let lines = json_lines(live.success());
     let rows: BTreeMap<String, String> = lines
         .iter()
@@ -362,19 +366,7 @@ async fn live_diff_shows_exactly_what_a_restore_would_copy() {
     assert_eq!(plan, copied);
     // After the restore, only the added key is left (a restore never deletes).
     restore(false).success();
-    let after = crate::common::s3central(&[
-        "--central-bucket",
-        &central,
-        "--output",
-        "json",
-        "diff",
-        "--account",
-        account,
-        "--from",
-        &t,
-        "--live",
-        &target,
-    ]);
+    let after = live_diff();
     let changes: Vec<Value> = json_lines(after.success())
         .into_iter()
         .filter(|l| l["change"].is_string())
