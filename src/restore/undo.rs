@@ -227,15 +227,7 @@ async fn copy_back(
     expected_owner: Option<&str>,
 ) -> Result<Option<String>> {
     let (bucket, name) = (&key.target_bucket, &key.target_key);
-    let head = s3
-        .head_object()
-        .bucket(bucket)
-        .key(name)
-        .version_id(version)
-        .set_expected_bucket_owner(expected_owner.map(str::to_owned))
-        .send()
-        .await
-        .map_err(|e| Error::from_sdk("HeadObject", name.clone(), e))?;
+    let head = crate::objects::head_version(s3, bucket, name, version, expected_owner).await?;
     let source = crate::restore::copy::copy_source(bucket, name, version);
     let mut copy = s3
         .copy_object()
