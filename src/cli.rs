@@ -165,7 +165,7 @@ pub enum Command {
     after_help = "Reads every resource first, prints the plan (create / update / unchanged), then \
 applies only the differences. A second run on a converged organization changes nothing.\n\n\
 Exit codes: 0 done, 1 some accounts failed, 2 bad config or credentials, 3 changes pending (--dry-run --detailed-exitcode).\n\n\
-Examples:\n  s3central setup --dry-run\n  s3central setup --yes --verify"
+Examples:\n  s3central setup --dry-run\n  s3central setup --yes --verify\n  s3central setup --export cloudformation ./stacks"
 )]
 pub struct SetupArgs {
     /// The desired state (every key: docs/configuration.md).
@@ -202,6 +202,16 @@ pub struct SetupArgs {
     /// what is missing or FAILED (without it, only objects a new rule leaves behind are backfilled).
     #[arg(long)]
     pub backfill: bool,
+    /// Write this config as CloudFormation templates into DIR instead of setting up: a central
+    /// stack and a member StackSet template (docs/stacksets.md). Reads nothing from AWS; FORMAT is
+    /// `cloudformation`.
+    #[arg(
+        long,
+        num_args = 2,
+        value_names = ["FORMAT", "DIR"],
+        conflicts_with_all = ["dry_run", "yes", "verify", "backfill", "allow_bucket_changes"]
+    )]
+    pub export: Option<Vec<String>>,
 }
 
 /// Arguments of `status`.

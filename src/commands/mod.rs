@@ -10,6 +10,7 @@ pub mod restore;
 pub mod restore_report;
 pub mod restore_undo;
 pub mod setup;
+pub mod setup_export;
 pub mod status;
 
 use crate::aws::AwsOptions;

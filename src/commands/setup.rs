@@ -105,6 +105,9 @@ pub const UNGUARDED_WARNING: &str = "warning: central is NOT guarded: any admin 
 
 /// Runs `setup`.
 pub async fn run(ctx: &mut Context, args: SetupArgs) -> Result<u8> {
+    if let Some(export) = &args.export {
+        return super::setup_export::run(ctx, &args.config, export);
+    }
     let r = resolve(&ctx.aws, &args.config).await?;
     let consent = Consent {
         bucket_changes: args.allow_bucket_changes,

@@ -20,7 +20,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::config::ObjectLock;
 use crate::error::{Error, Result};
-use crate::setup::plan::{BucketSpec, KeySpec, ReplicationSpec, Resource, RoleKind, RoleSpec};
+use crate::setup::plan::{BucketSpec, KeySpec, ReplicationSpec, Resource, RoleSpec};
 
 /// Attempts of PutBucketReplication while a new role propagates through IAM.
 const REPLICATION_ATTEMPTS: u32 = 6;
@@ -41,6 +41,9 @@ impl Writes {
     }
 }
 
+/// The description of the keys setup creates (the exported templates write the same).
+pub const KEY_DESCRIPTION: &str = "s3central backup encryption key";
+
 /// Creates the key with its policy, its alias and rotation; gives its ARN.
 pub async fn create_key(
     kms: &aws_sdk_kms::Client,
@@ -50,7 +53,7 @@ pub async fn create_key(
     writes.add();
     let out = kms
         .create_key()
-        .description("s3central backup encryption key")
+        .description(KEY_DESCRIPTION)
         .policy(spec.policy.to_string())
         .bypass_policy_lockout_safety_check(spec.lockout_intended)
         .tags(
@@ -294,20 +297,7 @@ pub async fn create_role(
     iam.create_role()
         .role_name(&spec.name)
         .assume_role_policy_document(spec.trust.to_string())
-        .description(match spec.kind {
-            RoleKind::Replication => {
-                "Lets S3 replicate this account's objects into the s3central bucket"
-            }
-            RoleKind::Restore => {
-                "Lets s3central restore copy this account's prefix from the central bucket back"
-            }
-            RoleKind::BatchReplication => {
-                "Lets S3 Batch Replication copy this account's existing objects into the s3central bucket"
-            }
-            RoleKind::BatchRestore => {
-                "Lets S3 Batch Operations copy this account's prefix from the s3central bucket back"
-            }
-        })
+        .description(spec.kind.description())
         .send()
         .await
         .map_err(|e| Error::from_sdk("iam:CreateRole", spec.name.clone(), e))?;

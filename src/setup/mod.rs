@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod backfill;
 pub mod canary;
+pub mod cloudformation;
 pub mod onboarding;
 pub mod plan;
 pub mod policy;
@@ -77,6 +78,42 @@ pub struct Central {
     pub enrolled: Option<Vec<String>>,
     /// The accounts set up whose rules replicate delete markers (`replicate_deletes`), sorted.
     pub replicating_deletes: Vec<String>,
+}
+
+impl Central {
+    /// What the desired documents take from the central account.
+    pub fn facts(&self) -> CentralFacts<'_> {
+        CentralFacts {
+            account: &self.account,
+            region: &self.region,
+            org_id: &self.org_id,
+            break_glass_role: self.break_glass_role.as_deref(),
+            acting_as_break_glass: self.acting_as_break_glass,
+            enrolled: self.enrolled.as_deref(),
+            replicating_deletes: &self.replicating_deletes,
+        }
+    }
+}
+
+/// The central account's facts the desired documents depend on, without credentials: setup
+/// resolves them from the config and AWS, `setup --export` from the config alone, and both build
+/// the documents from them with the same functions ([`central_specs`], [`source_specs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CentralFacts<'a> {
+    /// The central account id.
+    pub account: &'a str,
+    /// The central bucket's region.
+    pub region: &'a str,
+    /// The organization id used in policy conditions.
+    pub org_id: &'a str,
+    /// The break-glass role's ARN, when the config names one.
+    pub break_glass_role: Option<&'a str>,
+    /// Whether the documents are written as that role (a guarded key policy is then no lockout).
+    pub acting_as_break_glass: bool,
+    /// With `enrollment = "listed"`: the accounts central's policies name; `None`: the organization.
+    pub enrolled: Option<&'a [String]>,
+    /// The accounts whose rules replicate delete markers, sorted.
+    pub replicating_deletes: &'a [String],
 }
 
 /// One source account to set up.
@@ -166,15 +203,7 @@ pub async fn source_accounts(
             if listed.contains(&account) {
                 continue;
             }
-            accounts.push(SourceAccount {
-                bucket: discovery.bucket_for(&account),
-                account,
-                region: central_region.to_owned(),
-                kms_alias: crate::config::DEFAULT_SOURCE_KMS_ALIAS.to_owned(),
-                restore_principals: None,
-                replicate_deletes: config.central.replicate_deletes,
-                discovered: true,
-            });
+            accounts.push(discovered_account(config, account, central_region));
         }
     }
     accounts.sort_by(|a, b| a.account.cmp(&b.account));
@@ -185,6 +214,31 @@ pub async fn source_accounts(
         accounts,
         excluded: excluded_found,
     })
+}
+
+/// A discovered account as setup protects it: the `[discovery]` bucket template's bucket (the
+/// default template without one) in the central region, the default key alias, central's restore
+/// principals and delete-marker choice. The exported member template protects the same.
+pub fn discovered_account(
+    config: &Config,
+    account: AccountId,
+    central_region: &str,
+) -> SourceAccount {
+    let template = config
+        .discovery
+        .as_ref()
+        .map_or(crate::config::DEFAULT_BUCKET_TEMPLATE, |d| {
+            d.bucket_template.as_str()
+        });
+    SourceAccount {
+        bucket: template.replace("{account}", account.as_str()),
+        account,
+        region: central_region.to_owned(),
+        kms_alias: crate::config::DEFAULT_SOURCE_KMS_ALIAS.to_owned(),
+        restore_principals: None,
+        replicate_deletes: config.central.replicate_deletes,
+        discovered: true,
+    }
 }
 
 /// Active accounts under the OUs, nested OUs included, following every page.
@@ -239,16 +293,20 @@ pub async fn discover_accounts(
 }
 
 /// The central account's desired key and bucket.
-pub fn central_specs(config: &Config, central: &Central, key_arn: &str) -> (KeySpec, BucketSpec) {
+pub fn central_specs(
+    config: &Config,
+    central: &CentralFacts<'_>,
+    key_arn: &str,
+) -> (KeySpec, BucketSpec) {
     let input = CentralInput {
-        account: &central.account,
-        org_id: &central.org_id,
+        account: central.account,
+        org_id: central.org_id,
         bucket: &config.central.bucket,
-        region: &central.region,
+        region: central.region,
         key_arn,
-        enrolled: central.enrolled.as_deref(),
-        break_glass_role: central.break_glass_role.as_deref(),
-        replicating_deletes: &central.replicating_deletes,
+        enrolled: central.enrolled,
+        break_glass_role: central.break_glass_role,
+        replicating_deletes: central.replicating_deletes,
     };
     (
         KeySpec {
@@ -258,7 +316,7 @@ pub fn central_specs(config: &Config, central: &Central, key_arn: &str) -> (KeyS
         },
         BucketSpec {
             name: config.central.bucket.clone(),
-            region: central.region.clone(),
+            region: central.region.to_owned(),
             kms_key_arn: key_arn.to_owned(),
             policy: Some(central_bucket_policy(&input)),
             settings_need_consent: false,
@@ -349,7 +407,7 @@ pub async fn plan_central(
     let key_arn = key.as_ref().map(|k| k.arn.clone());
     let (key_spec, bucket_spec) = central_specs(
         config,
-        central,
+        &central.facts(),
         key_arn.as_deref().unwrap_or(PENDING_CENTRAL_KEY),
     );
     let s3 = central.aws.s3();
@@ -471,9 +529,9 @@ pub async fn apply_central(config: &Config, central: &Central, writes: &Writes) 
     let kms = central.aws.kms();
     let s3 = central.aws.s3();
     let key = state::read_key(&kms, &config.central.kms_alias).await?;
-    let (key_spec, _) = central_specs(config, central, PENDING_CENTRAL_KEY);
+    let (key_spec, _) = central_specs(config, &central.facts(), PENDING_CENTRAL_KEY);
     let key_arn = apply_key(&kms, &key_spec, key.as_ref(), writes).await?;
-    let (_, bucket_spec) = central_specs(config, central, &key_arn);
+    let (_, bucket_spec) = central_specs(config, &central.facts(), &key_arn);
     let bucket = state::read_bucket(&s3, &bucket_spec.name).await?;
     apply_bucket(
         &s3,
@@ -571,7 +629,7 @@ pub struct SourceSpecs {
 /// Builds a source account's desired state from the config and the two keys' ARNs.
 pub fn source_specs(
     config: &Config,
-    central: &Central,
+    central: &CentralFacts<'_>,
     source: &SourceAccount,
     source_key_arn: &str,
     central_key_arn: &str,
@@ -584,7 +642,7 @@ pub fn source_specs(
         source_key_arn,
         central_key_arn,
         source_region: &source.region,
-        central_region: &central.region,
+        central_region: central.region,
         replicate_deletes: source.replicate_deletes,
     };
     let trusted = match &source.restore_principals {
@@ -618,7 +676,7 @@ pub fn source_specs(
         restore_role: RoleSpec {
             kind: RoleKind::Restore,
             name: RESTORE_ROLE.to_owned(),
-            trust: restore_trust_policy(&trusted, &central.org_id),
+            trust: restore_trust_policy(&trusted, central.org_id),
             policy_name: RESTORE_POLICY_NAME.to_owned(),
             policy: restore_role_policy(&role_input),
         },
@@ -641,7 +699,7 @@ pub fn source_specs(
             rule: replication_rule(&RuleInput {
                 account,
                 central_bucket: &config.central.bucket,
-                central_account: &central.account,
+                central_account: central.account,
                 central_key_arn,
                 storage_class: &config.central.storage_class,
                 replication_time_control: config.central.replication_time_control,
@@ -691,7 +749,7 @@ pub async fn plan_source(
         .as_ref()
         .map(|k| k.arn.clone())
         .unwrap_or_else(|| PENDING_SOURCE_KEY.to_owned());
-    let mut specs = source_specs(config, central, source, &key_arn, central_key_arn);
+    let mut specs = source_specs(config, &central.facts(), source, &key_arn, central_key_arn);
     let s3 = aws.s3();
     let iam = aws.iam();
     let bucket = state::read_bucket(&s3, &source.bucket).await?;
@@ -845,13 +903,19 @@ pub async fn apply_source(
     let s3 = aws.s3();
     let iam = aws.iam();
     let key = state::read_key(&kms, &source.kms_alias).await?;
-    let pending = source_specs(config, central, source, PENDING_SOURCE_KEY, central_key_arn);
+    let pending = source_specs(
+        config,
+        &central.facts(),
+        source,
+        PENDING_SOURCE_KEY,
+        central_key_arn,
+    );
     let mut changed = diff_key(&pending.key, key.as_ref())
         .iter()
         .filter(|c| c.is_change())
         .count();
     let key_arn = apply_key(&kms, &pending.key, key.as_ref(), writes).await?;
-    let mut specs = source_specs(config, central, source, &key_arn, central_key_arn);
+    let mut specs = source_specs(config, &central.facts(), source, &key_arn, central_key_arn);
     let bucket = state::read_bucket(&s3, &source.bucket).await?;
     // A bucket this run creates holds nothing a backfill could copy.
     let bucket_existed = bucket.is_some();

@@ -317,6 +317,24 @@ pub enum RoleKind {
 }
 
 impl RoleKind {
+    /// The role's IAM description (setup and the exported templates write the same).
+    pub fn description(self) -> &'static str {
+        match self {
+            RoleKind::Replication => {
+                "Lets S3 replicate this account's objects into the s3central bucket"
+            }
+            RoleKind::Restore => {
+                "Lets s3central restore copy this account's prefix from the central bucket back"
+            }
+            RoleKind::BatchReplication => {
+                "Lets S3 Batch Replication copy this account's existing objects into the s3central bucket"
+            }
+            RoleKind::BatchRestore => {
+                "Lets S3 Batch Operations copy this account's prefix from the s3central bucket back"
+            }
+        }
+    }
+
     /// The plan's resources for the role, its trust policy and its inline policy.
     fn resources(self) -> [Resource; 3] {
         match self {

@@ -13,6 +13,7 @@
 //! `KNOWN_FINDINGS` lists the rows that fail against today's documents (issue 8's findings). They
 //! are reported, not failed; a listed row that starts to hold fails the test until it is removed.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,92 @@ const KNOWN_FINDINGS: &[(&str, u32)] = &[
     //    "... for another bucket", "... kms:Decrypt on the central key for <B>/'s objects"
     // 10 "[replicate <A|B>] s3:ReplicateObject / s3:ReplicateTags / s3:ObjectOwnerOverrideToBucketOwner into central/<own>/"
 ];
+
+/// Where a row's product documents come from: setup's own functions, or the CloudFormation
+/// templates `setup --export cloudformation` writes for the same organization, resolved for the
+/// same accounts (issue 22: the matrix evaluates the templates' documents too).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Docs {
+    Setup,
+    Templates,
+}
+
+thread_local! {
+    static DOCS: Cell<Docs> = const { Cell::new(Docs::Setup) };
+}
+
+/// The document setup writes, or the template's, as [`DOCS`] says.
+fn product_doc(setup: impl FnOnce() -> Value, template: impl FnOnce(&Exported) -> Value) -> Value {
+    match DOCS.with(Cell::get) {
+        Docs::Setup => setup(),
+        Docs::Templates => template(exported()),
+    }
+}
+
+/// The exported templates, resolved: central's once, each source account's member stack.
+struct Exported {
+    central: Value,
+    members: BTreeMap<&'static str, Value>,
+}
+
+impl Exported {
+    fn member_role(&self, account: &str, role: &str, field: &str) -> Value {
+        let p = &self.members[account]["Resources"][role]["Properties"];
+        match field {
+            "trust" => p["AssumeRolePolicyDocument"].clone(),
+            _ => p["Policies"][0]["PolicyDocument"].clone(),
+        }
+    }
+}
+
+/// The templates for the matrix's organization (the same central facts as [`central_input`]),
+/// each source deployed with its bucket as `ExistingBucket`, in its region.
+fn exported() -> &'static Exported {
+    static EXPORTED: std::sync::OnceLock<Exported> = std::sync::OnceLock::new();
+    EXPORTED.get_or_init(|| {
+        use s3central::setup::cloudformation::{resolve, templates, Deployment};
+        let config = s3central::config::parse_config(&format!(
+            "[central]\naccount = \"{CENTRAL}\"\nregion = \"{CENTRAL_REGION}\"\nbucket = \"{CENTRAL_BUCKET}\"\n\
+             org_id = \"{ORG}\"\nbreak_glass_role = \"{BREAK_GLASS}\"\n\
+             [discovery]\norganizational_units = [\"r-ab12\"]\n"
+        ))
+        .expect("the matrix's organization as a config");
+        let t = templates(&config, None).expect("exportable");
+        let central = resolve(
+            &t.central,
+            &Deployment {
+                account: CENTRAL.into(),
+                region: CENTRAL_REGION.into(),
+                refs: [
+                    ("CentralKey".to_owned(), CENTRAL_KEY.rsplit('/').next().unwrap_or_default().to_owned()),
+                    ("CentralBucket".to_owned(), CENTRAL_BUCKET.to_owned()),
+                ]
+                .into(),
+                attributes: [("CentralKey.Arn".to_owned(), CENTRAL_KEY.to_owned())].into(),
+                ..Deployment::default()
+            },
+        )
+        .expect("central template resolves");
+        let members = sources()
+            .into_iter()
+            .map(|s| {
+                let deployment = Deployment {
+                    account: s.account.into(),
+                    region: s.region.into(),
+                    parameters: [
+                        ("CentralKeyArn".to_owned(), CENTRAL_KEY.to_owned()),
+                        ("ExistingBucket".to_owned(), s.bucket.clone()),
+                    ]
+                    .into(),
+                    refs: [("SourceKey".to_owned(), s.key_arn.rsplit('/').next().unwrap_or_default().to_owned())].into(),
+                    attributes: [("SourceKey.Arn".to_owned(), s.key_arn.clone())].into(),
+                };
+                (s.account, resolve(&t.member, &deployment).expect("member template resolves"))
+            })
+            .collect();
+        Exported { central, members }
+    })
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Expect {
@@ -122,12 +209,18 @@ fn break_glass() -> Actor {
 
 /// The replication role's inline policy, exactly as setup writes it for `account`.
 fn role_policy(account: &str) -> Value {
-    policy_for(account, replication_role_policy)
+    product_doc(
+        || policy_for(account, replication_role_policy),
+        |t| t.member_role(account, "ReplicationRole", "policy"),
+    )
 }
 
 /// The restore role's inline policy, exactly as setup writes it for `account`.
 fn restore_policy(account: &str) -> Value {
-    policy_for(account, restore_role_policy)
+    product_doc(
+        || policy_for(account, restore_role_policy),
+        |t| t.member_role(account, "RestoreRole", "policy"),
+    )
 }
 
 /// restore acting as `account`'s restore role (assumed from the central account).
@@ -148,7 +241,10 @@ fn restore_role_resource(account: &str) -> Target {
         policy: Some((
             "resourcePolicy",
             "restore role trust policy".into(),
-            restore_trust_policy(&[format!("arn:aws:iam::{CENTRAL}:root")], ORG),
+            product_doc(
+                || restore_trust_policy(&[format!("arn:aws:iam::{CENTRAL}:root")], ORG),
+                |t| t.member_role(account, "RestoreRole", "trust"),
+            ),
         )),
     }
 }
@@ -238,7 +334,13 @@ fn central_bucket() -> Target {
         policy: Some((
             "resourcePolicy",
             "central bucket policy".into(),
-            central_bucket_policy(&central_input()),
+            product_doc(
+                || central_bucket_policy(&central_input()),
+                |t| {
+                    t.central["Resources"]["CentralBucketPolicy"]["Properties"]["PolicyDocument"]
+                        .clone()
+                },
+            ),
         )),
     }
 }
@@ -273,7 +375,10 @@ fn central_key() -> Target {
         policy: Some((
             "kmsKeyPolicy",
             "central key policy".into(),
-            central_key_policy(&central_input()),
+            product_doc(
+                || central_key_policy(&central_input()),
+                |t| t.central["Resources"]["CentralKey"]["Properties"]["KeyPolicy"].clone(),
+            ),
         )),
     }
 }
@@ -285,7 +390,10 @@ fn source_key(account: &str) -> Target {
         policy: Some((
             "kmsKeyPolicy",
             format!("{account} source key policy"),
-            source_key_policy(account),
+            product_doc(
+                || source_key_policy(account),
+                |t| t.members[account]["Resources"]["SourceKey"]["Properties"]["KeyPolicy"].clone(),
+            ),
         )),
     }
 }
@@ -297,7 +405,10 @@ fn replication_role_resource(account: &str) -> Target {
         policy: Some((
             "resourcePolicy",
             "replication role trust policy".into(),
-            replication_trust_policy(account),
+            product_doc(
+                || replication_trust_policy(account),
+                |t| t.member_role(account, "ReplicationRole", "trust"),
+            ),
         )),
     }
 }
@@ -785,12 +896,18 @@ fn backfill_rows(account: &str) -> Vec<Value> {
         principal_arn: Some(format!("arn:aws:iam::{account}:role/{BATCH_REPLICATION_ROLE}")),
         account: Some(account.to_owned()),
         org: Some(ORG),
-        policies: vec![(format!("{BATCH_REPLICATION_ROLE} (setup)"), batch_replication_role_policy(account, &s.bucket))],
+        policies: vec![(format!("{BATCH_REPLICATION_ROLE} (setup)"), product_doc(
+            || batch_replication_role_policy(account, &s.bucket),
+            |t| t.member_role(account, "BatchReplicationRole", "policy"),
+        ))],
     };
     let role_resource = Target {
         arn: format!("arn:aws:iam::{account}:role/{BATCH_REPLICATION_ROLE}"),
         account: account.into(),
-        policy: Some(("resourcePolicy", "batch role trust policy".into(), batch_replication_trust_policy(account))),
+        policy: Some(("resourcePolicy", "batch role trust policy".into(), product_doc(
+            || batch_replication_trust_policy(account),
+            |t| t.member_role(account, "BatchReplicationRole", "trust"),
+        ))),
     };
     let batch_service = Actor { principal: "batchoperations.s3.amazonaws.com".into(), ..s3_service() };
     let obj = format!("{account}/photos/cat.jpg");
@@ -870,7 +987,10 @@ fn batch_restore_rows(account: &str) -> Vec<Value> {
 
 /// The batch restore role's inline policy, exactly as setup writes it for `account`.
 fn restore_policy_for_batch(account: &str) -> Value {
-    policy_for(account, batch_restore_role_policy)
+    product_doc(
+        || policy_for(account, batch_restore_role_policy),
+        |t| t.member_role(account, "BatchRestoreRole", "policy"),
+    )
 }
 
 /// A role document of `account` made by the product's own function, with the inputs setup passes.
@@ -962,6 +1082,31 @@ fn canary_rows() -> Vec<Value> {
     vec![unbridged, arn_like]
 }
 
+/// The rows whose documents are all of the exported templates' kinds, built from the templates
+/// (named `[template] ...`). Left out: listed enrollment and replicate_deletes, which the export
+/// refuses, and the evaluator's canaries.
+fn template_rows() -> Vec<Value> {
+    DOCS.with(|d| d.set(Docs::Templates));
+    let mut rows = Vec::new();
+    for s in sources() {
+        rows.extend(replication_rows(s.account));
+        rows.extend(restore_rows(s.account));
+        rows.extend(backfill_rows(s.account));
+        rows.extend(batch_restore_rows(s.account));
+    }
+    rows.extend(must_never_rows());
+    rows.extend(setup_rows());
+    rows.extend(central_admin_rows());
+    DOCS.with(|d| d.set(Docs::Setup));
+    for r in &mut rows {
+        r["name"] = json!(format!(
+            "[template] {}",
+            r["name"].as_str().unwrap_or_default()
+        ));
+    }
+    rows
+}
+
 fn all_rows() -> Vec<Value> {
     let mut rows = Vec::new();
     for s in sources() {
@@ -978,6 +1123,7 @@ fn all_rows() -> Vec<Value> {
     rows.extend(listed_enrollment_rows());
     rows.extend(replicate_deletes_rows());
     rows.extend(canary_rows());
+    rows.extend(template_rows());
     rows
 }
 
