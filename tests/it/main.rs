@@ -21,6 +21,7 @@ mod restore;
 mod restore_ux;
 mod secrets;
 mod setup;
+mod stacksets;
 mod trust;
 mod undo;
 mod verify;

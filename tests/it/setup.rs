@@ -79,7 +79,7 @@ pub(crate) async fn organization() -> &'static (String, String) {
 }
 
 /// A new organization account named after `label`, moved from the root into `parent` if given.
-async fn new_account(label: &str, parent: Option<&str>) -> String {
+pub(crate) async fn new_account(label: &str, parent: Option<&str>) -> String {
     let (_, root) = organization().await;
     let org = aws_sdk_organizations::Client::new(&caller_config().await);
     let name = unique_bucket(label);
@@ -104,6 +104,21 @@ async fn new_account(label: &str, parent: Option<&str>) -> String {
             .expect("MoveAccount");
     }
     id
+}
+
+/// A new OU under `parent`, named after `label`.
+pub(crate) async fn new_ou(parent: &str, label: &str) -> String {
+    aws_sdk_organizations::Client::new(&caller_config().await)
+        .create_organizational_unit()
+        .parent_id(parent)
+        .name(unique_bucket(label))
+        .send()
+        .await
+        .expect("CreateOrganizationalUnit")
+        .organizational_unit()
+        .and_then(|o| o.id())
+        .expect("ou id")
+        .to_owned()
 }
 
 /// A fresh OU tree: `top` holding one account and a nested OU holding two; gives (top OU, accounts).
