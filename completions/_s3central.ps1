@@ -223,6 +223,7 @@ Register-ArgumentCompleter -Native -CommandName 's3central' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The desired state (every key: docs/configuration.md)')
             [CompletionResult]::new('--verify-timeout', '--verify-timeout', [CompletionResultType]::ParameterName, 'How long --verify waits for each replica')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Accounts read or changed at once')
+            [CompletionResult]::new('--export', '--export', [CompletionResultType]::ParameterName, 'Write this config as CloudFormation templates into DIR instead of setting up: a central stack and a member StackSet template (docs/stacksets.md). Reads nothing from AWS; FORMAT is `cloudformation`')
             [CompletionResult]::new('--central-bucket', '--central-bucket', [CompletionResultType]::ParameterName, 'The central backup bucket')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)')
             [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (else from the profile, else us-east-1)')

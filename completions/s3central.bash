@@ -791,7 +791,7 @@ _s3central() {
             return 0
             ;;
         s3central__subcmd__setup)
-            opts="-y -v -q -h --config --dry-run --detailed-exitcode --yes --verify --verify-timeout --concurrency --allow-bucket-changes --backfill --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
+            opts="-y -v -q -h --config --dry-run --detailed-exitcode --yes --verify --verify-timeout --concurrency --allow-bucket-changes --backfill --export --central-bucket --profile --region --endpoint-url --allow-plain-http --max-attempts --retry-mode --verbose --quiet --output --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -806,6 +806,10 @@ _s3central() {
                     return 0
                     ;;
                 --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --export)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

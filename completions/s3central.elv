@@ -214,6 +214,7 @@ set edit:completion:arg-completer[s3central] = {|@words|
             cand --config 'The desired state (every key: docs/configuration.md)'
             cand --verify-timeout 'How long --verify waits for each replica'
             cand --concurrency 'Accounts read or changed at once'
+            cand --export 'Write this config as CloudFormation templates into DIR instead of setting up: a central stack and a member StackSet template (docs/stacksets.md). Reads nothing from AWS; FORMAT is `cloudformation`'
             cand --central-bucket 'The central backup bucket'
             cand --profile 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)'
             cand --region 'AWS region (else from the profile, else us-east-1)'

@@ -208,6 +208,7 @@ complete -c s3central -n "__fish_s3central_using_subcommand drill" -s h -l help 
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l config -d 'The desired state (every key: docs/configuration.md)' -r -F
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l verify-timeout -d 'How long --verify waits for each replica' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l concurrency -d 'Accounts read or changed at once' -r
+complete -c s3central -n "__fish_s3central_using_subcommand setup" -l export -d 'Write this config as CloudFormation templates into DIR instead of setting up: a central stack and a member StackSet template (docs/stacksets.md). Reads nothing from AWS; FORMAT is `cloudformation`' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l central-bucket -d 'The central backup bucket' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l profile -d 'AWS profile to use; wins over credentials in the environment (AWS_PROFILE is read by the standard chain)' -r
 complete -c s3central -n "__fish_s3central_using_subcommand setup" -l region -d 'AWS region (else from the profile, else us-east-1)' -r
