@@ -17,6 +17,10 @@ variable S3_UPLOAD_PART_MIN_SIZE (bytes) is lowered. In 5.1.22 it is read ONCE, 
 moto.settings is imported, so it must be in this process's environment at start; scripts/test
 sets it.
 
+Test-only fix: moto 5.1.22 answers GetBucketNotificationConfiguration of a bucket without one
+with an empty body, which aws-sdk-rust cannot parse (S3 answers an empty
+<NotificationConfiguration/>); empty_notification_configuration answers as S3 does.
+
 Test-only fixes below also: bucket-policy statements with conditions (conditional_statements_skipped)
 and tags on a copy made by another account than the tags' writer (cross_account_copy_keeps_tags).
 
@@ -173,8 +177,23 @@ def listing_without_deep_copies():
     models.copy = types.SimpleNamespace(copy=real_copy.copy, deepcopy=deepcopy)
 
 
+def empty_notification_configuration():
+    """GetBucketNotificationConfiguration without a configuration: an empty one, as S3 answers."""
+    real = moto.s3.responses.S3Response.get_bucket_notification
+
+    def get_bucket_notification(self):
+        body = real(self)
+        return body or (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
+        )
+
+    moto.s3.responses.S3Response.get_bucket_notification = get_bucket_notification
+
+
 if __name__ == "__main__":
     moto.s3.responses.S3_REPLICATION_CONFIG = REPLICATION_AS_STORED
+    empty_notification_configuration()
     listing_without_deep_copies()
     conditional_statements_skipped()
     cross_account_copy_keeps_tags()

@@ -253,6 +253,15 @@ impl Aws {
         aws_sdk_iam::Client::from_conf(conf)
     }
 
+    /// An SNS client (the alerts topics of the central account).
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        let conf = aws_sdk_sns::config::Builder::from(&self.config)
+            .interceptor(self.refused.clone())
+            .retry_classifier(self.refused.clone())
+            .build();
+        aws_sdk_sns::Client::from_conf(conf)
+    }
+
     /// An Organizations client.
     pub fn organizations(&self) -> aws_sdk_organizations::Client {
         let conf = aws_sdk_organizations::config::Builder::from(&self.config)

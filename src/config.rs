@@ -88,6 +88,13 @@ break_glass_role = "s3central-break-glass"
 # setup runs again, as the break-glass role when central is guarded; about 800 accounts fit in a
 # bucket policy's 20 KB).
 enrollment = "organization"
+# An SNS topic name: setup makes it in the central account (one per region that has a source
+# bucket) and has every source bucket tell it when a replication fails
+# (s3:Replication:OperationFailedReplication) or, with Replication Time Control, misses its
+# 15 minutes (OperationMissedThreshold); the rules get S3 Replication metrics, which these events
+# need. Subscribe your on-call to it. Default: no alerts (status --coverage on a schedule is then
+# the only watch; docs/status.md).
+alerts_topic = "s3central-replication-alerts"
 
 # One [[source]] table per account listed explicitly.
 [[source]]
@@ -165,6 +172,9 @@ pub struct Central {
     pub break_glass_role: Option<String>,
     /// Which accounts may replicate into central and read their prefix back.
     pub enrollment: Enrollment,
+    /// The SNS topic (a name) of the central account that S3 tells when a replication fails or
+    /// is late; one in each region with a source bucket; `None`: no alerts.
+    pub alerts_topic: Option<String>,
 }
 
 /// `[central] enrollment`: who may use central.
@@ -430,6 +440,14 @@ pub enum ConfigError {
         /// The value.
         value: String,
     },
+    /// `alerts_topic` is not an SNS topic name.
+    #[error("line {line}: alerts_topic {value:?} is not an SNS topic name: use 1 to 256 letters, digits, hyphens or underscores (\"s3central-replication-alerts\"); setup makes it in the central account")]
+    InvalidAlertsTopic {
+        /// Where.
+        line: usize,
+        /// The value.
+        value: String,
+    },
     /// `break_glass_role` is neither a role name nor a role ARN.
     #[error("line {line}: break_glass_role {value:?} is not an IAM role; use the name of a role of the central account (\"s3central-break-glass\") or its ARN (\"arn:aws:iam::123456789012:role/s3central-break-glass\")")]
     InvalidBreakGlassRole {
@@ -482,6 +500,7 @@ struct RawCentral {
     object_lock: Option<Spanned<RawObjectLock>>,
     break_glass_role: Option<Spanned<String>>,
     enrollment: Option<Spanned<String>>,
+    alerts_topic: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -649,7 +668,18 @@ fn validate_central(lines: &Lines<'_>, c: RawCentral) -> Result<Central, ConfigE
             Some(r.into_inner())
         }
     };
+    let alerts_topic = match c.alerts_topic {
+        None => None,
+        Some(t) if is_topic_name(t.get_ref()) => Some(t.into_inner()),
+        Some(t) => {
+            return Err(ConfigError::InvalidAlertsTopic {
+                line: lines.of(&t),
+                value: t.into_inner(),
+            })
+        }
+    };
     Ok(Central {
+        alerts_topic,
         account,
         region,
         bucket,
@@ -663,6 +693,14 @@ fn validate_central(lines: &Lines<'_>, c: RawCentral) -> Result<Central, ConfigE
         break_glass_role,
         enrollment,
     })
+}
+
+/// Whether a text is an SNS standard topic name (1 to 256 letters, digits, `-` or `_`).
+fn is_topic_name(name: &str) -> bool {
+    (1..=256).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The ARN of a break-glass role as the config names it (a name or `path/name` in the central
@@ -1183,6 +1221,27 @@ mod tests {
     }
 
     #[test]
+    fn alerts_topics_are_sns_topic_names() {
+        let with = |v: &str| {
+            format!("[central]\nbucket = \"acme-s3central\"\nalerts_topic = {v}\n\n[[source]]\naccount = \"111111111111\"\nbucket = \"acme-data-111111111111\"\n")
+        };
+        let ok = parse_config(&with(r#""s3central_alerts-1""#)).expect("a topic name");
+        assert_eq!(
+            ok.central.alerts_topic.as_deref(),
+            Some("s3central_alerts-1")
+        );
+        let long = format!("\"{}\"", "a".repeat(257));
+        for bad in [
+            r#""""#,
+            r#""arn:aws:sns:us-east-1:123456789012:t""#,
+            r#""a.fifo""#,
+            long.as_str(),
+        ] {
+            assert_mentions(&err(&with(bad)), &["line 3", "alerts_topic"]);
+        }
+    }
+
+    #[test]
     fn break_glass_roles_are_role_names_or_role_arns() {
         let with = |v: &str| {
             format!("[central]\nbucket = \"acme-s3central\"\nbreak_glass_role = {v}\n\n[[source]]\naccount = \"111111111111\"\nbucket = \"acme-data-111111111111\"\n")
@@ -1260,6 +1319,7 @@ mod tests {
                     object_lock: None,
                     break_glass_role: None,
                     enrollment: Enrollment::Organization,
+                    alerts_topic: None,
                 },
                 sources: vec![Source {
                     replicate_deletes: None,

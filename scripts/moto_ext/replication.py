@@ -14,6 +14,10 @@ Written from AWS's documentation (read for this, not from memory):
            https://docs.aws.amazon.com/AmazonS3/latest/userguide/delete-marker-replication.html
   [RULE]   ReplicationRule / DeleteMarkerReplication / SseKmsEncryptedObjects in the S3 API reference
            https://docs.aws.amazon.com/AmazonS3/latest/API/API_ReplicationRule.html
+  [EVENTS] Receiving replication failure events with Amazon S3 Event Notifications
+           https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-metrics-events.html
+           and Event message structure
+           https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
 
 What is emulated, with the line of the documentation it follows:
 - [WHAT] "Objects created after you add a replication configuration": a version is judged when it
@@ -46,6 +50,14 @@ What is emulated, with the line of the documentation it follows:
 - [WHAT] objects in the archive classes (GLACIER, DEEP_ARCHIVE) are not replicated.
 - Tag changes on a replicated version (PutObjectTagging, DeleteObjectTagging) are replicated to
   its replica (ReplicateTags), the source going PENDING then COMPLETED again.
+- [EVENTS] When an object's replication FAILS and its rule has S3 Replication metrics enabled
+  (Destination.Metrics Status Enabled: "To receive ... OperationFailedReplication events, you must
+  enable S3 Replication metrics or S3 RTC"), every topic configuration of the source bucket whose
+  events match s3:Replication:OperationFailedReplication (or s3:Replication:*) and whose key filter
+  matches receives one event record: eventName "Replication:OperationFailedReplication", the
+  bucket and object, and replicationEventData (replicationRuleId, destinationBucket, s3Operation,
+  requestTime, failureReason). It is published to the topic's own account and region, as its ARN
+  says (the central account's topic; moto's own S3 events publish only into the bucket's account).
 
 What is not emulated: permissions (the role, bucket policies, KMS key policies are not
 evaluated: only the existence and state of the replica key is checked), ACL sync, replica
@@ -166,6 +178,7 @@ class Rule:
     replica_kms_key: Optional[str]
     owner_override: bool
     order: int  # position in the configuration (tie-breaker)
+    metrics: bool = False  # Destination.Metrics Status Enabled ([EVENTS] needs it)
 
     def matches_key(self, key: str) -> bool:
         return key.startswith(self.prefix)
@@ -225,6 +238,7 @@ def parse_rules(config: Optional[dict[str, Any]]) -> list[Rule]:
             replica_kms_key=(d.get("EncryptionConfiguration") or {}).get("ReplicaKmsKeyID"),
             owner_override=bool(d.get("AccessControlTranslation")),
             order=i,
+            metrics=((d.get("Metrics") or {}).get("Status") == "Enabled"),
         ))
     return rules
 
@@ -575,6 +589,53 @@ class Replicator:
                 dests[t.dest_bucket] = "FAILED" if problem else "COMPLETED"
                 setattr(src, DEST_ATTR, dests)
                 setattr(src, STATUS_ATTR, _aggregate(dests))
+                if problem is not None and t.kind == "object" and src_bucket is not None:
+                    _tell_failure(src_bucket, src, t.rule, problem)
+
+
+FAILED_EVENT = "s3:Replication:OperationFailedReplication"
+
+
+def _tell_failure(bucket: Any, version: FakeKey, rule: Rule, problem: str) -> None:
+    """[EVENTS] The OperationFailedReplication event to each matching topic of the bucket."""
+    config = getattr(bucket, "notification_configuration", None)
+    if config is None or not rule.metrics:
+        return
+    import json
+
+    from moto.sns.models import sns_backends
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for n in config.topic:
+        if not n.matches(FAILED_EVENT, version.name):
+            continue
+        record = {
+            "eventVersion": "2.2",
+            "eventSource": "aws:s3",
+            "awsRegion": bucket.region_name,
+            "eventTime": now,
+            "eventName": FAILED_EVENT[len("s3:"):],
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": n.id,
+                "bucket": {"name": bucket.name, "arn": f"arn:aws:s3:::{bucket.name}"},
+                "object": {"key": version.name, "size": version.size,
+                           "eTag": version.etag.strip('"'), "versionId": version.version_id},
+            },
+            "replicationEventData": {
+                "replicationRuleId": rule.rule_id,
+                "destinationBucket": f"arn:aws:s3:::{rule.dest_bucket}",
+                "s3Operation": "OBJECT_PUT",
+                "requestTime": now,
+                "failureReason": problem,
+            },
+        }
+        _, _, _, region, account, _ = (n.arn.split(":", 5) + [""] * 6)[:6]
+        try:
+            sns_backends[account][region].publish(
+                message=json.dumps({"Records": [record]}), arn=n.arn, message_attributes={})
+        except Exception:  # noqa: BLE001 - S3 delivers events asynchronously; a missing topic loses them
+            pass
 
 
 def _aggregate(dests: dict[str, str]) -> Optional[str]:

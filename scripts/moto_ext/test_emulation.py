@@ -166,7 +166,7 @@ def make_bucket(client, name: str, kms: str | None = None, versioned: bool = Tru
 def rule(dest: str, prefix: str | None = "", rid: str = "r1", priority: int = 1,
          storage: str | None = None, replica_key: str | None = None, sse_kms: bool = True,
          delete_markers: bool = False, filter_form: str = "prefix", status: str = "Enabled",
-         tags: dict | None = None) -> dict:
+         tags: dict | None = None, metrics: bool = False) -> dict:
     r: dict = {"ID": rid, "Priority": priority, "Status": status,
                "Destination": {"Bucket": f"arn:aws:s3:::{dest}"}}
     if filter_form == "prefix":
@@ -185,6 +185,8 @@ def rule(dest: str, prefix: str | None = "", rid: str = "r1", priority: int = 1,
         r["Destination"]["StorageClass"] = storage
     if replica_key:
         r["Destination"]["EncryptionConfiguration"] = {"ReplicaKmsKeyID": replica_key}
+    if metrics:
+        r["Destination"]["Metrics"] = {"Status": "Enabled"}
     return r
 
 
@@ -419,6 +421,45 @@ class Replication(Base):
         self.assertEqual(self.src.head_object(Bucket=s2, Key=f"{SRC_ACCOUNT}/bad.txt")
                          ["ReplicationStatus"], "FAILED")
         self.assertEqual([v["Key"] for v in versions(self.central, c2)], [f"{SRC_ACCOUNT}/good.txt"])
+
+    def test_failed_replication_is_told_to_the_topic_when_metrics_are_on(self):
+        """[EVENTS]: one OperationFailedReplication record per failed object, to the topic of the
+        central account its ARN names, only when the rule has replication metrics."""
+        sess = session()
+        sns = sess.client("sns", endpoint_url=ENDPOINT)
+        sqs = sess.client("sqs", endpoint_url=ENDPOINT)
+        topic = sns.create_topic(Name=f"alerts-{uid()}")["TopicArn"]
+        queue = sqs.create_queue(QueueName=f"alerts-{uid()}")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
+                      Attributes={"RawMessageDelivery": "true"})
+        for metrics in (True, False):
+            c, s = self.pair(metrics=metrics)
+            self.src.put_bucket_notification_configuration(Bucket=s, NotificationConfiguration={
+                "TopicConfigurations": [{"Id": "alerts", "TopicArn": topic,
+                                         "Events": ["s3:Replication:OperationFailedReplication"]}]})
+            admin("/moto-api/replication/config", {"fail_prefix": f"{SRC_ACCOUNT}/bad"})
+            self.src.put_object(Bucket=s, Key=f"{SRC_ACCOUNT}/bad.txt", Body=b"b")
+            self.src.put_object(Bucket=s, Key=f"{SRC_ACCOUNT}/good.txt", Body=b"g")
+            drain()
+            bodies = [json.loads(m["Body"]) for m in sqs.receive_message(
+                QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])]
+            records = [r for b in bodies for r in b.get("Records", [])]
+            if not metrics:
+                self.assertEqual(records, [])
+                continue
+            self.assertEqual(len(records), 1, records)
+            r = records[0]
+            self.assertEqual(r["eventName"], "Replication:OperationFailedReplication")
+            self.assertEqual((r["s3"]["bucket"]["name"], r["s3"]["object"]["key"]),
+                             (s, f"{SRC_ACCOUNT}/bad.txt"))
+            self.assertEqual(r["replicationEventData"]["replicationRuleId"], "r1")
+            self.assertEqual(r["replicationEventData"]["destinationBucket"], f"arn:aws:s3:::{c}")
+            self.assertIn("injected failure", r["replicationEventData"]["failureReason"])
+            for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get(
+                    "Messages", []):
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
 
     def test_sse_kms_needs_source_selection_criteria(self):
         c, s = self.pair(sse_kms=False)

@@ -412,21 +412,23 @@ pub fn replication_configuration(
         )
         .storage_class(StorageClass::from(r.storage_class.as_str()));
     if r.replication_time_control {
-        destination = destination
-            .replication_time(
-                ReplicationTime::builder()
-                    .status(ReplicationTimeStatus::Enabled)
-                    .time(fifteen())
-                    .build()
-                    .map_err(build_error)?,
-            )
-            .metrics(
-                Metrics::builder()
-                    .status(MetricsStatus::Enabled)
-                    .event_threshold(fifteen())
-                    .build()
-                    .map_err(build_error)?,
-            );
+        destination = destination.replication_time(
+            ReplicationTime::builder()
+                .status(ReplicationTimeStatus::Enabled)
+                .time(fifteen())
+                .build()
+                .map_err(build_error)?,
+        );
+    }
+    if r.metrics {
+        // The threshold belongs to Replication Time Control (OperationMissedThreshold).
+        destination = destination.metrics(
+            Metrics::builder()
+                .status(MetricsStatus::Enabled)
+                .set_event_threshold(r.replication_time_control.then(fifteen))
+                .build()
+                .map_err(build_error)?,
+        );
     }
     let rule = SdkRule::builder()
         .id(&r.id)

@@ -270,7 +270,12 @@ pub fn rule_properties(r: &ReplicationRule) -> Value {
     });
     if r.replication_time_control {
         destination["ReplicationTime"] = json!({"Status": "Enabled", "Time": {"Minutes": 15}});
-        destination["Metrics"] = json!({"Status": "Enabled", "EventThreshold": {"Minutes": 15}});
+    }
+    if r.metrics {
+        destination["Metrics"] = json!({"Status": "Enabled"});
+        if r.replication_time_control {
+            destination["Metrics"]["EventThreshold"] = json!({"Minutes": 15});
+        }
     }
     json!({
         "Id": r.id,

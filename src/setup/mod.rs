@@ -1,5 +1,6 @@
 //! `setup`: desired state from the config, actual state from AWS, a plan, and applying the differences.
 
+pub mod alerts;
 pub mod apply;
 pub mod backfill;
 pub mod canary;
@@ -12,6 +13,8 @@ pub mod state;
 
 use std::collections::BTreeSet;
 
+use serde_json::Value;
+
 use crate::account::AccountId;
 use crate::aws::Aws;
 use crate::config::Config;
@@ -22,6 +25,7 @@ use crate::setup::plan::{
     replication_role_conflict, rule_priority, Action, BucketSpec, Change, KeySpec, ReplicationSpec,
     Resource, RoleKind, RoleSpec, PENDING_CENTRAL_KEY,
 };
+use crate::setup::policy::{alerts_topic_arn, alerts_topic_policy, replication_alert_events};
 use crate::setup::policy::{
     batch_replication_role_policy, batch_replication_trust_policy, batch_restore_role_policy,
     BATCH_REPLICATION_ROLE, BATCH_RESTORE_ROLE,
@@ -78,6 +82,8 @@ pub struct Central {
     pub enrolled: Option<Vec<String>>,
     /// The accounts set up whose rules replicate delete markers (`replicate_deletes`), sorted.
     pub replicating_deletes: Vec<String>,
+    /// With `alerts_topic`: the regions of the source buckets, sorted (one topic in each).
+    pub alert_regions: Vec<String>,
 }
 
 impl Central {
@@ -443,12 +449,46 @@ pub async fn plan_central(
     let key_policy = key.as_ref().and_then(|k| k.policy.as_deref());
     let guarded =
         has_statement(bucket_policy, BUCKET_GUARD_SID) || has_statement(key_policy, KEY_GUARD_SID);
-    let protection = Protection::found(bucket_policy, key_policy, lock.as_ref(), &lifecycle);
+    let mut protection = Protection::found(bucket_policy, key_policy, lock.as_ref(), &lifecycle);
+    for (arn, policy, sns) in alert_topics(config, central) {
+        let found = alerts::read_topic(&sns, &arn).await?;
+        changes.extend(alerts::diff_topic(&policy, found.as_ref()));
+        protection.alerts.push(AlertsTopic {
+            confirmed_subscriptions: found.map(|t| t.confirmed_subscriptions),
+            arn,
+        });
+    }
     Ok((
         plan::gate_central(changes, guarded, central.acting_as_break_glass),
         key_arn,
         protection,
     ))
+}
+
+/// Each alerts topic of the central account (`alerts_topic`): its ARN, its policy and a client
+/// in its region; none without `alerts_topic`.
+fn alert_topics(config: &Config, central: &Central) -> Vec<(String, Value, aws_sdk_sns::Client)> {
+    let Some(name) = &config.central.alerts_topic else {
+        return Vec::new();
+    };
+    central
+        .alert_regions
+        .iter()
+        .map(|region| {
+            let arn = alerts_topic_arn(region, &central.account, name);
+            let policy = alerts_topic_policy(&arn, &central.org_id);
+            (arn, policy, central.aws.in_region(region).sns())
+        })
+        .collect()
+}
+
+/// An alerts topic as found by status.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlertsTopic {
+    /// Its ARN.
+    pub arn: String,
+    /// Its confirmed subscriptions; `None` when the topic does not exist.
+    pub confirmed_subscriptions: Option<u64>,
 }
 
 /// What protects central's versions, as found (not as configured): who may change central
@@ -466,6 +506,8 @@ pub struct Protection {
     /// days: an overwrite in a source account makes the version it replaced noncurrent, so that
     /// is how long a restore has before the good version is gone.
     pub noncurrent_expiry: Option<NoncurrentExpiry>,
+    /// The alerts topics (`alerts_topic`), one per source region; empty: no alerts configured.
+    pub alerts: Vec<AlertsTopic>,
 }
 
 /// A lifecycle rule of central that expires noncurrent versions.
@@ -502,6 +544,7 @@ impl Protection {
                     })
                 })
                 .min_by_key(|e| e.days),
+            alerts: Vec::new(),
         }
     }
 
@@ -520,7 +563,28 @@ impl Protection {
             Some(NoncurrentExpiry { rule, days }) => format!("; noncurrent versions EXPIRE after {days} days (lifecycle rule {rule:?}): an overwrite or delete in an account starts that clock for the version it replaced, so restore within {days} days"),
             None => String::new(),
         };
-        format!("central protection: {guard}; {lock}{expiry}")
+        format!(
+            "central protection: {guard}; {lock}{expiry}{}",
+            self.describe_alerts()
+        )
+    }
+
+    /// The alerts part of [`Protection::describe`]: where failures are told, and whether anyone
+    /// listens.
+    fn describe_alerts(&self) -> String {
+        if self.alerts.is_empty() {
+            return "; NO replication alerts (set [central] alerts_topic)".to_owned();
+        }
+        let topics: Vec<String> = self
+            .alerts
+            .iter()
+            .map(|t| match t.confirmed_subscriptions {
+                None => format!("{} MISSING", t.arn),
+                Some(0) => format!("{} with NO confirmed subscription: nobody is told", t.arn),
+                Some(n) => format!("{} ({n} confirmed subscription(s))", t.arn),
+            })
+            .collect();
+        format!("; replication failures alert {}", topics.join(", "))
     }
 }
 
@@ -561,7 +625,31 @@ pub async fn apply_central(config: &Config, central: &Central, writes: &Writes) 
             _ => {}
         }
     }
+    // Before any source bucket names a topic: S3 checks it may publish there first.
+    for (arn, policy, sns) in alert_topics(config, central) {
+        let found = alerts::read_topic(&sns, &arn).await?;
+        if alerts::diff_topic(&policy, found.as_ref())
+            .iter()
+            .any(Change::is_change)
+        {
+            let name = config.central.alerts_topic.as_deref().unwrap_or_default();
+            alerts::put_topic(&sns, name, &arn, &policy, writes).await?;
+        }
+    }
     Ok(key_arn)
+}
+
+/// The alerts topic a source bucket tells, and of which events; `None` without `alerts_topic`.
+fn source_alerts(
+    config: &Config,
+    central: &Central,
+    source: &SourceAccount,
+) -> Option<(String, Vec<&'static str>)> {
+    let name = config.central.alerts_topic.as_deref()?;
+    Some((
+        alerts_topic_arn(&source.region, &central.account, name),
+        replication_alert_events(config.central.replication_time_control),
+    ))
 }
 
 /// Writes a key's differences; gives its ARN.
@@ -704,6 +792,7 @@ pub fn source_specs(
                 storage_class: &config.central.storage_class,
                 replication_time_control: config.central.replication_time_control,
                 replicate_deletes: source.replicate_deletes,
+                alerts: config.central.alerts_topic.is_some(),
             }),
         },
     }
@@ -780,6 +869,13 @@ pub async fn plan_source(
         .and_then(|r| plan::foreign_rules_into_central(&r.actual, &config.central.bucket))
     {
         changes.push(foreign);
+    }
+    if let Some((topic, events)) = source_alerts(config, central, source) {
+        let found = match bucket {
+            Some(_) => alerts::read_notification(&s3, &source.bucket).await?.1,
+            None => None,
+        };
+        changes.push(alerts::diff_notification(&topic, &events, &found));
     }
     if bucket.is_some() {
         let bucket = &config.central.bucket;
@@ -962,6 +1058,14 @@ pub async fn apply_source(
             )));
         }
     }
+    // After the rule: the failure events need its replication metrics.
+    if let Some((topic, events)) = source_alerts(config, central, source) {
+        let (_, found) = alerts::read_notification(&s3, &source.bucket).await?;
+        if alerts::diff_notification(&topic, &events, &found).is_change() {
+            changed += 1;
+            alerts::put_notification(&s3, &source.bucket, &topic, &events, writes).await?;
+        }
+    }
     // The rule replicates new writes only: what was there before (or FAILED) needs a job.
     let central_bucket = &config.central.bucket;
     let (objects, generation) = if bucket_existed {
@@ -996,6 +1100,7 @@ mod tests {
             object_lock_mode: None,
             object_lock_days: None,
             noncurrent_expiry: None,
+            alerts: Vec::new(),
         };
         assert!(
             none.describe().contains("NOT guarded"),
@@ -1008,9 +1113,30 @@ mod tests {
             object_lock_mode: Some("COMPLIANCE"),
             object_lock_days: Some(30),
             noncurrent_expiry: None,
+            alerts: Vec::new(),
         };
         let text = full.describe();
         assert!(!text.contains("EXPIRE"), "{text}");
+        assert!(text.contains("NO replication alerts"), "{text}");
+        let topic = |confirmed| super::AlertsTopic {
+            arn: "arn:aws:sns:us-east-1:123456789012:a".into(),
+            confirmed_subscriptions: confirmed,
+        };
+        for (confirmed, says) in [
+            (None, "MISSING"),
+            (Some(0), "NO confirmed subscription"),
+            (Some(2), "(2 confirmed subscription(s))"),
+        ] {
+            let alerting = Protection {
+                alerts: vec![topic(confirmed)],
+                ..full.clone()
+            };
+            assert!(
+                alerting.describe().contains(says),
+                "{}",
+                alerting.describe()
+            );
+        }
         let rule = |id: &str, days: Option<i32>| super::plan::LifecycleRuleActual {
             id: id.into(),
             prefix: String::new(),

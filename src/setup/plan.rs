@@ -66,6 +66,12 @@ pub enum Resource {
     ForeignRule,
     /// The central bucket's lifecycle rules (read, never written by s3central).
     Lifecycle,
+    /// The central account's alerts topic in a source region (`alerts_topic`).
+    AlertsTopic,
+    /// Who may publish to the alerts topic (S3, for the organization's buckets).
+    AlertsTopicPolicy,
+    /// The source bucket's event notification of failed and late replications to the alerts topic.
+    Alerts,
 }
 
 impl Resource {
@@ -98,6 +104,9 @@ impl Resource {
             Resource::Backfill => "backfill",
             Resource::ForeignRule => "other rule into central",
             Resource::Lifecycle => "lifecycle",
+            Resource::AlertsTopic => "alerts topic",
+            Resource::AlertsTopicPolicy => "alerts topic policy",
+            Resource::Alerts => "replication alerts",
         }
     }
 }
@@ -863,6 +872,7 @@ mod tests {
             replica_kms_key_id: "arn:aws:kms:us-east-1:123456789012:key/k".into(),
             storage_class: "STANDARD".into(),
             replication_time_control: true,
+            metrics: true,
         };
         let spec = ReplicationSpec {
             role_arn: "arn:aws:iam::111111111111:role/s3central-replication".into(),

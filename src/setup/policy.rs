@@ -911,6 +911,9 @@ pub struct ReplicationRule {
     pub storage_class: String,
     /// Whether Replication Time Control is on (ReplicationTime and Metrics at 15 minutes).
     pub replication_time_control: bool,
+    /// Whether S3 Replication metrics are on (with RTC always; without it, for the failure
+    /// events of the alerts, which need them).
+    pub metrics: bool,
 }
 
 /// What the replication rule depends on.
@@ -930,6 +933,9 @@ pub struct RuleInput<'a> {
     pub replication_time_control: bool,
     /// Whether delete markers are replicated (`replicate_deletes`).
     pub replicate_deletes: bool,
+    /// Whether the bucket tells the alerts topic of failed replications (`alerts_topic`): the
+    /// rule then needs S3 Replication metrics.
+    pub alerts: bool,
 }
 
 /// Whether a text is a full KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`), as replication requires.
@@ -957,7 +963,49 @@ pub fn replication_rule(input: &RuleInput<'_>) -> ReplicationRule {
         replica_kms_key_id: input.central_key_arn.to_owned(),
         storage_class: input.storage_class.to_owned(),
         replication_time_control: input.replication_time_control,
+        metrics: input.replication_time_control || input.alerts,
     }
+}
+
+/// The id of s3central's topic configuration among a source bucket's event notifications.
+pub const ALERTS_NOTIFICATION_ID: &str = "s3central-replication-alerts";
+
+/// The replication events a source bucket sends the alerts topic ("Receiving replication failure
+/// events with Amazon S3 Event Notifications", Amazon S3 User Guide): a failed replication
+/// (needs S3 Replication metrics on the rule) and, with Replication Time Control, one that missed
+/// its 15 minutes.
+pub fn replication_alert_events(replication_time_control: bool) -> Vec<&'static str> {
+    let mut events = vec!["s3:Replication:OperationFailedReplication"];
+    if replication_time_control {
+        events.push("s3:Replication:OperationMissedThreshold");
+    }
+    events
+}
+
+/// The alerts topic of the central account in a region (S3 notifies only a topic in the
+/// bucket's own region: "Amazon S3 Event Notifications", destinations).
+pub fn alerts_topic_arn(region: &str, central_account: &str, name: &str) -> String {
+    format!("arn:aws:sns:{region}:{central_account}:{name}")
+}
+
+/// The alerts topic's policy: S3 may publish to it for the buckets of the organization's
+/// accounts (`aws:SourceOrgID`, which AWS sets for a service acting for a resource of an
+/// organization account, so accounts a StackSet adds later are included), and only for buckets.
+pub fn alerts_topic_policy(topic_arn: &str, org_id: &str) -> Value {
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Sid": "OrganizationBucketsTellOfReplication",
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "SNS:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "StringEquals": {"aws:SourceOrgID": org_id},
+                "ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"}
+            }
+        }]
+    })
 }
 
 /// A normal form of a policy document, so that equivalent documents compare equal.
@@ -1137,6 +1185,7 @@ mod tests {
             central_key_arn: CENTRAL_KEY,
             storage_class: "STANDARD_IA",
             replication_time_control: true,
+            alerts: false,
         }
     }
 
@@ -1627,7 +1676,9 @@ mod tests {
                 central_key_arn: &key,
                 storage_class: storage,
                 replication_time_control: rtc,
+                alerts: false,
             });
+            prop_assert_eq!(rule.metrics, rtc, "metrics go with RTC unless alerts ask for them");
             prop_assert!(rule.replica_kms_key_id.starts_with("arn:aws:kms:"));
             prop_assert!(rule.replica_kms_key_id.contains(":key/"));
             prop_assert!(rule.prefix.ends_with('/'));

@@ -1,7 +1,7 @@
 //! Reading what exists: keys, buckets, roles and replication rules, where "not found" means absent.
 
 use aws_sdk_s3::types::{
-    BucketVersioningStatus, DeleteMarkerReplicationStatus, ReplicationTimeStatus,
+    BucketVersioningStatus, DeleteMarkerReplicationStatus, MetricsStatus, ReplicationTimeStatus,
     SseKmsEncryptedObjectsStatus,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -441,6 +441,9 @@ fn rule_from_sdk(rule: &aws_sdk_s3::types::ReplicationRule) -> ReplicationRule {
         replication_time_control: destination
             .and_then(|d| d.replication_time())
             .is_some_and(|r| r.status() == &ReplicationTimeStatus::Enabled),
+        metrics: destination
+            .and_then(|d| d.metrics())
+            .is_some_and(|m| m.status() == &MetricsStatus::Enabled),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: the `s3central` binary against a local S3 server (run them with `scripts/test`).
 
 mod activity;
+mod alerts;
 mod architecture;
 mod archive;
 mod cli;
