@@ -11,7 +11,7 @@ use crate::commands::Context;
 use crate::config::load_config;
 use crate::error::{Error, Result};
 use crate::localfile::{self, Write};
-use crate::setup::cloudformation::{templates, CENTRAL_FILE, MEMBER_FILE};
+use crate::setup::cloudformation::{templates, ALERTS_FILE, CENTRAL_FILE, MEMBER_FILE};
 
 /// One written template, for `--output json`.
 #[derive(Debug, Serialize)]
@@ -39,10 +39,17 @@ pub fn run(ctx: &mut Context, config: &Path, export: &[String]) -> Result<u8> {
     let dir = Path::new(dir);
     let io = |what: String| move |source| Error::Io { what, source };
     localfile::private_dir(dir).map_err(io(format!("creating {}", dir.display())))?;
+    let alerts = templates
+        .alerts
+        .as_ref()
+        .map(|t| ("alerts", ALERTS_FILE, t));
     for (name, file, template) in [
         ("central", CENTRAL_FILE, &templates.central),
         ("member", MEMBER_FILE, &templates.member),
-    ] {
+    ]
+    .into_iter()
+    .chain(alerts)
+    {
         let path = dir.join(file);
         let mut text = serde_json::to_string_pretty(template)
             .map_err(|e| Error::Invalid(format!("template {name}: {e}")))?;
@@ -63,7 +70,7 @@ pub fn run(ctx: &mut Context, config: &Path, export: &[String]) -> Result<u8> {
         }
     }
     if ctx.out.format() != OutputFormat::Json {
-        ctx.out.text("next: deploy the central stack, then the member StackSet with its output CentralKeyArn (docs/stacksets.md)")?;
+        ctx.out.text("next: deploy the central stack, the alerts stack in each region of member stacks (if written), then the member StackSet with the central stack's output CentralKeyArn (docs/stacksets.md)")?;
     }
     Ok(0)
 }

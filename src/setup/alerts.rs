@@ -127,35 +127,45 @@ pub async fn put_topic(
         .map_err(|e| Error::from_sdk("sns:SetTopicAttributes", arn.to_owned(), e))
 }
 
+/// A bucket's notification configuration as S3 answers it.
+pub type NotificationFound =
+    aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput;
+
+/// Whether a topic configuration is s3central's: its id, or the alerts topic (CloudFormation
+/// cannot name a configuration, and writes one per event).
+fn is_ours(t: &TopicConfiguration, topic_arn: &str) -> bool {
+    t.id() == Some(ALERTS_NOTIFICATION_ID) || t.topic_arn() == topic_arn
+}
+
 /// The bucket's whole notification configuration (every destination the account keeps for
-/// itself included), and s3central's part of it.
+/// itself included), and s3central's part of it: the alerts topic and the events of every
+/// configuration of it, sorted.
 pub async fn read_notification(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
-) -> Result<(NotificationConfiguration, AlertsFound)> {
+    topic_arn: &str,
+) -> Result<(NotificationFound, AlertsFound)> {
     let out = s3
         .get_bucket_notification_configuration()
         .bucket(bucket)
         .send()
         .await
         .map_err(|e| Error::from_sdk("GetBucketNotificationConfiguration", bucket.to_owned(), e))?;
-    let ours = out
+    let ours: Vec<&TopicConfiguration> = out
         .topic_configurations()
         .iter()
-        .find(|t| t.id() == Some(ALERTS_NOTIFICATION_ID))
-        .map(|t| {
-            let mut events: Vec<String> =
-                t.events().iter().map(|e| e.as_str().to_owned()).collect();
-            events.sort_unstable();
-            (t.topic_arn().to_owned(), events)
-        });
-    let whole = NotificationConfiguration::builder()
-        .set_topic_configurations(Some(out.topic_configurations().to_vec()))
-        .set_queue_configurations(Some(out.queue_configurations().to_vec()))
-        .set_lambda_function_configurations(Some(out.lambda_function_configurations().to_vec()))
-        .set_event_bridge_configuration(out.event_bridge_configuration().cloned())
-        .build();
-    Ok((whole, ours))
+        .filter(|t| is_ours(t, topic_arn))
+        .collect();
+    let found = ours.first().map(|first| {
+        let mut events: Vec<String> = ours
+            .iter()
+            .flat_map(|t| t.events().iter().map(|e| e.as_str().to_owned()))
+            .collect();
+        events.sort_unstable();
+        events.dedup();
+        (first.topic_arn().to_owned(), events)
+    });
+    Ok((out, found))
 }
 
 /// Writes s3central's topic configuration into the bucket's notification configuration, every
@@ -168,7 +178,7 @@ pub async fn put_notification(
     events: &[&str],
     writes: &Writes,
 ) -> Result<()> {
-    let (found, _) = read_notification(s3, bucket).await?;
+    let (found, _) = read_notification(s3, bucket, topic_arn).await?;
     let ours = TopicConfiguration::builder()
         .id(ALERTS_NOTIFICATION_ID)
         .topic_arn(topic_arn)
@@ -178,7 +188,7 @@ pub async fn put_notification(
     let topics: Vec<TopicConfiguration> = found
         .topic_configurations()
         .iter()
-        .filter(|t| t.id() != Some(ALERTS_NOTIFICATION_ID))
+        .filter(|t| !is_ours(t, topic_arn))
         .cloned()
         .chain([ours])
         .collect();

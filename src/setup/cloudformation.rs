@@ -14,8 +14,9 @@ use crate::config::{break_glass_arn, Config, Enrollment};
 use crate::setup::apply::KEY_DESCRIPTION;
 use crate::setup::plan::{BucketSpec, KeySpec, RoleSpec};
 use crate::setup::policy::ReplicationRule;
+use crate::setup::policy::{alerts_topic_arn, alerts_topic_policy};
 use crate::setup::state::ALIAS_TAG;
-use crate::setup::{central_specs, discovered_account, source_specs, CentralFacts};
+use crate::setup::{central_specs, discovered_account, source_alerts, source_specs, CentralFacts};
 
 /// The member account id the member template's documents are built for (`${AWS::AccountId}`).
 const ACCOUNT_TOKEN: &str = "000000000000";
@@ -43,6 +44,8 @@ const TOKENS: [&str; 6] = [
 pub const CENTRAL_FILE: &str = "s3central-central.json";
 /// The member template's file name.
 pub const MEMBER_FILE: &str = "s3central-member.json";
+/// The alerts template's file name (with `alerts_topic`).
+pub const ALERTS_FILE: &str = "s3central-alerts.json";
 
 /// Why a config cannot be exported as templates (one line each, naming the fix).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -62,6 +65,9 @@ pub struct Templates {
     pub central: Value,
     /// Deployed to every member account by a service-managed StackSet.
     pub member: Value,
+    /// With `alerts_topic`: the central account's alerts topic, deployed in each region that has
+    /// member stacks (S3 notifies only a topic in the bucket's region).
+    pub alerts: Option<Value>,
 }
 
 /// The central facts a template can know: only what the config says.
@@ -140,6 +146,7 @@ pub fn templates(config: &Config, default_region: Option<&str>) -> Result<Templa
     Ok(Templates {
         central: central_template(config, &known),
         member: member_template(config, &known)?,
+        alerts: alerts_template(config, &known),
     })
 }
 
@@ -352,6 +359,33 @@ fn central_template(config: &Config, known: &Known) -> Value {
     })
 }
 
+fn alerts_template(config: &Config, known: &Known) -> Option<Value> {
+    let name = config.central.alerts_topic.as_deref()?;
+    let arn = alerts_topic_arn(REGION_TOKEN, &known.account, name);
+    let subst = Subst {
+        tokens: vec![(REGION_TOKEN, "AWS::Region")],
+        vars: Map::new(),
+    };
+    Some(json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": format!("s3central: the alerts topic {name} that source buckets of this region tell of failed replications (made by `s3central setup --export cloudformation`; docs/stacksets.md)"),
+        "Rules": {
+            "CentralAccount": must_equal("AWS::AccountId", &known.account, "Deploy this stack in the central account of the config, in each region that has member stacks.")
+        },
+        "Resources": {
+            "AlertsTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}},
+            "AlertsTopicPolicy": {
+                "Type": "AWS::SNS::TopicPolicy",
+                "Properties": {
+                    "Topics": [{"Ref": "AlertsTopic"}],
+                    "PolicyDocument": subst.apply(&alerts_topic_policy(&arn, &known.org_id))
+                }
+            }
+        },
+        "Outputs": {"AlertsTopicArn": {"Value": {"Ref": "AlertsTopic"}}}
+    }))
+}
+
 fn member_template(config: &Config, known: &Known) -> Result<Value, ExportError> {
     let account: AccountId = ACCOUNT_TOKEN
         .parse()
@@ -413,6 +447,16 @@ fn member_template(config: &Config, known: &Known) -> Result<Value, ExportError>
         "Role": subst.apply(&json!(specs.replication.role_arn)),
         "Rules": [subst.apply(&rule_properties(&specs.replication.rule))]
     });
+    if let Some((topic, events)) = source_alerts(config, &known.account, &source) {
+        // One configuration per event: CloudFormation's TopicConfiguration takes one, and no id.
+        let topic = subst.apply(&json!(topic));
+        let configurations: Vec<Value> = events
+            .iter()
+            .map(|event| json!({"Event": event, "Topic": topic}))
+            .collect();
+        bucket["Properties"]["NotificationConfiguration"] =
+            json!({"TopicConfigurations": configurations});
+    }
     resources.insert("SourceBucket".into(), bucket);
     Ok(json!({
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -795,6 +839,39 @@ mod tests {
             assert!(
                 !r.to_string().contains(ACCOUNT_TOKEN),
                 "the placeholder account is left"
+            );
+        }
+    }
+
+    /// The alerts template, resolved in a region, is the topic and policy setup makes there.
+    #[test]
+    fn the_alerts_template_resolves_to_setups_topic_policy_in_each_region() {
+        assert_eq!(
+            templates(&config(""), None).expect("exportable").alerts,
+            None
+        );
+        let config = config("alerts_topic = \"s3central-alerts\"");
+        let t = templates(&config, None).expect("exportable");
+        let alerts = t.alerts.expect("an alerts template");
+        for region in [REGION, "ap-southeast-2"] {
+            let arn = alerts_topic_arn(region, CENTRAL, "s3central-alerts");
+            let r = resolve(
+                &alerts,
+                &Deployment {
+                    account: CENTRAL.into(),
+                    region: region.into(),
+                    refs: [("AlertsTopic".to_owned(), arn.clone())].into(),
+                    ..Deployment::default()
+                },
+            )
+            .expect("resolves");
+            assert_eq!(
+                r["Resources"]["AlertsTopicPolicy"]["Properties"]["PolicyDocument"],
+                alerts_topic_policy(&arn, "o-abcd123456")
+            );
+            assert_eq!(
+                r["Resources"]["AlertsTopic"]["Properties"]["TopicName"],
+                "s3central-alerts"
             );
         }
     }

@@ -639,15 +639,16 @@ pub async fn apply_central(config: &Config, central: &Central, writes: &Writes) 
     Ok(key_arn)
 }
 
-/// The alerts topic a source bucket tells, and of which events; `None` without `alerts_topic`.
-fn source_alerts(
+/// The alerts topic a source bucket tells, and of which events; `None` without `alerts_topic`
+/// (setup, status and the exported member template use it alike).
+pub fn source_alerts(
     config: &Config,
-    central: &Central,
+    central_account: &str,
     source: &SourceAccount,
 ) -> Option<(String, Vec<&'static str>)> {
     let name = config.central.alerts_topic.as_deref()?;
     Some((
-        alerts_topic_arn(&source.region, &central.account, name),
+        alerts_topic_arn(&source.region, central_account, name),
         replication_alert_events(config.central.replication_time_control),
     ))
 }
@@ -870,9 +871,13 @@ pub async fn plan_source(
     {
         changes.push(foreign);
     }
-    if let Some((topic, events)) = source_alerts(config, central, source) {
+    if let Some((topic, events)) = source_alerts(config, &central.account, source) {
         let found = match bucket {
-            Some(_) => alerts::read_notification(&s3, &source.bucket).await?.1,
+            Some(_) => {
+                alerts::read_notification(&s3, &source.bucket, &topic)
+                    .await?
+                    .1
+            }
             None => None,
         };
         changes.push(alerts::diff_notification(&topic, &events, &found));
@@ -1059,8 +1064,8 @@ pub async fn apply_source(
         }
     }
     // After the rule: the failure events need its replication metrics.
-    if let Some((topic, events)) = source_alerts(config, central, source) {
-        let (_, found) = alerts::read_notification(&s3, &source.bucket).await?;
+    if let Some((topic, events)) = source_alerts(config, &central.account, source) {
+        let (_, found) = alerts::read_notification(&s3, &source.bucket, &topic).await?;
         if alerts::diff_notification(&topic, &events, &found).is_change() {
             changed += 1;
             alerts::put_notification(&s3, &source.bucket, &topic, &events, writes).await?;

@@ -79,6 +79,8 @@ fn product_doc(setup: impl FnOnce() -> Value, template: impl FnOnce(&Exported) -
 struct Exported {
     central: Value,
     members: BTreeMap<&'static str, Value>,
+    /// The alerts template, resolved in the central region.
+    alerts: Value,
 }
 
 impl Exported {
@@ -99,7 +101,7 @@ fn exported() -> &'static Exported {
         use s3central::setup::cloudformation::{resolve, templates, Deployment};
         let config = s3central::config::parse_config(&format!(
             "[central]\naccount = \"{CENTRAL}\"\nregion = \"{CENTRAL_REGION}\"\nbucket = \"{CENTRAL_BUCKET}\"\n\
-             org_id = \"{ORG}\"\nbreak_glass_role = \"{BREAK_GLASS}\"\n\
+             org_id = \"{ORG}\"\nbreak_glass_role = \"{BREAK_GLASS}\"\nalerts_topic = \"{ALERTS_TOPIC}\"\n\
              [discovery]\norganizational_units = [\"r-ab12\"]\n"
         ))
         .expect("the matrix's organization as a config");
@@ -136,8 +138,85 @@ fn exported() -> &'static Exported {
                 (s.account, resolve(&t.member, &deployment).expect("member template resolves"))
             })
             .collect();
-        Exported { central, members }
+        let alerts = resolve(
+            t.alerts.as_ref().expect("an alerts template"),
+            &Deployment {
+                account: CENTRAL.into(),
+                region: CENTRAL_REGION.into(),
+                refs: [("AlertsTopic".to_owned(), alerts_topic())].into(),
+                ..Deployment::default()
+            },
+        )
+        .expect("alerts template resolves");
+        Exported {
+            central,
+            members,
+            alerts,
+        }
     })
+}
+
+/// The alerts topic's name (`[central] alerts_topic`).
+const ALERTS_TOPIC: &str = "s3central-alerts";
+
+/// The alerts topic in the central region, as setup makes it.
+fn alerts_topic() -> String {
+    s3central::setup::policy::alerts_topic_arn(CENTRAL_REGION, CENTRAL, ALERTS_TOPIC)
+}
+
+/// The alerts topic with the policy setup (or the alerts template) gives it.
+fn alerts_topic_target() -> Target {
+    Target {
+        arn: alerts_topic(),
+        account: CENTRAL.into(),
+        policy: Some((
+            "resourcePolicy",
+            "alerts topic policy".into(),
+            product_doc(
+                || s3central::setup::policy::alerts_topic_policy(&alerts_topic(), ORG),
+                |t| {
+                    t.alerts["Resources"]["AlertsTopicPolicy"]["Properties"]["PolicyDocument"]
+                        .clone()
+                },
+            ),
+        )),
+    }
+}
+
+/// Alerts (issue 22): S3 publishes a replication event of an organization bucket to central's
+/// topic; nobody else may publish to it or change it from another account.
+#[rustfmt::skip]
+fn alerts_rows() -> Vec<Value> {
+    let n = |what: &str| format!("[alerts] {what}");
+    let bucket_of = |account: &str| format!("arn:aws:s3:::{}", source(account).bucket);
+    let s3_for = |account: &str, org: &str| vec![
+        ("aws:SourceAccount", json!(account)),
+        ("aws:SourceArn", json!(bucket_of(account))),
+        ("aws:SourceOrgID", json!(org)),
+    ];
+    vec![
+        row(n(&format!("s3.amazonaws.com: SNS:Publish for {A}'s bucket")), &s3_service(),
+            "sns:Publish", alerts_topic_target(), s3_for(A, ORG), Allow),
+        row(n(&format!("s3.amazonaws.com: SNS:Publish for {B}'s bucket")), &s3_service(),
+            "sns:Publish", alerts_topic_target(), s3_for(B, ORG), Allow),
+        row(n("[never] s3.amazonaws.com: SNS:Publish for a bucket outside the organization"), &s3_service(),
+            "sns:Publish", alerts_topic_target(),
+            vec![("aws:SourceAccount", json!(OUTSIDER)),
+                 ("aws:SourceArn", json!("arn:aws:s3:::attacker-bucket")),
+                 ("aws:SourceOrgID", json!(OTHER_ORG))], Deny),
+        row(n("[never] s3.amazonaws.com: SNS:Publish naming no organization"), &s3_service(),
+            "sns:Publish", alerts_topic_target(),
+            vec![("aws:SourceAccount", json!(OUTSIDER)),
+                 ("aws:SourceArn", json!("arn:aws:s3:::attacker-bucket"))], Deny),
+        row(n(&format!("[never] {A}'s admin: SNS:Publish on central's alerts topic")), &admin(A),
+            "sns:Publish", alerts_topic_target(), no_ctx(), Deny),
+        row(n(&format!("[never] {A}'s admin: SNS:SetTopicAttributes on central's alerts topic")), &admin(A),
+            "sns:SetTopicAttributes", alerts_topic_target(), no_ctx(), Deny),
+        row(n(&format!("[never] {A}'s admin: SNS:Subscribe to central's alerts topic")), &admin(A),
+            "sns:Subscribe", alerts_topic_target(), no_ctx(), Deny),
+        row(n("[never] an outsider: SNS:Publish on central's alerts topic"), &outsider(),
+            "sns:Publish", alerts_topic_target(), no_ctx(), Deny),
+    ]
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -1097,6 +1176,7 @@ fn template_rows() -> Vec<Value> {
     rows.extend(must_never_rows());
     rows.extend(setup_rows());
     rows.extend(central_admin_rows());
+    rows.extend(alerts_rows());
     DOCS.with(|d| d.set(Docs::Setup));
     for r in &mut rows {
         r["name"] = json!(format!(
@@ -1123,6 +1203,7 @@ fn all_rows() -> Vec<Value> {
     rows.extend(listed_enrollment_rows());
     rows.extend(replicate_deletes_rows());
     rows.extend(canary_rows());
+    rows.extend(alerts_rows());
     rows.extend(template_rows());
     rows
 }

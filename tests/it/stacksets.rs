@@ -3,7 +3,8 @@
 //! write nothing, and the stacks deployed on the local server hold exactly the keys, key policies,
 //! roles and role policies setup would write, so setup plans no change to any of them. What the
 //! local server's CloudFormation drops (bucket versioning, policy, replication, ownership, public
-//! access block, Object Lock) setup then plans and writes; only AWS can prove those properties.
+//! access block, Object Lock, event notifications, the alerts topic's policy) setup then plans and
+//! writes; only AWS can prove those properties.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -84,8 +85,8 @@ fn every_exported_template_passes_cfn_lint() {
     let mut files = Vec::new();
     for (i, extra) in [
         "",
-        "break_glass_role = \"s3central-break-glass\"\nobject_lock = { mode = \"COMPLIANCE\", days = 365 }",
-        "replication_time_control = false\nstorage_class = \"GLACIER_IR\"\nrestore_principals = [\"arn:aws:iam::123456789012:role/incident\"]",
+        "break_glass_role = \"s3central-break-glass\"\nobject_lock = { mode = \"COMPLIANCE\", days = 365 }\nalerts_topic = \"s3central-alerts\"",
+        "replication_time_control = false\nstorage_class = \"GLACIER_IR\"\nrestore_principals = [\"arn:aws:iam::123456789012:role/incident\"]\nalerts_topic = \"s3central-alerts\"",
     ]
     .into_iter()
     .enumerate()
@@ -95,6 +96,11 @@ fn every_exported_template_passes_cfn_lint() {
         export(&config, &dir);
         files.push(dir.join(s3central::setup::cloudformation::CENTRAL_FILE));
         files.push(dir.join(s3central::setup::cloudformation::MEMBER_FILE));
+        let alerts = dir.join(s3central::setup::cloudformation::ALERTS_FILE);
+        assert_eq!(alerts.exists(), extra.contains("alerts_topic"), "{extra}");
+        if alerts.exists() {
+            files.push(alerts);
+        }
     }
     cfn_lint(&files);
 }
@@ -175,8 +181,9 @@ async fn the_stacks_deploy_and_setup_finds_every_document_they_wrote_in_place() 
     let central_bucket = unique_bucket("central");
     let alias = format!("alias/{}", unique_bucket("s3central"));
     let template = unique_bucket("member");
+    let topic = unique_bucket("alerts");
     let config = config_file(&format!(
-        "[central]\naccount = \"{CENTRAL_ACCOUNT}\"\nregion = \"us-east-1\"\nbucket = \"{central_bucket}\"\nkms_alias = \"{alias}\"\norg_id = \"{org_id}\"\n\n[discovery]\norganizational_units = [\"{ou}\"]\nbucket_template = \"{template}-{{account}}\"\n"
+        "[central]\naccount = \"{CENTRAL_ACCOUNT}\"\nregion = \"us-east-1\"\nbucket = \"{central_bucket}\"\nkms_alias = \"{alias}\"\norg_id = \"{org_id}\"\nalerts_topic = \"{topic}\"\n\n[discovery]\norganizational_units = [\"{ou}\"]\nbucket_template = \"{template}-{{account}}\"\n"
     ));
     let dir = tempfile::tempdir().expect("temp dir");
     export(&config, dir.path());
@@ -190,6 +197,17 @@ async fn the_stacks_deploy_and_setup_finds_every_document_they_wrote_in_place() 
     let key_arn = central["outputs"]["CentralKeyArn"]
         .as_str()
         .expect("the central stack gives its key");
+    let alerts = deploy(
+        &dir.path()
+            .join(s3central::setup::cloudformation::ALERTS_FILE),
+        &unique_bucket("alerts"),
+        None,
+        &[],
+    );
+    assert_eq!(
+        alerts["outputs"]["AlertsTopicArn"],
+        format!("arn:aws:sns:us-east-1:{CENTRAL_ACCOUNT}:{topic}").as_str()
+    );
     let member = deploy(
         &dir.path()
             .join(s3central::setup::cloudformation::MEMBER_FILE),
@@ -218,6 +236,12 @@ async fn the_stacks_deploy_and_setup_finds_every_document_they_wrote_in_place() 
             })
     };
     // Written by the stacks exactly as setup writes them: nothing to change.
+    assert_eq!(
+        action(CENTRAL_ACCOUNT, "alerts topic"),
+        "unchanged",
+        "{}",
+        plan.stdout
+    );
     for resource in ["kms key", "key policy", "key rotation"] {
         assert_eq!(
             action(CENTRAL_ACCOUNT, resource),
@@ -265,6 +289,8 @@ async fn the_stacks_deploy_and_setup_finds_every_document_they_wrote_in_place() 
         }
     }
     assert_eq!(action(CENTRAL_ACCOUNT, "bucket policy"), "update");
+    assert_eq!(action(CENTRAL_ACCOUNT, "alerts topic policy"), "update");
+    assert_eq!(action(&account, "replication alerts"), "create");
     assert_eq!(action(&account, "replication rule"), "create");
     let applied = setup(&config, &["setup", "--yes"]);
     applied.success();
