@@ -230,14 +230,12 @@ pub fn discovered_account(
     account: AccountId,
     central_region: &str,
 ) -> SourceAccount {
-    let template = config
-        .discovery
-        .as_ref()
-        .map_or(crate::config::DEFAULT_BUCKET_TEMPLATE, |d| {
-            d.bucket_template.as_str()
-        });
+    let bucket = match &config.discovery {
+        Some(d) => d.bucket_for(&account),
+        None => crate::config::DEFAULT_BUCKET_TEMPLATE.replace("{account}", account.as_str()),
+    };
     SourceAccount {
-        bucket: template.replace("{account}", account.as_str()),
+        bucket,
         account,
         region: central_region.to_owned(),
         kms_alias: crate::config::DEFAULT_SOURCE_KMS_ALIAS.to_owned(),

@@ -79,14 +79,16 @@ async fn alerts_are_set_up_checked_by_status_and_repaired() {
                 )
             })
     };
-    let notification = source
-        .get_bucket_notification_configuration()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("notification configuration");
+    let notification = || async {
+        source
+            .get_bucket_notification_configuration()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("notification configuration")
+    };
     assert_eq!(
-        ours(&notification),
+        ours(&notification().await),
         Some((
             arn.clone(),
             vec!["s3:Replication:OperationFailedReplication".to_owned()]
@@ -145,12 +147,7 @@ async fn alerts_are_set_up_checked_by_status_and_repaired() {
     assert_eq!(drift_of(&status.stdout, &account), ["replication alerts"]);
     assert_eq!(drift_of(&status.stdout, CENTRAL_ACCOUNT), ["alerts topic"]);
     setup(&config, &["setup", "--yes"]).success();
-    let notification = source
-        .get_bucket_notification_configuration()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("notification configuration");
+    let notification = notification().await;
     assert!(ours(&notification).is_some(), "ours is back");
     let ids: Vec<&str> = notification
         .topic_configurations()

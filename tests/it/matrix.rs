@@ -1161,11 +1161,9 @@ fn canary_rows() -> Vec<Value> {
     vec![unbridged, arn_like]
 }
 
-/// The rows whose documents are all of the exported templates' kinds, built from the templates
-/// (named `[template] ...`). Left out: listed enrollment and replicate_deletes, which the export
-/// refuses, and the evaluator's canaries.
-fn template_rows() -> Vec<Value> {
-    DOCS.with(|d| d.set(Docs::Templates));
+/// The rows whose documents are all of kinds the exported templates hold (every row but listed
+/// enrollment and replicate_deletes, which the export refuses, and the evaluator's canaries).
+fn exportable_rows() -> Vec<Value> {
     let mut rows = Vec::new();
     for s in sources() {
         rows.extend(replication_rows(s.account));
@@ -1177,6 +1175,13 @@ fn template_rows() -> Vec<Value> {
     rows.extend(setup_rows());
     rows.extend(central_admin_rows());
     rows.extend(alerts_rows());
+    rows
+}
+
+/// [`exportable_rows`] built from the templates' documents, named `[template] ...`.
+fn template_rows() -> Vec<Value> {
+    DOCS.with(|d| d.set(Docs::Templates));
+    let mut rows = exportable_rows();
     DOCS.with(|d| d.set(Docs::Setup));
     for r in &mut rows {
         r["name"] = json!(format!(
@@ -1188,22 +1193,10 @@ fn template_rows() -> Vec<Value> {
 }
 
 fn all_rows() -> Vec<Value> {
-    let mut rows = Vec::new();
-    for s in sources() {
-        rows.extend(replication_rows(s.account));
-    }
-    for s in sources() {
-        rows.extend(restore_rows(s.account));
-        rows.extend(backfill_rows(s.account));
-        rows.extend(batch_restore_rows(s.account));
-    }
-    rows.extend(must_never_rows());
-    rows.extend(setup_rows());
-    rows.extend(central_admin_rows());
+    let mut rows = exportable_rows();
     rows.extend(listed_enrollment_rows());
     rows.extend(replicate_deletes_rows());
     rows.extend(canary_rows());
-    rows.extend(alerts_rows());
     rows.extend(template_rows());
     rows
 }

@@ -124,24 +124,8 @@ pub(crate) async fn new_ou(parent: &str, label: &str) -> String {
 /// A fresh OU tree: `top` holding one account and a nested OU holding two; gives (top OU, accounts).
 async fn ou_tree(label: &str) -> (String, Vec<String>) {
     let (_, root) = organization().await;
-    let org = aws_sdk_organizations::Client::new(&caller_config().await);
-    let ou = |parent: String, name: String| {
-        let org = org.clone();
-        async move {
-            org.create_organizational_unit()
-                .parent_id(parent)
-                .name(name)
-                .send()
-                .await
-                .expect("CreateOrganizationalUnit")
-                .organizational_unit()
-                .and_then(|o| o.id())
-                .expect("ou id")
-                .to_owned()
-        }
-    };
-    let top = ou(root.clone(), unique_bucket(label)).await;
-    let nested = ou(top.clone(), unique_bucket("nested")).await;
+    let top = new_ou(root, label).await;
+    let nested = new_ou(&top, "nested").await;
     let mut accounts = Vec::new();
     for parent in [&top, &nested, &nested] {
         accounts.push(new_account(label, Some(parent)).await);

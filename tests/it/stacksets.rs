@@ -31,17 +31,21 @@ fn venv_tool(name: &str) -> PathBuf {
     tool
 }
 
-/// Runs the export; gives the folder and the two templates.
-fn export(config: &tempfile::NamedTempFile, dir: &Path) -> (Value, Value) {
-    let out = s3central(&[
+/// `s3central setup --config CONFIG --export FORMAT DIR`.
+fn run_export(config: &tempfile::NamedTempFile, format: &str, dir: &Path) -> crate::common::Output {
+    s3central(&[
         "setup",
         "--config",
         config.path().to_str().expect("utf-8"),
         "--export",
-        "cloudformation",
+        format,
         dir.to_str().expect("utf-8"),
-    ]);
-    out.success();
+    ])
+}
+
+/// Runs the export; gives the central and member templates.
+fn export(config: &tempfile::NamedTempFile, dir: &Path) -> (Value, Value) {
+    run_export(config, "cloudformation", dir).success();
     let read = |file: &str| -> Value {
         let path = dir.join(file);
         let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -124,28 +128,14 @@ fn a_config_the_templates_cannot_express_is_refused_and_nothing_is_written() {
     ] {
         let config = config_file(&text);
         let dir = root.path().join("out");
-        let out = s3central(&[
-            "setup",
-            "--config",
-            config.path().to_str().expect("utf-8"),
-            "--export",
-            "cloudformation",
-            dir.to_str().expect("utf-8"),
-        ]);
+        let out = run_export(&config, "cloudformation", &dir);
         assert_eq!(out.code, 2, "{says}: {out:?}");
         assert!(out.stderr.contains(says), "{says}: {}", out.stderr);
         assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
         assert!(!dir.exists(), "{says}: the folder was created");
     }
     let config = config_file(&central_config(""));
-    let out = s3central(&[
-        "setup",
-        "--config",
-        config.path().to_str().expect("utf-8"),
-        "--export",
-        "terraform",
-        root.path().to_str().expect("utf-8"),
-    ]);
+    let out = run_export(&config, "terraform", root.path());
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("cloudformation"), "{}", out.stderr);
 }
