@@ -378,7 +378,8 @@ fn alerts_template(config: &Config, known: &Known) -> Option<Value> {
                 "Type": "AWS::SNS::TopicPolicy",
                 "Properties": {
                     "Topics": [{"Ref": "AlertsTopic"}],
-                    "PolicyDocument": subst.apply(&alerts_topic_policy(&arn, &known.org_id))
+                    // No account list: the accounts are those the StackSet adds.
+                    "PolicyDocument": subst.apply(&alerts_topic_policy(&arn, &known.org_id, &[]))
                 }
             }
         },
@@ -867,7 +868,7 @@ mod tests {
             .expect("resolves");
             assert_eq!(
                 r["Resources"]["AlertsTopicPolicy"]["Properties"]["PolicyDocument"],
-                alerts_topic_policy(&arn, "o-abcd123456")
+                alerts_topic_policy(&arn, "o-abcd123456", &[])
             );
             assert_eq!(
                 r["Resources"]["AlertsTopic"]["Properties"]["TopicName"],

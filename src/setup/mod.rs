@@ -84,6 +84,8 @@ pub struct Central {
     pub replicating_deletes: Vec<String>,
     /// With `alerts_topic`: the regions of the source buckets, sorted (one topic in each).
     pub alert_regions: Vec<String>,
+    /// With `alerts_topic`: the source accounts, sorted (the topics' policies name them).
+    pub alert_accounts: Vec<String>,
 }
 
 impl Central {
@@ -474,7 +476,7 @@ fn alert_topics(config: &Config, central: &Central) -> Vec<(String, Value, aws_s
         .iter()
         .map(|region| {
             let arn = alerts_topic_arn(region, &central.account, name);
-            let policy = alerts_topic_policy(&arn, &central.org_id);
+            let policy = alerts_topic_policy(&arn, &central.org_id, &central.alert_accounts);
             (arn, policy, central.aws.in_region(region).sns())
         })
         .collect()

@@ -988,24 +988,38 @@ pub fn alerts_topic_arn(region: &str, central_account: &str, name: &str) -> Stri
     format!("arn:aws:sns:{region}:{central_account}:{name}")
 }
 
-/// The alerts topic's policy: S3 may publish to it for the buckets of the organization's
-/// accounts (`aws:SourceOrgID`, which AWS sets for a service acting for a resource of an
-/// organization account, so accounts a StackSet adds later are included), and only for buckets.
-pub fn alerts_topic_policy(topic_arn: &str, org_id: &str) -> Value {
-    json!({
-        "Version": POLICY_VERSION,
-        "Statement": [{
-            "Sid": "OrganizationBucketsTellOfReplication",
+/// The alerts topic's policy: S3 may publish to it for the buckets of the accounts setup knows
+/// (`aws:SourceAccount`, as "Granting permissions to publish event notification messages to a
+/// destination" documents it) and, for accounts a StackSet adds later, of any account of the
+/// organization (`aws:SourceOrgID`, a global condition key for service principals that AWS does
+/// not document for S3 event notifications in particular: not proven here). Buckets only.
+pub fn alerts_topic_policy(topic_arn: &str, org_id: &str, accounts: &[String]) -> Value {
+    let statement = |sid: &str, key: &str, value: Value| {
+        json!({
+            "Sid": sid,
             "Effect": "Allow",
             "Principal": {"Service": "s3.amazonaws.com"},
             "Action": "SNS:Publish",
             "Resource": topic_arn,
             "Condition": {
-                "StringEquals": {"aws:SourceOrgID": org_id},
+                "StringEquals": {key: value},
                 "ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"}
             }
-        }]
-    })
+        })
+    };
+    let mut statements = vec![statement(
+        "OrganizationBucketsTellOfReplication",
+        "aws:SourceOrgID",
+        json!(org_id),
+    )];
+    if !accounts.is_empty() {
+        statements.push(statement(
+            "SetUpAccountsTellOfReplication",
+            "aws:SourceAccount",
+            json!(accounts),
+        ));
+    }
+    json!({"Version": POLICY_VERSION, "Statement": statements})
 }
 
 /// A normal form of a policy document, so that equivalent documents compare equal.

@@ -100,18 +100,22 @@ pub async fn resolve(aws_options: &AwsOptions, path: &std::path::Path) -> Result
         .filter(|s| s.replicate_deletes)
         .map(|s| s.account.to_string())
         .collect();
-    let alert_regions = match &config.central.alerts_topic {
-        Some(_) => sources
-            .iter()
-            .map(|s| s.region.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect(),
-        None => Vec::new(),
+    let (alert_regions, alert_accounts) = match &config.central.alerts_topic {
+        Some(_) => (
+            sources
+                .iter()
+                .map(|s| s.region.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            sources.iter().map(|s| s.account.to_string()).collect(),
+        ),
+        None => (Vec::new(), Vec::new()),
     };
     Ok(Resolved {
         central: Central {
             alert_regions,
+            alert_accounts,
             account: central_account,
             region: central_region,
             org_id,

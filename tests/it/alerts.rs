@@ -46,7 +46,10 @@ async fn alerts_are_set_up_checked_by_status_and_repaired() {
         .and_then(|a| a.get("Policy"))
         .expect("a topic policy");
     assert!(
-        same_policy(policy, &alerts_topic_policy(&arn, &org_id)),
+        same_policy(
+            policy,
+            &alerts_topic_policy(&arn, &org_id, std::slice::from_ref(&account))
+        ),
         "{policy}"
     );
 

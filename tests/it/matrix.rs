@@ -173,7 +173,11 @@ fn alerts_topic_target() -> Target {
             "resourcePolicy",
             "alerts topic policy".into(),
             product_doc(
-                || s3central::setup::policy::alerts_topic_policy(&alerts_topic(), ORG),
+                || {
+                    let accounts: Vec<String> =
+                        sources().iter().map(|s| s.account.to_owned()).collect();
+                    s3central::setup::policy::alerts_topic_policy(&alerts_topic(), ORG, &accounts)
+                },
                 |t| {
                     t.alerts["Resources"]["AlertsTopicPolicy"]["Properties"]["PolicyDocument"]
                         .clone()
@@ -216,6 +220,24 @@ fn alerts_rows() -> Vec<Value> {
             "sns:Subscribe", alerts_topic_target(), no_ctx(), Deny),
         row(n("[never] an outsider: SNS:Publish on central's alerts topic"), &outsider(),
             "sns:Publish", alerts_topic_target(), no_ctx(), Deny),
+    ]
+}
+
+/// Alerts rows for the policy setup writes only: it also names the accounts it set up, so S3
+/// publishing for their buckets is allowed even if AWS sends no `aws:SourceOrgID` (the templates'
+/// policy relies on it alone).
+#[rustfmt::skip]
+fn alerts_setup_rows() -> Vec<Value> {
+    let n = |what: &str| format!("[alerts] {what}");
+    vec![
+        row(n(&format!("s3.amazonaws.com: SNS:Publish for {A}'s bucket, no aws:SourceOrgID sent")), &s3_service(),
+            "sns:Publish", alerts_topic_target(),
+            vec![("aws:SourceAccount", json!(A)),
+                 ("aws:SourceArn", json!(format!("arn:aws:s3:::{}", source(A).bucket)))], Allow),
+        row(n("[never] s3.amazonaws.com: SNS:Publish for an account not set up, no aws:SourceOrgID sent"), &s3_service(),
+            "sns:Publish", alerts_topic_target(),
+            vec![("aws:SourceAccount", json!(OUTSIDER)),
+                 ("aws:SourceArn", json!("arn:aws:s3:::attacker-bucket"))], Deny),
     ]
 }
 
@@ -1197,6 +1219,7 @@ fn all_rows() -> Vec<Value> {
     rows.extend(listed_enrollment_rows());
     rows.extend(replicate_deletes_rows());
     rows.extend(canary_rows());
+    rows.extend(alerts_setup_rows());
     rows.extend(template_rows());
     rows
 }
