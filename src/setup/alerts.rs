@@ -168,17 +168,17 @@ pub async fn read_notification(
     Ok((out, found))
 }
 
-/// Writes s3central's topic configuration into the bucket's notification configuration, every
-/// other destination kept (PutBucketNotificationConfiguration replaces the whole of it). S3
-/// checks that it may publish to the topic before it accepts this.
+/// Writes s3central's topic configuration into the bucket's notification configuration as
+/// `found` ([`read_notification`]), every other destination kept (PutBucketNotificationConfiguration
+/// replaces the whole of it). S3 checks that it may publish to the topic before it accepts this.
 pub async fn put_notification(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
+    found: &NotificationFound,
     topic_arn: &str,
     events: &[&str],
     writes: &Writes,
 ) -> Result<()> {
-    let (found, _) = read_notification(s3, bucket, topic_arn).await?;
     let ours = TopicConfiguration::builder()
         .id(ALERTS_NOTIFICATION_ID)
         .topic_arn(topic_arn)

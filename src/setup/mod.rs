@@ -1065,10 +1065,10 @@ pub async fn apply_source(
     }
     // After the rule: the failure events need its replication metrics.
     if let Some((topic, events)) = source_alerts(config, &central.account, source) {
-        let (_, found) = alerts::read_notification(&s3, &source.bucket, &topic).await?;
+        let (whole, found) = alerts::read_notification(&s3, &source.bucket, &topic).await?;
         if alerts::diff_notification(&topic, &events, &found).is_change() {
             changed += 1;
-            alerts::put_notification(&s3, &source.bucket, &topic, &events, writes).await?;
+            alerts::put_notification(&s3, &source.bucket, &whole, &topic, &events, writes).await?;
         }
     }
     // The rule replicates new writes only: what was there before (or FAILED) needs a job.
