@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn a_missing_topic_is_created_and_a_changed_policy_rewritten() {
-        let policy = alerts_topic_policy(TOPIC, "o-abcd123456", &["111111111111".into()]);
+        let policy = alerts_topic_policy(TOPIC, "o-abcd123456", &["111111111111".into()], None);
         assert_eq!(diff_topic(&policy, None)[0].action, Action::Create);
         let found = |p: &Value| TopicActual {
             policy: Some(p.to_string()),
@@ -226,7 +226,7 @@ mod tests {
         assert!(diff_topic(&policy, Some(&found(&policy)))
             .iter()
             .all(|c| !c.is_change()));
-        let other = alerts_topic_policy(TOPIC, "o-abcd123456", &[]);
+        let other = alerts_topic_policy(TOPIC, "o-abcd123456", &[], None);
         assert_eq!(
             diff_topic(&policy, Some(&found(&other)))[1],
             Change {

@@ -379,7 +379,7 @@ fn alerts_template(config: &Config, known: &Known) -> Option<Value> {
                 "Properties": {
                     "Topics": [{"Ref": "AlertsTopic"}],
                     // No account list: the accounts are those the StackSet adds.
-                    "PolicyDocument": subst.apply(&alerts_topic_policy(&arn, &known.org_id, &[]))
+                    "PolicyDocument": subst.apply(&alerts_topic_policy(&arn, &known.org_id, &[], known.break_glass.as_deref()))
                 }
             }
         },
@@ -851,6 +851,16 @@ mod tests {
             templates(&config(""), None).expect("exportable").alerts,
             None
         );
+        let guarded = config("alerts_topic = \"a\"\nbreak_glass_role = \"bg\"");
+        let doc = templates(&guarded, None)
+            .expect("exportable")
+            .alerts
+            .expect("alerts");
+        let bg = "arn:aws:iam::123456789012:role/bg";
+        assert!(
+            doc.to_string().contains(bg),
+            "the guard names the break-glass role"
+        );
         let config = config("alerts_topic = \"s3central-alerts\"");
         let t = templates(&config, None).expect("exportable");
         let alerts = t.alerts.expect("an alerts template");
@@ -868,7 +878,7 @@ mod tests {
             .expect("resolves");
             assert_eq!(
                 r["Resources"]["AlertsTopicPolicy"]["Properties"]["PolicyDocument"],
-                alerts_topic_policy(&arn, "o-abcd123456", &[])
+                alerts_topic_policy(&arn, "o-abcd123456", &[], None)
             );
             assert_eq!(
                 r["Resources"]["AlertsTopic"]["Properties"]["TopicName"],

@@ -476,7 +476,12 @@ fn alert_topics(config: &Config, central: &Central) -> Vec<(String, Value, aws_s
         .iter()
         .map(|region| {
             let arn = alerts_topic_arn(region, &central.account, name);
-            let policy = alerts_topic_policy(&arn, &central.org_id, &central.alert_accounts);
+            let policy = alerts_topic_policy(
+                &arn,
+                &central.org_id,
+                &central.alert_accounts,
+                central.break_glass_role.as_deref(),
+            );
             (arn, policy, central.aws.in_region(region).sns())
         })
         .collect()

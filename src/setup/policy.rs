@@ -988,12 +988,31 @@ pub fn alerts_topic_arn(region: &str, central_account: &str, name: &str) -> Stri
     format!("arn:aws:sns:{region}:{central_account}:{name}")
 }
 
+/// The Sid of the alerts topic's Deny that keeps the topic for the break-glass role.
+pub const ALERTS_GUARD_SID: &str = "OnlyBreakGlassChangesTheAlerts";
+
+/// What only the break-glass role may do to an alerts topic: delete it, re-policy it, or grant or
+/// revoke access to it (each would silence the alerts).
+const TOPIC_BREAK_GLASS_ACTIONS: &[&str] = &[
+    "SNS:DeleteTopic",
+    "SNS:SetTopicAttributes",
+    "SNS:AddPermission",
+    "SNS:RemovePermission",
+];
+
 /// The alerts topic's policy: S3 may publish to it for the buckets of the accounts setup knows
 /// (`aws:SourceAccount`, as "Granting permissions to publish event notification messages to a
 /// destination" documents it) and, for accounts a StackSet adds later, of any account of the
 /// organization (`aws:SourceOrgID`, a global condition key for service principals that AWS does
-/// not document for S3 event notifications in particular: not proven here). Buckets only.
-pub fn alerts_topic_policy(topic_arn: &str, org_id: &str, accounts: &[String]) -> Value {
+/// not document for S3 event notifications in particular: not proven here). Buckets only. With a
+/// break-glass role, only it may delete the topic or change who may use it: a pipeline holding
+/// the central account's credentials cannot silence the alerts.
+pub fn alerts_topic_policy(
+    topic_arn: &str,
+    org_id: &str,
+    accounts: &[String],
+    break_glass_role: Option<&str>,
+) -> Value {
     let statement = |sid: &str, key: &str, value: Value| {
         json!({
             "Sid": sid,
@@ -1018,6 +1037,16 @@ pub fn alerts_topic_policy(topic_arn: &str, org_id: &str, accounts: &[String]) -
             "aws:SourceAccount",
             json!(accounts),
         ));
+    }
+    if let Some(role) = break_glass_role {
+        statements.push(json!({
+            "Sid": ALERTS_GUARD_SID,
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": TOPIC_BREAK_GLASS_ACTIONS,
+            "Resource": topic_arn,
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": role}}
+        }));
     }
     json!({"Version": POLICY_VERSION, "Statement": statements})
 }

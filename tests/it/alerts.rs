@@ -48,7 +48,7 @@ async fn alerts_are_set_up_checked_by_status_and_repaired() {
     assert!(
         same_policy(
             policy,
-            &alerts_topic_policy(&arn, &org_id, std::slice::from_ref(&account))
+            &alerts_topic_policy(&arn, &org_id, std::slice::from_ref(&account), None)
         ),
         "{policy}"
     );

@@ -176,7 +176,12 @@ fn alerts_topic_target() -> Target {
                 || {
                     let accounts: Vec<String> =
                         sources().iter().map(|s| s.account.to_owned()).collect();
-                    s3central::setup::policy::alerts_topic_policy(&alerts_topic(), ORG, &accounts)
+                    s3central::setup::policy::alerts_topic_policy(
+                        &alerts_topic(),
+                        ORG,
+                        &accounts,
+                        Some(BREAK_GLASS),
+                    )
                 },
                 |t| {
                     t.alerts["Resources"]["AlertsTopicPolicy"]["Properties"]["PolicyDocument"]
@@ -220,6 +225,21 @@ fn alerts_rows() -> Vec<Value> {
             "sns:Subscribe", alerts_topic_target(), no_ctx(), Deny),
         row(n("[never] an outsider: SNS:Publish on central's alerts topic"), &outsider(),
             "sns:Publish", alerts_topic_target(), no_ctx(), Deny),
+        // A pipeline holding central credentials (T2) must not silence the alerts.
+        row(n("[never] central admin: SNS:DeleteTopic on the alerts topic"), &admin(CENTRAL),
+            "sns:DeleteTopic", alerts_topic_target(), no_ctx(), Deny),
+        row(n("[never] central admin: SNS:SetTopicAttributes on the alerts topic"), &admin(CENTRAL),
+            "sns:SetTopicAttributes", alerts_topic_target(), no_ctx(), Deny),
+        row(n("[never] central admin: SNS:RemovePermission on the alerts topic"), &admin(CENTRAL),
+            "sns:RemovePermission", alerts_topic_target(), no_ctx(), Deny),
+        row(n("central admin: SNS:Subscribe to the alerts topic (the on-call)"), &admin(CENTRAL),
+            "sns:Subscribe", alerts_topic_target(), no_ctx(), Allow),
+        row(n("central admin: SNS:GetTopicAttributes on the alerts topic (status)"), &admin(CENTRAL),
+            "sns:GetTopicAttributes", alerts_topic_target(), no_ctx(), Allow),
+        row(n("the break-glass role: SNS:SetTopicAttributes on the alerts topic"), &break_glass(),
+            "sns:SetTopicAttributes", alerts_topic_target(), no_ctx(), Allow),
+        row(n("the break-glass role: SNS:DeleteTopic on the alerts topic"), &break_glass(),
+            "sns:DeleteTopic", alerts_topic_target(), no_ctx(), Allow),
     ]
 }
 

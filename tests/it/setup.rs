@@ -871,8 +871,12 @@ async fn key_arn(config: &SdkConfig, alias: &str) -> String {
 async fn a_break_glass_role_guards_central_and_only_it_changes_it() {
     let role = unique_bucket("bg");
     let role_arn = format!("arn:aws:iam::{CENTRAL_ACCOUNT}:role/{role}");
-    let (_, _, central, config) =
-        one_account_world("break-glass", &format!("break_glass_role = \"{role}\"")).await;
+    let topic = unique_bucket("alerts");
+    let (_, _, central, config) = one_account_world(
+        "break-glass",
+        &format!("break_glass_role = \"{role}\"\nalerts_topic = \"{topic}\""),
+    )
+    .await;
     let s3 = crate::common::s3().await;
     let out = setup(&config, &["setup", "--yes"]);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
@@ -924,6 +928,25 @@ async fn a_break_glass_role_guards_central_and_only_it_changes_it() {
     let written = policy_text(s3.clone(), central.clone()).await;
     assert!(same_policy(&written, &desired), "{written}");
     assert!(has_statement(Some(&written), BUCKET_GUARD_SID));
+    // The alerts topic is guarded by the same role.
+    let topic_policy = aws_sdk_sns::Client::new(&caller_config().await)
+        .get_topic_attributes()
+        .topic_arn(format!("arn:aws:sns:us-east-1:{CENTRAL_ACCOUNT}:{topic}"))
+        .send()
+        .await
+        .expect("GetTopicAttributes")
+        .attributes()
+        .and_then(|a| a.get("Policy").cloned())
+        .expect("topic policy");
+    assert_eq!(
+        s3central::setup::policy::guard_role(
+            Some(&topic_policy),
+            s3central::setup::policy::ALERTS_GUARD_SID
+        )
+        .as_deref(),
+        Some(role_arn.as_str()),
+        "{topic_policy}"
+    );
     let kms = aws_sdk_kms::Client::new(&caller_config().await);
     let key_id = kms
         .describe_key()
