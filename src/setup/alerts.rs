@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::setup::apply::Writes;
-use crate::setup::plan::{Action, Change, Resource};
+use crate::setup::plan::{update, update_if, Action, Change, Resource};
 use crate::setup::policy::{same_policy, ALERTS_NOTIFICATION_ID};
 
 /// An alerts topic as found.
@@ -29,28 +29,15 @@ pub struct TopicActual {
 /// Diffs an alerts topic: absent means create (its policy included).
 pub fn diff_topic(policy: &Value, actual: Option<&TopicActual>) -> Vec<Change> {
     let Some(actual) = actual else {
-        return vec![Change {
-            resource: Resource::AlertsTopic,
-            action: Action::Create,
-        }];
+        return vec![Change::new(Resource::AlertsTopic, Action::Create)];
     };
     let same = actual
         .policy
         .as_deref()
         .is_some_and(|p| same_policy(p, policy));
     vec![
-        Change {
-            resource: Resource::AlertsTopic,
-            action: Action::Unchanged,
-        },
-        Change {
-            resource: Resource::AlertsTopicPolicy,
-            action: if same {
-                Action::Unchanged
-            } else {
-                Action::Update(vec!["policy".into()])
-            },
-        },
+        Change::new(Resource::AlertsTopic, Action::Unchanged),
+        Change::new(Resource::AlertsTopicPolicy, update_if(!same, "policy")),
     ]
 }
 
@@ -71,17 +58,10 @@ pub fn diff_notification(topic_arn: &str, events: &[&str], found: &AlertsFound) 
             if got.iter().map(String::as_str).ne(want.iter().copied()) {
                 fields.push("events".to_owned());
             }
-            if fields.is_empty() {
-                Action::Unchanged
-            } else {
-                Action::Update(fields)
-            }
+            update(fields)
         }
     };
-    Change {
-        resource: Resource::Alerts,
-        action,
-    }
+    Change::new(Resource::Alerts, action)
 }
 
 /// Reads an alerts topic; `None` when it does not exist.
@@ -97,7 +77,7 @@ pub async fn read_topic(sns: &aws_sdk_sns::Client, arn: &str) -> Result<Option<T
                     .unwrap_or(0),
             }))
         }
-        Err(e) if matches!(e.code(), Some("NotFound" | "NotFoundException")) => Ok(None),
+        Err(e) if crate::setup::state::is_absent(e.code()) => Ok(None),
         Err(e) => Err(Error::from_sdk("sns:GetTopicAttributes", arn.to_owned(), e)),
     }
 }

@@ -21,6 +21,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use crate::config::ObjectLock;
 use crate::error::{Error, Result};
 use crate::setup::plan::{BucketSpec, KeySpec, ReplicationSpec, Resource, RoleSpec};
+use crate::setup::policy::ReplicationRule;
 
 /// Attempts of PutBucketReplication while a new role propagates through IAM.
 const REPLICATION_ATTEMPTS: u32 = 6;
@@ -395,7 +396,7 @@ pub fn replication_configuration(
     others: &[SdkRule],
 ) -> Result<ReplicationConfiguration> {
     let r = &spec.rule;
-    let fifteen = || ReplicationTimeValue::builder().minutes(15).build();
+    let minutes = |m: i32| ReplicationTimeValue::builder().minutes(m).build();
     let mut destination = Destination::builder()
         .bucket(&r.destination_bucket_arn)
         .account(&r.destination_account)
@@ -415,17 +416,16 @@ pub fn replication_configuration(
         destination = destination.replication_time(
             ReplicationTime::builder()
                 .status(ReplicationTimeStatus::Enabled)
-                .time(fifteen())
+                .time(minutes(ReplicationRule::RTC_MINUTES))
                 .build()
                 .map_err(build_error)?,
         );
     }
     if r.metrics {
-        // The threshold belongs to Replication Time Control (OperationMissedThreshold).
         destination = destination.metrics(
             Metrics::builder()
                 .status(MetricsStatus::Enabled)
-                .set_event_threshold(r.replication_time_control.then(fifteen))
+                .set_event_threshold(r.event_threshold().map(minutes))
                 .build()
                 .map_err(build_error)?,
         );

@@ -58,7 +58,7 @@ pub enum ExportError {
     Unsupported(String),
 }
 
-/// The two templates of an organization.
+/// The templates of an organization.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Templates {
     /// Deployed once, as a stack of the central account, in the central region.
@@ -92,8 +92,12 @@ fn known(config: &Config, default_region: Option<&str>) -> Result<Known, ExportE
             "enrollment = \"listed\" names every account in central's policies, so an account a StackSet adds would be refused: use enrollment = \"organization\" (the default), or run setup".into(),
         ));
     }
-    let opted_in = config.sources.iter().filter_map(|s| s.replicate_deletes);
-    if c.replicate_deletes || opted_in.into_iter().any(|on| on) {
+    if c.replicate_deletes
+        || config
+            .sources
+            .iter()
+            .any(|s| s.replicate_deletes == Some(true))
+    {
         return Err(ExportError::Unsupported(
             "replicate_deletes names each opted-in account in central's bucket policy, which a template for accounts yet to come cannot: leave it off for the templates, and run setup for the accounts that replicate deletes".into(),
         ));
@@ -106,6 +110,7 @@ fn known(config: &Config, default_region: Option<&str>) -> Result<Known, ExportE
     ];
     literals.extend(c.restore_principals.iter().map(String::as_str));
     literals.extend(c.break_glass_role.as_deref());
+    literals.extend(c.alerts_topic.as_deref());
     if let Some(clash) = literals
         .iter()
         .find(|l| TOKENS.iter().any(|t| l.contains(t)))
@@ -139,7 +144,7 @@ impl Known {
     }
 }
 
-/// Builds both templates from the config (`default_region`: the global `--region`, used when
+/// Builds the templates from the config (`default_region`: the global `--region`, used when
 /// `[central] region` is not set).
 pub fn templates(config: &Config, default_region: Option<&str>) -> Result<Templates, ExportError> {
     let known = known(config, default_region)?;
@@ -152,7 +157,8 @@ pub fn templates(config: &Config, default_region: Option<&str>) -> Result<Templa
 
 /// Replaces placeholders in every string of a document with `Fn::Sub` references.
 struct Subst<'a> {
-    /// (placeholder, what `${...}` names), longest placeholders first.
+    /// (placeholder, what `${...}` names), replaced in this order: a placeholder that holds
+    /// another comes before it.
     tokens: Vec<(&'a str, &'a str)>,
     /// `Fn::Sub` variables that are not template names.
     vars: Map<String, Value>,
@@ -276,12 +282,13 @@ pub fn rule_properties(r: &ReplicationRule) -> Value {
         "StorageClass": r.storage_class
     });
     if r.replication_time_control {
-        destination["ReplicationTime"] = json!({"Status": "Enabled", "Time": {"Minutes": 15}});
+        destination["ReplicationTime"] =
+            json!({"Status": "Enabled", "Time": {"Minutes": ReplicationRule::RTC_MINUTES}});
     }
     if r.metrics {
         destination["Metrics"] = json!({"Status": "Enabled"});
-        if r.replication_time_control {
-            destination["Metrics"]["EventThreshold"] = json!({"Minutes": 15});
+        if let Some(minutes) = r.event_threshold() {
+            destination["Metrics"]["EventThreshold"] = json!({"Minutes": minutes});
         }
     }
     json!({

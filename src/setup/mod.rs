@@ -450,12 +450,12 @@ pub async fn plan_central(
     let guarded =
         has_statement(bucket_policy, BUCKET_GUARD_SID) || has_statement(key_policy, KEY_GUARD_SID);
     let mut protection = Protection::found(bucket_policy, key_policy, lock.as_ref(), &lifecycle);
-    for (arn, policy, sns) in alert_topics(config, central) {
-        let found = alerts::read_topic(&sns, &arn).await?;
-        changes.extend(alerts::diff_topic(&policy, found.as_ref()));
+    for topic in alert_topics(config, central) {
+        let found = alerts::read_topic(&topic.sns, &topic.arn).await?;
+        changes.extend(alerts::diff_topic(&topic.policy, found.as_ref()));
         protection.alerts.push(AlertsTopic {
             confirmed_subscriptions: found.map(|t| t.confirmed_subscriptions),
-            arn,
+            arn: topic.arn,
         });
     }
     Ok((
@@ -465,10 +465,18 @@ pub async fn plan_central(
     ))
 }
 
-/// Each alerts topic of the central account (`alerts_topic`): its ARN, its policy and a client
-/// in its region; none without `alerts_topic`.
-fn alert_topics(config: &Config, central: &Central) -> Vec<(String, Value, aws_sdk_sns::Client)> {
-    let Some(name) = &config.central.alerts_topic else {
+/// One alerts topic of the central account as desired, with a client in its region.
+struct AlertsTopicSpec<'a> {
+    name: &'a str,
+    arn: String,
+    policy: Value,
+    sns: aws_sdk_sns::Client,
+}
+
+/// Each alerts topic of the central account (`alerts_topic`), one per source region; none
+/// without `alerts_topic`.
+fn alert_topics<'a>(config: &'a Config, central: &Central) -> Vec<AlertsTopicSpec<'a>> {
+    let Some(name) = config.central.alerts_topic.as_deref() else {
         return Vec::new();
     };
     central
@@ -482,7 +490,13 @@ fn alert_topics(config: &Config, central: &Central) -> Vec<(String, Value, aws_s
                 &central.alert_accounts,
                 central.break_glass_role.as_deref(),
             );
-            (arn, policy, central.aws.in_region(region).sns())
+            let sns = central.aws.in_region(region).sns();
+            AlertsTopicSpec {
+                name,
+                arn,
+                policy,
+                sns,
+            }
         })
         .collect()
 }
@@ -631,14 +645,13 @@ pub async fn apply_central(config: &Config, central: &Central, writes: &Writes) 
         }
     }
     // Before any source bucket names a topic: S3 checks it may publish there first.
-    for (arn, policy, sns) in alert_topics(config, central) {
-        let found = alerts::read_topic(&sns, &arn).await?;
-        if alerts::diff_topic(&policy, found.as_ref())
+    for t in alert_topics(config, central) {
+        let found = alerts::read_topic(&t.sns, &t.arn).await?;
+        if alerts::diff_topic(&t.policy, found.as_ref())
             .iter()
             .any(Change::is_change)
         {
-            let name = config.central.alerts_topic.as_deref().unwrap_or_default();
-            alerts::put_topic(&sns, name, &arn, &policy, writes).await?;
+            alerts::put_topic(&t.sns, t.name, &t.arn, &t.policy, writes).await?;
         }
     }
     Ok(key_arn)

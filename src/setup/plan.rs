@@ -140,7 +140,8 @@ pub struct Change {
 }
 
 impl Change {
-    fn new(resource: Resource, action: Action) -> Change {
+    /// A plan line.
+    pub(crate) fn new(resource: Resource, action: Action) -> Change {
         Change { resource, action }
     }
 
@@ -671,7 +672,7 @@ pub fn diff_object_lock(
 }
 
 /// `Update([field])` when `differs`, else `Unchanged`.
-fn update_if(differs: bool, field: &str) -> Action {
+pub(crate) fn update_if(differs: bool, field: &str) -> Action {
     if differs {
         Action::Update(vec![field.to_owned()])
     } else {
@@ -680,7 +681,7 @@ fn update_if(differs: bool, field: &str) -> Action {
 }
 
 /// `Update(fields)` unless there are none.
-fn update(fields: Vec<String>) -> Action {
+pub(crate) fn update(fields: Vec<String>) -> Action {
     if fields.is_empty() {
         Action::Unchanged
     } else {

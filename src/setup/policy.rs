@@ -916,6 +916,17 @@ pub struct ReplicationRule {
     pub metrics: bool,
 }
 
+impl ReplicationRule {
+    /// The minutes of Replication Time Control's promise (its ReplicationTime).
+    pub const RTC_MINUTES: i32 = 15;
+
+    /// The metrics' event threshold in minutes: only with Replication Time Control (S3 refuses
+    /// a threshold without it; OperationMissedThreshold belongs to RTC).
+    pub fn event_threshold(&self) -> Option<i32> {
+        (self.metrics && self.replication_time_control).then_some(Self::RTC_MINUTES)
+    }
+}
+
 /// What the replication rule depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleInput<'a> {

@@ -290,6 +290,20 @@ impl Output {
     }
 }
 
+/// A program of the test server's venv (`.venv-moto/bin/NAME`, made by `scripts/test`), for the
+/// test tooling that runs on it (a second server, cfn-lint, deploy.py).
+pub fn venv_tool(name: &str) -> std::path::PathBuf {
+    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv-moto/bin")
+        .join(name);
+    assert!(
+        tool.exists(),
+        "{} is missing: run the tests with scripts/test (it installs the server and its tools)",
+        tool.display()
+    );
+    tool
+}
+
 /// The binary under test: cargo's `CARGO_BIN_EXE_s3central`, or `S3CENTRAL_TEST_BIN` when set
 /// (for worktrees that share one target directory, where `target/debug/s3central` is whichever
 /// worktree built last: point it at this build's `target/debug/deps/s3central-<hash>`).

@@ -945,12 +945,7 @@ fn answers(port: u16) -> bool {
 impl EnforcingServer {
     fn start(free_calls: u32) -> EnforcingServer {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let python = root.join(".venv-moto/bin/python");
-        assert!(
-            python.exists(),
-            "{} is missing: run the tests with scripts/test (it installs the server)",
-            python.display()
-        );
+        let python = crate::common::venv_tool("python");
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("moto.log");
         for _ in 0..3 {

@@ -11,25 +11,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{endpoint, s3central, unique_bucket};
+use crate::common::{endpoint, s3central, unique_bucket, venv_tool};
 use crate::setup::{config_file, new_account, organization, record, setup};
 
 /// The central account on the local server.
 const CENTRAL_ACCOUNT: &str = "123456789012";
-
-/// A tool of the test server's venv (`.venv-moto`, made by scripts/test), or `S3CENTRAL_TEST_VENV`'s.
-fn venv_tool(name: &str) -> PathBuf {
-    let venv = std::env::var("S3CENTRAL_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-moto"));
-    let tool = venv.join("bin").join(name);
-    assert!(
-        tool.exists(),
-        "{} is missing: run the tests with scripts/test, which installs it",
-        tool.display()
-    );
-    tool
-}
 
 /// `s3central setup --config CONFIG --export FORMAT DIR`.
 fn run_export(config: &tempfile::NamedTempFile, format: &str, dir: &Path) -> crate::common::Output {
